@@ -1,0 +1,570 @@
+//! The evaluator: from a validated policy and run reports to each feature's
+//! earned tier, what it misses, and whether it conforms to its declared tier.
+//!
+//! Most checks look only at evidence. Cross-feature checks ("a target
+//! implements every tier-1 proposal", "a proposal is implemented on every
+//! tier-1 target") make tiers depend on one another. They are solved by
+//! iteration from above: every feature starts at the tier its own evidence
+//! allows (cross-feature checks assumed to hold, so no start can be too low),
+//! then each round re-evaluates every feature against the *previous* round's
+//! tiers and only ever lowers a tier. Tiers form a finite chain, so this
+//! stops after at most `features × tiers` rounds, and because a round reads
+//! only the previous round, the result does not depend on feature order.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use crate::evidence::{Evidence, Outcome, RunReport};
+use crate::policy::{Check, Feature, FuzzScope, Policy, Requirement, Selector, SpecSelection, Suite, Tier, Window};
+
+/// A feature's standing against its declared tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Earned tier equals the declared tier.
+    Conforming,
+    /// Earned tier is below the declared tier.
+    Violating,
+    /// Earned tier is above the declared tier.
+    Promotable,
+    /// Earned tier is below the declared tier only because evidence or an
+    /// attestation is older than its window.
+    Stale,
+}
+
+/// The verdict on one requirement for one feature.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RequirementOutcome {
+    /// Requirement id.
+    pub requirement: String,
+    /// The requirement's tier.
+    pub tier: Tier,
+    /// Advisory requirements never lower a tier.
+    pub advisory: bool,
+    /// Whether it holds.
+    pub met: bool,
+    /// Why not, as a stable reason code (see `docs/policy.md`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// What the evidence says, for people.
+    pub detail: String,
+    /// Offending items: failing tests, missing proposals or targets, crash signatures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
+    /// Run ids whose evidence decided the verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<String>,
+}
+
+impl RequirementOutcome {
+    fn is_stale(&self) -> bool {
+        matches!(self.reason, Some("stale" | "expired"))
+    }
+}
+
+/// One entry of a "Missing Tier N Requirements" list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Missing {
+    /// Requirement id.
+    pub requirement: String,
+    /// The text shown, e.g. "Continuous fuzzing" or
+    /// "WebAssembly proposals (`simd`, `threads`)".
+    pub text: String,
+}
+
+/// Everything computed for one feature.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FeatureResult {
+    /// Feature id.
+    pub id: String,
+    /// Category id.
+    pub category: String,
+    /// Declared tier.
+    pub declared: Tier,
+    /// Earned tier; `None` when even the lowest tier's requirements fail.
+    pub earned: Option<Tier>,
+    /// Standing against the declared tier.
+    pub status: Status,
+    /// What the feature misses for the tier above its declared one.
+    pub missing_next: Vec<Missing>,
+    /// When earned is below declared: the failing requirements at or below
+    /// the declared tier.
+    pub failing_declared: Vec<Missing>,
+    /// Every applicable requirement's verdict, lowest tier first.
+    pub outcomes: Vec<RequirementOutcome>,
+}
+
+/// The evaluation of a whole policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Evaluation {
+    /// The instant windows were measured from.
+    pub now: Timestamp,
+    /// Rounds the cross-feature iteration took.
+    pub rounds: usize,
+    /// One result per feature, in policy order.
+    pub features: Vec<FeatureResult>,
+}
+
+impl Evaluation {
+    /// The result for feature `id`.
+    pub fn feature(&self, id: &str) -> Option<&FeatureResult> {
+        self.features.iter().find(|f| f.id == id)
+    }
+}
+
+/// Tiers by feature index; `None` is below the lowest tier.
+type Assignment = Vec<Option<Tier>>;
+
+/// Evaluates every feature of `policy` against `evidence` as of `now`.
+pub fn evaluate(policy: &Policy, evidence: &Evidence, now: Timestamp) -> Evaluation {
+    let cx = Cx::new(policy, evidence, now);
+    let n = policy.features.len();
+    let own: Vec<Vec<Option<RequirementOutcome>>> = policy
+        .features
+        .iter()
+        .map(|f| policy.requirements_for(f).map(|r| cx.own_outcome(f, r)).collect())
+        .collect();
+    let mut tiers: Assignment = (0..n).map(|i| cx.earned(i, &cx.outcomes(i, &own[i], None))).collect();
+    let mut at_drop: Vec<Option<Vec<RequirementOutcome>>> = vec![None; n];
+    let max_rounds = n * policy.tiers.len() + 1;
+    let mut rounds = 0;
+    while rounds < max_rounds {
+        rounds += 1;
+        let mut next = tiers.clone();
+        for i in 0..n {
+            let outcomes = cx.outcomes(i, &own[i], Some(&tiers));
+            let e = cx.earned(i, &outcomes);
+            if worse(e, tiers[i]) {
+                next[i] = e;
+                at_drop[i] = Some(outcomes);
+            }
+        }
+        if next == tiers {
+            break;
+        }
+        tiers = next;
+    }
+    let features = (0..n)
+        .map(|i| {
+            let now_outcomes = cx.outcomes(i, &own[i], Some(&tiers));
+            let outcomes = match at_drop[i].take() {
+                Some(o) if cx.earned(i, &now_outcomes) != tiers[i] => o,
+                _ => now_outcomes,
+            };
+            cx.result(&policy.features[i], tiers[i], outcomes)
+        })
+        .collect();
+    Evaluation { now, rounds, features }
+}
+
+/// Whether tier `a` is strictly worse than `b`.
+fn worse(a: Option<Tier>, b: Option<Tier>) -> bool {
+    match (a, b) {
+        (None, Some(_)) => true,
+        (Some(a), Some(b)) => a > b,
+        _ => false,
+    }
+}
+
+/// At least as good as `tier`.
+fn at_least(t: Option<Tier>, tier: Tier) -> bool {
+    t.is_some_and(|t| t <= tier)
+}
+
+struct Cx<'a> {
+    policy: &'a Policy,
+    runs: Vec<&'a RunReport>,
+    now: Timestamp,
+    core: HashSet<String>,
+}
+
+/// Latest results per (target, compiler, test) within a selection.
+#[derive(Default)]
+struct Tally {
+    tests: BTreeMap<(String, String, String), (Timestamp, usize, String)>,
+}
+
+impl Tally {
+    fn add(&mut self, run: &RunReport, key: String, failures: usize) {
+        let k = (run.target.triple.clone(), run.engine.compiler.clone(), key);
+        let v = (run.finished_at, failures, run.run_id.clone());
+        match self.tests.get(&k) {
+            Some(old) if old.0 > v.0 => {}
+            _ => {
+                self.tests.insert(k, v);
+            }
+        }
+    }
+
+    fn failing(&self) -> Vec<(String, usize)> {
+        let mut out: BTreeMap<String, usize> = BTreeMap::new();
+        for ((_, _, key), (_, f, _)) in &self.tests {
+            if *f > 0 {
+                *out.entry(key.clone()).or_default() += f;
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    fn failed_directives(&self) -> usize {
+        self.tests.values().map(|v| v.1).sum()
+    }
+
+    fn targets(&self) -> BTreeSet<&str> {
+        self.tests.keys().map(|k| k.0.as_str()).collect()
+    }
+
+    fn run_ids(&self) -> Vec<String> {
+        let ids: BTreeSet<&String> = self.tests.values().map(|v| &v.2).collect();
+        ids.into_iter().cloned().collect()
+    }
+}
+
+fn failures(directives: &[crate::evidence::Directive]) -> usize {
+    directives.iter().filter(|d| d.outcome == Outcome::Fail).count()
+}
+
+impl<'a> Cx<'a> {
+    fn new(policy: &'a Policy, evidence: &'a Evidence, now: Timestamp) -> Self {
+        let mut runs: Vec<&RunReport> = evidence.runs.iter().collect();
+        runs.sort_by_key(|r| (r.finished_at, r.run_id.clone()));
+        let mut cx = Cx { policy, runs, now, core: HashSet::new() };
+        let keys: BTreeSet<String> = cx.runs.iter().flat_map(|r| r.spec.iter().map(|s| s.key())).collect();
+        cx.core = keys.into_iter().filter(|k| cx.is_core(k)).collect();
+        cx
+    }
+
+    /// A spec file is core when no proposal, unsupported entry or
+    /// exclusion claims it.
+    fn is_core(&self, key: &str) -> bool {
+        let p = self.policy;
+        !p.features.iter().any(|f| f.evidence.spec.patterns.iter().any(|pat| pat.is_match(key)))
+            && !p.unsupported.iter().any(|u| u.spec.iter().any(|pat| pat.is_match(key)))
+            && !p.core_exclude.iter().any(|pat| pat.is_match(key))
+    }
+
+    fn spec_selected(&self, sel: &SpecSelection, key: &str) -> bool {
+        sel.patterns.iter().any(|p| p.is_match(key)) || (sel.core && self.core.contains(key))
+    }
+
+    fn since(&self, window: &Window) -> Timestamp {
+        self.now.checked_sub(window.duration).unwrap_or(Timestamp::MIN)
+    }
+
+    /// Tallies the tests of `files` (a feature's test selection) in runs
+    /// chosen by `runs` (a feature's run selection) finished after `since`.
+    fn tally(&self, runs: &Selector, files: &Selector, suites: &[Suite], since: Option<Timestamp>) -> Tally {
+        let mut t = Tally::default();
+        let chosen = self.runs.iter().filter(|r| runs.selects_run(&r.target.triple, &r.engine.compiler));
+        for run in chosen.filter(|r| since.is_none_or(|s| r.finished_at >= s)) {
+            if suites.contains(&Suite::Spec) {
+                for f in run.spec.iter().filter(|f| self.spec_selected(&files.spec, &f.key())) {
+                    t.add(run, f.key(), failures(&f.directives));
+                }
+            }
+            if suites.contains(&Suite::Wasi) {
+                for w in run.wasi.iter().filter(|w| files.wasi.iter().any(|p| p.is_match(&w.key()))) {
+                    t.add(run, w.key(), usize::from(w.outcome == Outcome::Fail));
+                }
+            }
+        }
+        t
+    }
+
+    fn outcomes(&self, i: usize, own: &[Option<RequirementOutcome>], tiers: Option<&Assignment>) -> Vec<RequirementOutcome> {
+        let f = &self.policy.features[i];
+        self.policy
+            .requirements_for(f)
+            .zip(own)
+            .map(|(r, o)| match o {
+                Some(o) => o.clone(),
+                None => match tiers {
+                    Some(tiers) => self.cross_outcome(f, r, tiers),
+                    None => outcome(r, Ok(("assumed to hold while own evidence is evaluated".into(), vec![]))),
+                },
+            })
+            .collect()
+    }
+
+    fn earned(&self, _i: usize, outcomes: &[RequirementOutcome]) -> Option<Tier> {
+        let mut earned = None;
+        for def in self.policy.tiers.iter().rev() {
+            let holds = outcomes.iter().filter(|o| o.tier == def.tier && !o.advisory).all(|o| o.met);
+            if !holds {
+                break;
+            }
+            earned = Some(def.tier);
+        }
+        earned
+    }
+
+    /// Outcome of a check that reads only evidence and the policy; `None`
+    /// for cross-feature checks.
+    fn own_outcome(&self, f: &Feature, r: &Requirement) -> Option<RequirementOutcome> {
+        let check = r.check.as_ref()?;
+        let verdict = match check {
+            Check::TestsPass { suites, window, min_tests, min_targets } => {
+                self.tests_pass(f, suites, window, *min_tests, *min_targets)
+            }
+            Check::Fuzzed { window, scope } => self.fuzzed(f, window, *scope, false),
+            Check::DifferentialFuzzed { window } => self.fuzzed(f, window, FuzzScope::Feature, true),
+            Check::ProposalPhase { min_phase } => proposal_phase(f, *min_phase),
+            Check::Attested { kind, max_age } => self.attested(f, kind, max_age.as_ref()),
+            Check::ImplementsTierFeatures { .. } | Check::ImplementedOnTierTargets { .. } => return None,
+        };
+        Some(outcome(r, verdict))
+    }
+
+    fn cross_outcome(&self, f: &Feature, r: &Requirement, tiers: &Assignment) -> RequirementOutcome {
+        let verdict = match r.check.as_ref() {
+            Some(Check::ImplementsTierFeatures { tier, category, window }) => {
+                let others = self.tiered(category, *tier, tiers);
+                self.implements(others.iter().map(|o| (&f.evidence, &o.evidence, o.id.as_str())), window, "missing-features", *tier)
+            }
+            Some(Check::ImplementedOnTierTargets { tier, category, window }) => {
+                let targets = self.tiered(category, *tier, tiers);
+                self.implements(targets.iter().map(|t| (&t.evidence, &f.evidence, t.id.as_str())), window, "missing-targets", *tier)
+            }
+            _ => Ok(("not a cross-feature check".into(), vec![])),
+        };
+        outcome(r, verdict)
+    }
+
+    fn tiered(&self, category: &str, tier: Tier, tiers: &Assignment) -> Vec<&'a Feature> {
+        self.policy
+            .features
+            .iter()
+            .zip(tiers)
+            .filter(|(o, t)| o.category == category && at_least(**t, tier))
+            .map(|(o, _)| o)
+            .collect()
+    }
+
+    /// For each (run selection, test selection, name): the tests must exist
+    /// and pass. Missing names are listed worst first.
+    fn implements<'s>(
+        &self,
+        pairs: impl Iterator<Item = (&'s Selector, &'s Selector, &'s str)>,
+        window: &Window,
+        reason: &'static str,
+        tier: Tier,
+    ) -> Verdict {
+        let since = Some(self.since(window));
+        let mut missing: Vec<(usize, usize, &str)> = Vec::new();
+        let (mut checked, mut runs) = (0, BTreeSet::new());
+        for (idx, (run_sel, test_sel, name)) in pairs.enumerate() {
+            checked += 1;
+            let t = self.tally(run_sel, test_sel, &[Suite::Spec, Suite::Wasi], since);
+            runs.extend(t.run_ids());
+            if t.tests.is_empty() || t.failed_directives() > 0 {
+                missing.push((t.failed_directives(), idx, name));
+            }
+        }
+        if missing.is_empty() {
+            return Ok((format!("all {checked} {tier} features pass within {}", window.text), runs.into_iter().collect()));
+        }
+        missing.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let detail = missing
+            .iter()
+            .map(|(n, _, name)| if *n == 0 { format!("{name}: no passing tests") } else { format!("{name}: {n} failing directives") })
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(Failure { reason, detail, items: missing.iter().map(|m| m.2.to_owned()).collect() })
+    }
+
+    fn tests_pass(&self, f: &Feature, suites: &[Suite], window: &Window, min_tests: u32, min_targets: u32) -> Verdict {
+        let sel = &f.evidence;
+        let recent = self.tally(sel, sel, suites, Some(self.since(window)));
+        if recent.tests.is_empty() {
+            let in_window = |r: &&&RunReport| r.finished_at >= self.since(window);
+            let build_only = self
+                .runs
+                .iter()
+                .filter(in_window)
+                .any(|r| r.build_only && sel.selects_run(&r.target.triple, &r.engine.compiler));
+            let old = self.tally(sel, sel, suites, None);
+            return Err(if build_only {
+                fail("build-only", "the engine builds for this target but no test was executed")
+            } else if !old.tests.is_empty() {
+                fail("stale", format!("no tests within {}; the last ones are older", window.text))
+            } else {
+                fail("no-evidence", "no selected test has run")
+            });
+        }
+        let total = recent.tests.len();
+        let failing = recent.failing();
+        if !failing.is_empty() {
+            let detail = format!("{} of {total} tests fail", failing.len());
+            let items = failing.into_iter().map(|(k, n)| format!("{k} ({n} failing)")).collect();
+            return Err(Failure { reason: "failures", detail, items });
+        }
+        let targets = recent.targets().len();
+        if total < min_tests as usize {
+            return Err(fail("too-few-tests", format!("{total} tests pass; the policy asks for at least {min_tests}")));
+        }
+        if targets < min_targets as usize {
+            return Err(fail("too-few-targets", format!("tested on {targets} targets; the policy asks for at least {min_targets}")));
+        }
+        Ok((format!("{total} tests pass on {targets} target(s) within {}", window.text), recent.run_ids()))
+    }
+
+    fn fuzzed(&self, f: &Feature, window: &Window, scope: FuzzScope, differential: bool) -> Verdict {
+        if scope == FuzzScope::Architecture && f.arch.is_none() {
+            return Err(fail("no-architecture", "the feature has no architecture of its own to fuzz"));
+        }
+        let counts = |r: &RunReport, c: &crate::evidence::FuzzCampaign| {
+            let run_ok = match (scope, &f.arch) {
+                (FuzzScope::Architecture, Some(arch)) => r.target.arch() == arch,
+                _ => f.evidence.selects_run(&r.target.triple, &r.engine.compiler),
+            };
+            let exercised = scope == FuzzScope::Architecture
+                || f.evidence.fuzz.is_empty()
+                || f.evidence.fuzz.iter().any(|k| c.exercised.get(k).is_some_and(|n| *n > 0));
+            run_ok && exercised && (!differential || c.oracle.is_differential())
+        };
+        let since = self.since(window);
+        let matching: Vec<(&RunReport, &crate::evidence::FuzzCampaign)> =
+            self.runs.iter().flat_map(|r| r.fuzz.iter().map(move |c| (*r, c))).filter(|(r, c)| counts(r, c)).collect();
+        let recent: Vec<_> = matching.iter().filter(|(r, _)| r.finished_at >= since).collect();
+        if recent.is_empty() {
+            let what = if differential { "differentially fuzzed" } else { "fuzzed" };
+            return Err(if matching.is_empty() {
+                fail("not-fuzzed", format!("never {what}"))
+            } else {
+                fail("stale", format!("not {what} within {}", window.text))
+            });
+        }
+        let open: BTreeSet<String> =
+            recent.iter().flat_map(|(_, c)| c.crashes.iter().filter(|x| x.open).map(|x| x.signature.clone())).collect();
+        if !open.is_empty() {
+            let detail = format!("{} open crash signature(s)", open.len());
+            return Err(Failure { reason: "open-crash", detail, items: open.into_iter().collect() });
+        }
+        let iterations: u64 = recent.iter().map(|(_, c)| c.iterations).sum();
+        let runs: BTreeSet<String> = recent.iter().map(|(r, _)| r.run_id.clone()).collect();
+        Ok((format!("{} campaign(s), {iterations} iterations within {}", recent.len(), window.text), runs.into_iter().collect()))
+    }
+
+    fn attested(&self, f: &Feature, kind: &str, max_age: Option<&Window>) -> Verdict {
+        let Some(a) = self.policy.attestations.get(&(f.id.clone(), kind.to_owned())) else {
+            return Err(fail("not-attested", format!("no `{kind}` attestation is recorded")));
+        };
+        let note = a.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
+        if !a.holds {
+            return Err(fail("denied", format!("`{kind}` attested as not holding by {} on {}{note}", a.by, a.on)));
+        }
+        let at = a.on.to_zoned(TimeZone::UTC).map(|z| z.timestamp()).unwrap_or(Timestamp::MIN);
+        if let Some(w) = max_age
+            && at < self.since(w)
+        {
+            return Err(fail("expired", format!("attested by {} on {}, older than {}", a.by, a.on, w.text)));
+        }
+        Ok((format!("attested by {} on {}{note}", a.by, a.on), vec![]))
+    }
+
+    fn result(&self, f: &Feature, earned: Option<Tier>, outcomes: Vec<RequirementOutcome>) -> FeatureResult {
+        let failing_at = |keep: &dyn Fn(Tier) -> bool| -> Vec<Missing> {
+            let failing: Vec<&RequirementOutcome> =
+                outcomes.iter().filter(|o| !o.met && !o.advisory && keep(o.tier)).collect();
+            self.missing_texts(&failing)
+        };
+        let missing_next = match f.declared.0 {
+            1 => vec![],
+            d => failing_at(&|t| t.0 == d - 1),
+        };
+        let below = worse(earned, Some(f.declared));
+        let failing_declared = if below { failing_at(&|t| t >= f.declared) } else { vec![] };
+        let status = if below {
+            let all_stale =
+                outcomes.iter().filter(|o| !o.met && !o.advisory && o.tier >= f.declared).all(RequirementOutcome::is_stale);
+            if all_stale { Status::Stale } else { Status::Violating }
+        } else if earned.is_some_and(|e| e < f.declared) {
+            Status::Promotable
+        } else {
+            Status::Conforming
+        };
+        FeatureResult {
+            id: f.id.clone(),
+            category: f.category.clone(),
+            declared: f.declared,
+            earned,
+            status,
+            missing_next,
+            failing_declared,
+            outcomes,
+        }
+    }
+
+    /// Titles of failing requirements, leaving out ones subsumed by another
+    /// failing requirement in the same list.
+    fn missing_texts(&self, failing: &[&RequirementOutcome]) -> Vec<Missing> {
+        let req = |id: &str| self.policy.requirements.iter().find(|r| r.id == id);
+        let subsumed: BTreeSet<&str> = failing
+            .iter()
+            .filter_map(|o| req(&o.requirement))
+            .flat_map(|r| r.subsumes.iter().map(String::as_str))
+            .collect();
+        failing
+            .iter()
+            .filter(|o| !subsumed.contains(o.requirement.as_str()))
+            .filter_map(|o| {
+                let r = req(&o.requirement)?;
+                let title = r.title_for(o.reason.unwrap_or_default());
+                let text = match o.reason {
+                    Some("missing-features" | "missing-targets") if !o.items.is_empty() => {
+                        let items: Vec<String> = o.items.iter().map(|i| format!("`{i}`")).collect();
+                        format!("{title} ({})", items.join(", "))
+                    }
+                    _ => title.to_owned(),
+                };
+                Some(Missing { requirement: r.id.clone(), text })
+            })
+            .collect()
+    }
+}
+
+/// A failed check: reason code, detail and offending items.
+#[derive(Debug)]
+struct Failure {
+    reason: &'static str,
+    detail: String,
+    items: Vec<String>,
+}
+
+fn fail(reason: &'static str, detail: impl Into<String>) -> Failure {
+    Failure { reason, detail: detail.into(), items: vec![] }
+}
+
+/// `Ok((detail, run ids))` or the failure.
+type Verdict = Result<(String, Vec<String>), Failure>;
+
+fn outcome(r: &Requirement, v: Verdict) -> RequirementOutcome {
+    let base = RequirementOutcome {
+        requirement: r.id.clone(),
+        tier: r.tier,
+        advisory: r.advisory,
+        met: false,
+        reason: None,
+        detail: String::new(),
+        items: vec![],
+        runs: vec![],
+    };
+    match v {
+        Ok((detail, runs)) => RequirementOutcome { met: true, detail, runs, ..base },
+        Err(f) => RequirementOutcome { reason: Some(f.reason), detail: f.detail, items: f.items, ..base },
+    }
+}
+
+fn proposal_phase(f: &Feature, min_phase: u8) -> Verdict {
+    match f.phase {
+        Some(p) if p >= min_phase => Ok((format!("phase {p}"), vec![])),
+        Some(p) => Err(fail("unstable", format!("phase {p}; the policy asks for phase {min_phase} or later"))),
+        None => Err(fail("unknown-phase", "the policy records no phase")),
+    }
+}

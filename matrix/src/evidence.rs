@@ -1,0 +1,306 @@
+//! The evidence wire format: the versioned JSON run report every runner
+//! writes and the server ingests. This module is its one definition; the
+//! published JSON Schema (`docs/run-report.schema.json`) is generated from
+//! these types.
+//!
+//! A report carries raw facts only — which file, which directive, which
+//! outcome, on which target and compiler. What they mean for a tier is the
+//! policy's business, so a policy change never needs a re-run.
+
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The `format` value of every run report.
+pub const FORMAT: &str = "tierwatch-run-report";
+/// The wire-format version this crate reads and writes.
+pub const VERSION: u32 = 1;
+
+/// One runner's report of one run on one target with one compiler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RunReport {
+    /// Always `tierwatch-run-report`.
+    pub format: String,
+    /// The wire-format version; this is version 1.
+    pub version: u32,
+    /// Unique id of the run, chosen by the runner; the idempotency key for uploads.
+    pub run_id: String,
+    /// Who ran it.
+    pub runner: RunnerInfo,
+    /// Where it ran.
+    pub target: TargetInfo,
+    /// What ran.
+    pub engine: EngineInfo,
+    /// When the run started (RFC 3339).
+    #[schemars(with = "String")]
+    pub started_at: Timestamp,
+    /// When the run finished (RFC 3339).
+    #[schemars(with = "String")]
+    pub finished_at: Timestamp,
+    /// True when the engine could be built for the target but tests could not
+    /// be executed there (e.g. a compile-only target).
+    #[serde(default)]
+    pub build_only: bool,
+    /// `.wast` script results, one entry per file.
+    #[serde(default)]
+    pub spec: Vec<SpecFile>,
+    /// WASI test program results.
+    #[serde(default)]
+    pub wasi: Vec<WasiTest>,
+    /// Fuzz campaigns.
+    #[serde(default)]
+    pub fuzz: Vec<FuzzCampaign>,
+}
+
+/// The runner that produced a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RunnerInfo {
+    /// The runner's configured name.
+    pub name: String,
+    /// The runner program's version.
+    pub version: String,
+    /// The host it ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// The target a run executed on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TargetInfo {
+    /// Rust target triple, e.g. `aarch64-unknown-linux-gnu`.
+    pub triple: String,
+    /// Whether the run was emulated (e.g. QEMU user mode).
+    #[serde(default)]
+    pub emulated: bool,
+    /// The emulator and its version when emulated, e.g. `qemu-aarch64 7.2.9`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<String>,
+}
+
+impl TargetInfo {
+    /// The architecture: the triple's first component.
+    pub fn arch(&self) -> &str {
+        self.triple.split('-').next().unwrap_or_default()
+    }
+}
+
+/// The engine under test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct EngineInfo {
+    /// Engine name, e.g. `wasmtime`.
+    pub name: String,
+    /// Engine version.
+    pub version: String,
+    /// Compiler backend, e.g. `cranelift` or `winch`.
+    pub compiler: String,
+}
+
+/// Outcome of one directive or test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// It passed.
+    Pass,
+    /// It failed.
+    Fail,
+    /// It was not run; the entry's message says why.
+    Skip,
+}
+
+/// Results of one `.wast` script.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SpecFile {
+    /// The suite: `wasm-spec` or `component-model`.
+    pub suite: String,
+    /// Path within the suite, `/`-separated, e.g. `proposals/threads/atomic.wast`.
+    pub file: String,
+    /// Every directive's outcome, in file order.
+    pub directives: Vec<Directive>,
+}
+
+impl SpecFile {
+    /// `suite/file`, the name policy patterns match.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.suite, self.file)
+    }
+
+    /// How many directives ended with `outcome`.
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.directives.iter().filter(|d| d.outcome == outcome).count()
+    }
+}
+
+/// One directive of a `.wast` script.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Directive {
+    /// 1-based line of the directive.
+    pub line: u32,
+    /// The directive, e.g. `assert_return`, `module`, `assert_trap`.
+    pub kind: String,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Failure message or skip reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One WASI test program's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WasiTest {
+    /// The suite folder, e.g. `c` or `assemblyscript`.
+    pub suite: String,
+    /// The test's name (its file stem).
+    pub test: String,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Why it failed or was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl WasiTest {
+    /// `suite/test`, the name policy patterns match.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.suite, self.test)
+    }
+}
+
+/// Which oracle a fuzz campaign used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Oracle {
+    /// Results compared with an independent implementation.
+    Differential,
+    /// Results compared between two compilers of the engine.
+    CompilerDifferential,
+    /// Generated modules validate and compile without panics.
+    Validation,
+}
+
+impl Oracle {
+    /// Whether the oracle compares against another implementation.
+    pub fn is_differential(self) -> bool {
+        matches!(self, Oracle::Differential | Oracle::CompilerDifferential)
+    }
+}
+
+/// One fuzz campaign's statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FuzzCampaign {
+    /// The campaign's name, e.g. `differential-wasmi/simd`.
+    pub name: String,
+    /// The oracle.
+    pub oracle: Oracle,
+    /// The generator seed the campaign started from.
+    pub seed: u64,
+    /// Generator features enabled, e.g. `simd`, `threads`.
+    pub generator_features: Vec<String>,
+    /// Modules generated.
+    pub iterations: u64,
+    /// Of those, modules that were valid.
+    pub valid_modules: u64,
+    /// Wall time spent.
+    pub duration_secs: f64,
+    /// Operators executed per proposal feature, counted by the runner.
+    #[serde(default)]
+    pub exercised: std::collections::BTreeMap<String, u64>,
+    /// Crashes, deduplicated by signature.
+    #[serde(default)]
+    pub crashes: Vec<Crash>,
+}
+
+/// A deduplicated crash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Crash {
+    /// Stable signature used for deduplication.
+    pub signature: String,
+    /// What went wrong.
+    pub message: String,
+    /// How many inputs hit this signature.
+    pub count: u64,
+    /// Whether the crash is still open.
+    pub open: bool,
+    /// The minimised reproducer, base64-encoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproducer: Option<String>,
+}
+
+/// A problem with a run report, with where it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Not JSON, or JSON of the wrong shape.
+    #[error("line {line}, column {column}: {message}")]
+    Json {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// serde's message, naming the field.
+        message: String,
+    },
+    /// Well-formed but not a run report this version understands.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The offending field.
+        field: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+impl RunReport {
+    /// Parses and checks a report.
+    pub fn from_json(text: &str) -> Result<RunReport, ReportError> {
+        let report: RunReport = serde_json::from_str(text).map_err(|e| ReportError::Json {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+        })?;
+        report.check()?;
+        Ok(report)
+    }
+
+    /// Checks what serde cannot: the format tag, the version, times in order.
+    pub fn check(&self) -> Result<(), ReportError> {
+        let invalid = |field: &str, message: String| Err(ReportError::Invalid { field: field.into(), message });
+        if self.format != FORMAT {
+            return invalid("format", format!("expected `{FORMAT}`, found `{}`", self.format));
+        }
+        if self.version != VERSION {
+            return invalid("version", format!("this tierwatch reads version {VERSION}, found {}", self.version));
+        }
+        if self.run_id.trim().is_empty() {
+            return invalid("run-id", "must not be empty".into());
+        }
+        if self.finished_at < self.started_at {
+            return invalid("finished-at", "is before started-at".into());
+        }
+        Ok(())
+    }
+
+    /// Whether the report carries any executed test.
+    pub fn has_tests(&self) -> bool {
+        !self.spec.is_empty() || !self.wasi.is_empty()
+    }
+}
+
+/// The JSON Schema of [`RunReport`], as published.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RunReport)).unwrap_or_default()
+}
+
+/// Everything the evaluator knows about the world: run reports.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// The reports, in any order.
+    pub runs: Vec<RunReport>,
+}

@@ -1,0 +1,400 @@
+//! The tier policy: the validated model every other part of tierwatch reads.
+//!
+//! A policy file is parsed into raw structs ([`raw`]) and then validated
+//! ([`validate`]) in one pass that collects every problem as a positioned
+//! [`Diagnostic`](crate::Diagnostic). Only a [`Policy`] that passed validation
+//! can be evaluated, so the evaluator never has to handle dangling ids or
+//! malformed windows.
+
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use globset::{GlobBuilder, GlobMatcher};
+use jiff::SignedDuration;
+use jiff::civil::Date;
+
+pub use validate::validate;
+
+/// A tier number: 1 is the highest level of support. A policy defines tiers
+/// `1..=n` without gaps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Tier(pub u8);
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tier {}", self.0)
+    }
+}
+
+/// A validated policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Document prose and the runtime's name.
+    pub runtime: Runtime,
+    /// Feature categories, in table order.
+    pub categories: Vec<Category>,
+    /// Tier definitions, tier 1 first.
+    pub tiers: Vec<TierDef>,
+    /// Requirements in file order; within a tier this is the order the
+    /// "Missing" column lists them in.
+    pub requirements: Vec<Requirement>,
+    /// The kinds of human attestation the policy knows.
+    pub attestation_kinds: Vec<AttestationKind>,
+    /// Attestations by (feature id, kind id).
+    pub attestations: BTreeMap<(String, String), Attestation>,
+    /// Features in table order.
+    pub features: Vec<Feature>,
+    /// Footnotes by id, in file order.
+    pub footnotes: Vec<Footnote>,
+    /// What the runtime does not support.
+    pub unsupported: Vec<Unsupported>,
+    /// Spec files belonging to no feature's `@core` selection.
+    pub core_exclude: Vec<Pattern>,
+}
+
+impl Policy {
+    /// The feature with `id`.
+    pub fn feature(&self, id: &str) -> Option<&Feature> {
+        self.features.iter().find(|f| f.id == id)
+    }
+
+    /// The category with `id`.
+    pub fn category(&self, id: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.id == id)
+    }
+
+    /// The lowest tier (the baseline, e.g. Tier 3).
+    pub fn lowest_tier(&self) -> Tier {
+        Tier(self.tiers.len() as u8)
+    }
+
+    /// The requirements that apply to `feature`, tier by tier from the lowest.
+    pub fn requirements_for<'a>(&'a self, feature: &'a Feature) -> impl Iterator<Item = &'a Requirement> + 'a {
+        self.requirements
+            .iter()
+            .filter(move |r| r.check.is_some() && r.applies_to(&feature.category))
+    }
+}
+
+/// The runtime and the fixed prose of its tier document.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// The runtime's name, e.g. "Wasmtime".
+    pub name: String,
+    /// The document's title.
+    pub title: String,
+    /// Markdown before "Current Tier Status".
+    pub intro: String,
+    /// Markdown opening "Current Tier Status".
+    pub status_intro: String,
+    /// Markdown opening the unsupported list.
+    pub unsupported_intro: String,
+    /// Markdown opening "Tier Details".
+    pub details_intro: String,
+}
+
+/// A feature category, e.g. "Target".
+#[derive(Debug, Clone)]
+pub struct Category {
+    /// Stable id, e.g. `target`.
+    pub id: String,
+    /// The text of the Category column.
+    pub label: String,
+}
+
+/// One tier's definition and prose.
+#[derive(Debug, Clone)]
+pub struct TierDef {
+    /// The tier.
+    pub tier: Tier,
+    /// Its name, e.g. "Production Ready".
+    pub name: String,
+    /// Markdown before the bullet list.
+    pub intro: String,
+    /// The sentence introducing the bullets.
+    pub lead: String,
+    /// Markdown after the bullets.
+    pub outro: String,
+}
+
+/// A requirement of one tier.
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    /// Stable id.
+    pub id: String,
+    /// The tier this requirement belongs to.
+    pub tier: Tier,
+    /// Short text for "Missing Tier N Requirements" columns.
+    pub title: Option<String>,
+    /// Replacement titles keyed by the failing check's reason.
+    pub title_for_reason: BTreeMap<String, String>,
+    /// The bullet this requirement renders as in "Tier Details", if any.
+    pub prose: Option<String>,
+    /// Why the requirement exists, for ones that are not a bullet.
+    pub rationale: Option<String>,
+    /// Category ids it applies to; `None` means all.
+    pub applies_to: Option<Vec<String>>,
+    /// How it is checked; `None` for a process norm that is not evaluated.
+    pub check: Option<Check>,
+    /// Advisory requirements are reported but never lower a tier.
+    pub advisory: bool,
+    /// Requirements not listed separately while this one is missing.
+    pub subsumes: Vec<String>,
+}
+
+impl Requirement {
+    /// Whether the requirement applies to features of `category`.
+    pub fn applies_to(&self, category: &str) -> bool {
+        self.applies_to.as_ref().is_none_or(|c| c.iter().any(|c| c == category))
+    }
+
+    /// The text shown when the requirement is missing for `reason`.
+    pub fn title_for(&self, reason: &str) -> &str {
+        self.title_for_reason
+            .get(reason)
+            .or(self.title.as_ref())
+            .map_or(self.id.as_str(), String::as_str)
+    }
+}
+
+/// The closed set of checks a requirement can use.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    /// The feature's selected tests ran within `window` and all passed.
+    TestsPass {
+        /// Which suites count.
+        suites: Vec<Suite>,
+        /// How recent the runs must be.
+        window: Window,
+        /// Fewer selected tests than this is "not tested enough".
+        min_tests: u32,
+        /// Fewer distinct targets than this is "not tested widely enough".
+        min_targets: u32,
+    },
+    /// Fuzz campaigns exercised the feature within `window`, with no open crash.
+    Fuzzed {
+        /// How recent the campaigns must be.
+        window: Window,
+        /// Whether campaigns are matched by the feature's selector or by
+        /// the target architecture.
+        scope: FuzzScope,
+    },
+    /// A differential oracle exercised the feature within `window`.
+    DifferentialFuzzed {
+        /// How recent the campaigns must be.
+        window: Window,
+    },
+    /// The feature passes the tests of every feature of `category` that
+    /// earns `tier` or better (e.g. a target implements every tier-1
+    /// proposal).
+    ImplementsTierFeatures {
+        /// The tier the other features must earn to count.
+        tier: Tier,
+        /// Their category.
+        category: String,
+        /// How recent the runs must be.
+        window: Window,
+    },
+    /// The feature's tests pass on every target that earns `tier` or better.
+    ImplementedOnTierTargets {
+        /// The tier a target must earn to count.
+        tier: Tier,
+        /// The category whose features are the targets.
+        category: String,
+        /// How recent the runs must be.
+        window: Window,
+    },
+    /// The proposal has reached at least this phase.
+    ProposalPhase {
+        /// The lowest acceptable phase.
+        min_phase: u8,
+    },
+    /// A human attestation of `kind` holds and is no older than `max_age`.
+    Attested {
+        /// The attestation kind id.
+        kind: String,
+        /// How old the attestation may be; `None` never expires.
+        max_age: Option<Window>,
+    },
+}
+
+impl Check {
+    /// Whether the check consults other features' tiers.
+    pub fn is_cross_feature(&self) -> bool {
+        matches!(self, Check::ImplementsTierFeatures { .. } | Check::ImplementedOnTierTargets { .. })
+    }
+}
+
+/// A test suite kind in run reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    /// `.wast` scripts: core spec and component-model.
+    Spec,
+    /// WASI test programs.
+    Wasi,
+}
+
+/// How fuzz campaigns are matched to a feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FuzzScope {
+    /// By the feature's evidence selector (proposals, compilers).
+    Feature,
+    /// By the feature's `arch` against the run's target triple.
+    Architecture,
+}
+
+/// A span of time such as `30d`, kept with the text it was written as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// The length.
+    pub duration: SignedDuration,
+    /// As written, for messages.
+    pub text: String,
+}
+
+impl Window {
+    /// Parses `<n><unit>` with unit `h`, `d` or `w`.
+    pub fn parse(text: &str) -> Option<Window> {
+        let text = text.trim();
+        let unit = text.chars().last()?;
+        let n: i64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+        let hours = match unit {
+            'h' => 1,
+            'd' => 24,
+            'w' => 24 * 7,
+            _ => return None,
+        };
+        (n > 0).then(|| Window { duration: SignedDuration::from_hours(n * hours), text: text.to_owned() })
+    }
+}
+
+/// A human attestation kind, e.g. `full-time-maintainer`.
+#[derive(Debug, Clone)]
+pub struct AttestationKind {
+    /// Stable id.
+    pub id: String,
+    /// What attesting it means.
+    pub description: String,
+}
+
+/// A recorded human attestation about one feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attestation {
+    /// Whether the fact holds.
+    pub holds: bool,
+    /// Who attested it.
+    pub by: String,
+    /// When.
+    pub on: Date,
+    /// Anything the attester added.
+    pub note: Option<String>,
+}
+
+/// A glob over `suite/path` names, kept with its text.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// As written.
+    pub text: String,
+    matcher: GlobMatcher,
+}
+
+impl Pattern {
+    /// Compiles `text`; `*` stays within one path segment, `**` crosses them.
+    pub fn new(text: &str) -> Result<Pattern, globset::Error> {
+        let glob = GlobBuilder::new(text).literal_separator(true).build()?;
+        Ok(Pattern { text: text.to_owned(), matcher: glob.compile_matcher() })
+    }
+
+    /// Whether `name` matches.
+    pub fn is_match(&self, name: &str) -> bool {
+        self.matcher.is_match(name)
+    }
+}
+
+/// A set of spec-file patterns, possibly including the `@core` set (files
+/// that belong to no proposal).
+#[derive(Debug, Clone, Default)]
+pub struct SpecSelection {
+    /// Whether `@core` was named.
+    pub core: bool,
+    /// The other patterns.
+    pub patterns: Vec<Pattern>,
+}
+
+/// Which evidence counts for a feature.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    /// Target triples whose runs count; empty means any.
+    pub targets: Vec<String>,
+    /// Compilers whose runs count; empty means any.
+    pub compilers: Vec<String>,
+    /// Spec files that count.
+    pub spec: SpecSelection,
+    /// WASI tests (`suite/test`) that count.
+    pub wasi: Vec<Pattern>,
+    /// Fuzz feature names whose exercise counts.
+    pub fuzz: Vec<String>,
+}
+
+impl Selector {
+    /// Whether a run on `target` with `compiler` counts.
+    pub fn selects_run(&self, target: &str, compiler: &str) -> bool {
+        (self.targets.is_empty() || self.targets.iter().any(|t| t == target))
+            && (self.compilers.is_empty() || self.compilers.iter().any(|c| c == compiler))
+    }
+}
+
+/// A row of the tier tables.
+#[derive(Debug, Clone)]
+pub struct Feature {
+    /// Stable id.
+    pub id: String,
+    /// Category id.
+    pub category: String,
+    /// Description text.
+    pub label: String,
+    /// Whether the label is set as code.
+    pub code: bool,
+    /// Link for the label, rendered as a reference link.
+    pub link: Option<String>,
+    /// Footnote id.
+    pub footnote: Option<String>,
+    /// The tier the document places the feature at.
+    pub declared: Tier,
+    /// Architecture, for targets that have one.
+    pub arch: Option<String>,
+    /// Who owns the feature.
+    pub owners: Vec<String>,
+    /// Proposal phase, for proposals.
+    pub phase: Option<u8>,
+    /// Which evidence counts.
+    pub evidence: Selector,
+}
+
+/// A footnote.
+#[derive(Debug, Clone)]
+pub struct Footnote {
+    /// Its id, e.g. `1`.
+    pub id: String,
+    /// Markdown text.
+    pub text: String,
+}
+
+/// An entry of the unsupported list.
+#[derive(Debug, Clone)]
+pub struct Unsupported {
+    /// What kind of thing, e.g. "Target" or "WASI proposal".
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Whether the name is set as code.
+    pub code: bool,
+    /// A link about it.
+    pub link: Option<String>,
+    /// Spec files belonging to it (excluded from `@core`).
+    pub spec: Vec<Pattern>,
+}

@@ -1,0 +1,148 @@
+//! The policy file as written: plain serde structs, kebab-case, nothing
+//! checked beyond types. `validate` turns them into [`super::Policy`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// `runtime:` — whose tier document this is, and its fixed prose.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawRuntime {
+    pub name: String,
+    pub title: String,
+    pub intro: String,
+    pub status_intro: String,
+    pub unsupported_intro: String,
+    pub details_intro: String,
+}
+
+/// An item of `categories:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawCategory {
+    pub id: String,
+    pub label: String,
+    #[serde(default)]
+    pub evidence_defaults: Option<RawSelector>,
+}
+
+/// An item of `tiers:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawTier {
+    pub tier: u8,
+    pub name: String,
+    pub intro: String,
+    pub lead: String,
+    pub outro: String,
+}
+
+/// An item of `requirements:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawRequirement {
+    pub id: String,
+    pub tier: u8,
+    pub title: Option<String>,
+    #[serde(default)]
+    pub title_for_reason: BTreeMap<String, String>,
+    pub prose: Option<String>,
+    pub rationale: Option<String>,
+    pub applies_to: Option<Vec<String>>,
+    pub check: Option<RawCheck>,
+    #[serde(default)]
+    pub advisory: bool,
+    #[serde(default)]
+    pub subsumes: Vec<String>,
+}
+
+/// A requirement's `check:`. One flat struct so that an unknown `kind` is
+/// reported at its own position; which parameters go with which kind is
+/// checked by `validate`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawCheck {
+    pub kind: String,
+    pub window: Option<String>,
+    pub suites: Option<Vec<String>>,
+    pub min_tests: Option<u32>,
+    pub min_targets: Option<u32>,
+    pub scope: Option<String>,
+    pub attestation: Option<String>,
+    pub max_age: Option<String>,
+    pub min_phase: Option<u8>,
+    pub tier: Option<u8>,
+    pub category: Option<String>,
+}
+
+/// An item of `attestation-kinds:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawAttestationKind {
+    pub id: String,
+    pub description: String,
+}
+
+/// An item of `attestations:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawAttestation {
+    pub kind: String,
+    pub features: Vec<String>,
+    pub holds: bool,
+    pub by: String,
+    pub on: String,
+    pub note: Option<String>,
+}
+
+/// Which evidence counts for a feature.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawSelector {
+    pub targets: Option<Vec<String>>,
+    pub compilers: Option<Vec<String>>,
+    pub spec: Option<Vec<String>>,
+    pub wasi: Option<Vec<String>>,
+    pub fuzz: Option<Vec<String>>,
+}
+
+/// An item of `features:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawFeature {
+    pub id: String,
+    pub category: String,
+    pub label: String,
+    #[serde(default)]
+    pub code: bool,
+    pub link: Option<String>,
+    pub footnote: Option<String>,
+    pub declared_tier: u8,
+    pub arch: Option<String>,
+    #[serde(default)]
+    pub owners: Vec<String>,
+    pub phase: Option<u8>,
+    pub evidence: Option<RawSelector>,
+}
+
+/// An item of `footnotes:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawFootnote {
+    pub id: String,
+    pub text: String,
+}
+
+/// An item of `unsupported:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawUnsupported {
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub code: bool,
+    pub link: Option<String>,
+    #[serde(default)]
+    pub spec: Vec<String>,
+}

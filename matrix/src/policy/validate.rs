@@ -1,0 +1,540 @@
+//! Policy validation: raw structs in, a [`Policy`] or every problem out.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::civil::Date;
+use serde::de::DeserializeOwned;
+
+use super::raw::*;
+use super::*;
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::yaml::{self, Node, Pos, UnknownKey};
+
+const TOP_LEVEL: &[&str] = &[
+    "schema-version",
+    "runtime",
+    "categories",
+    "tiers",
+    "requirements",
+    "attestation-kinds",
+    "attestations",
+    "features",
+    "footnotes",
+    "unsupported",
+    "core-spec-exclude",
+];
+const REQUIRED: &[&str] = &["schema-version", "runtime", "categories", "tiers", "requirements", "features"];
+const SCHEMA_VERSION: u32 = 1;
+
+/// The check kinds, with the parameters each takes (beyond `kind`) and
+/// which of those are required.
+const CHECK_KINDS: &[(&str, &[&str], &[&str])] = &[
+    ("tests-pass", &["suites", "window", "min-tests", "min-targets"], &["window"]),
+    ("fuzzed", &["window", "scope"], &["window"]),
+    ("differential-fuzzed", &["window"], &["window"]),
+    ("implements-tier-features", &["tier", "category", "window"], &["tier", "category", "window"]),
+    ("implemented-on-tier-targets", &["tier", "category", "window"], &["tier", "category", "window"]),
+    ("proposal-phase", &["min-phase"], &["min-phase"]),
+    ("attested", &["attestation", "max-age"], &["attestation"]),
+];
+
+/// Reasons each check kind can fail with, for `title-for-reason` keys.
+pub(crate) const REASONS: &[&str] = &[
+    "no-evidence",
+    "build-only",
+    "failures",
+    "too-few-tests",
+    "too-few-targets",
+    "stale",
+    "not-fuzzed",
+    "no-architecture",
+    "open-crash",
+    "missing-features",
+    "missing-targets",
+    "unstable",
+    "unknown-phase",
+    "not-attested",
+    "denied",
+    "expired",
+];
+
+/// Parses and validates a policy file. `file` names it in diagnostics.
+pub fn validate(file: &str, text: &str) -> Result<Policy, Diagnostics> {
+    let mut cx = Cx::default();
+    let root = match yaml::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            cx.push(Diagnostic::new(e.pos, Code::Syntax, e.message));
+            return Err(cx.finish(file));
+        }
+    };
+    let policy = cx.policy(&root);
+    match policy {
+        Some(policy) if cx.diags.is_empty() => Ok(policy),
+        _ => Err(cx.finish(file)),
+    }
+}
+
+#[derive(Default)]
+struct Cx {
+    diags: Vec<Diagnostic>,
+    unknown: RefCell<Vec<UnknownKey>>,
+}
+
+/// The position of `key` under `node`, else of `node` itself.
+fn pos_of(node: &Node, key: &str) -> Pos {
+    node.get(key).map_or(node.pos, |n| n.pos)
+}
+
+/// The position of item `i` of the list under `key`, else of the key.
+fn item_pos(node: &Node, key: &str, i: usize) -> Pos {
+    node.get(key).and_then(|l| l.as_seq()).and_then(|s| s.get(i)).map_or(pos_of(node, key), |n| n.pos)
+}
+
+impl Cx {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn error(&mut self, pos: Pos, code: Code, message: impl Into<String>) {
+        self.push(Diagnostic::new(pos, code, message));
+    }
+
+    fn finish(mut self, file: &str) -> Diagnostics {
+        for u in self.unknown.take() {
+            let d = Diagnostic::new(u.key.pos, Code::UnknownKey, format!("unknown key `{}`", u.key.name))
+                .with_help(format!("expected one of: {}", u.expected.join(", ")));
+            self.diags.push(d);
+        }
+        self.diags.sort_by(|a, b| (a.pos, a.code).cmp(&(b.pos, b.code)));
+        self.diags.dedup();
+        Diagnostics { file: file.to_owned(), items: self.diags }
+    }
+
+    /// Deserializes one node, recording a failure as a diagnostic.
+    fn one<T: DeserializeOwned>(&mut self, node: &Node) -> Option<T> {
+        match yaml::from_node::<T>(node, &self.unknown) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let code = if e.message.starts_with("missing field") { Code::MissingField } else { Code::InvalidValue };
+                self.error(e.pos.unwrap_or(node.pos), code, e.message);
+                None
+            }
+        }
+    }
+
+    /// Deserializes every item of the list at `root[key]` independently, so
+    /// one bad item does not hide problems in the others.
+    fn list<'n, T: DeserializeOwned>(&mut self, root: &'n Node, key: &str) -> Vec<(&'n Node, T)> {
+        let Some(node) = root.get(key) else { return Vec::new() };
+        let Some(items) = node.as_seq() else {
+            self.error(node.pos, Code::InvalidValue, format!("`{key}` must be a list"));
+            return Vec::new();
+        };
+        items.iter().filter_map(|n| self.one(n).map(|v| (n, v))).collect()
+    }
+
+    /// Records duplicate ids, returning the set of ids.
+    fn ids<'a>(&mut self, what: &str, items: impl Iterator<Item = (Pos, &'a str)>) -> BTreeSet<String> {
+        let mut seen: BTreeMap<&str, Pos> = BTreeMap::new();
+        for (pos, id) in items {
+            if let Some(first) = seen.get(id) {
+                let msg = format!("duplicate {what} id `{id}` (first defined at line {})", first.line);
+                self.push(Diagnostic::new(pos, Code::DuplicateId, msg).with_help("give each item its own id"));
+            } else {
+                seen.insert(id, pos);
+            }
+        }
+        seen.into_keys().map(str::to_owned).collect()
+    }
+
+    fn reference(&mut self, pos: Pos, what: &str, id: &str, known: &BTreeSet<String>) -> bool {
+        if known.contains(id) {
+            return true;
+        }
+        let msg = format!("unknown {what} `{id}`");
+        let help = format!("defined {what}s: {}", known.iter().cloned().collect::<Vec<_>>().join(", "));
+        self.push(Diagnostic::new(pos, Code::DanglingReference, msg).with_help(help));
+        false
+    }
+
+    fn window(&mut self, pos: Pos, text: &str) -> Option<Window> {
+        let w = Window::parse(text);
+        if w.is_none() {
+            let d = Diagnostic::new(pos, Code::BadWindow, format!("bad window `{text}`"))
+                .with_help("write a positive whole number followed by h, d or w, e.g. `30d`");
+            self.push(d);
+        }
+        w
+    }
+
+    fn patterns(&mut self, pos: Pos, texts: &[String]) -> Vec<Pattern> {
+        let mut out = Vec::new();
+        for t in texts {
+            match Pattern::new(t) {
+                Ok(p) => out.push(p),
+                Err(e) => self.error(pos, Code::BadPattern, format!("bad pattern `{t}`: {}", e.kind())),
+            }
+        }
+        out
+    }
+
+    fn policy(&mut self, root: &Node) -> Option<Policy> {
+        let Some(entries) = root.as_map() else {
+            self.error(root.pos, Code::InvalidValue, "a policy file must be a mapping of sections");
+            return None;
+        };
+        for (k, _) in entries {
+            if !TOP_LEVEL.contains(&k.name.as_str()) {
+                let u = UnknownKey { key: k.clone(), expected: TOP_LEVEL };
+                self.unknown.borrow_mut().push(u);
+            }
+        }
+        for key in REQUIRED {
+            if root.get(key).is_none() {
+                self.error(root.pos, Code::MissingField, format!("missing section `{key}`"));
+            }
+        }
+        if let Some(v) = root.get("schema-version") {
+            let version: Option<u32> = self.one(v);
+            if version.is_some_and(|v| v != SCHEMA_VERSION) {
+                self.error(v.pos, Code::InvalidValue, format!("this tierwatch reads schema-version {SCHEMA_VERSION}"));
+            }
+        }
+        let runtime = root.get("runtime").and_then(|n| self.one::<RawRuntime>(n));
+        let categories = self.list::<RawCategory>(root, "categories");
+        let tiers = self.list::<RawTier>(root, "tiers");
+        let requirements = self.list::<RawRequirement>(root, "requirements");
+        let kinds = self.list::<RawAttestationKind>(root, "attestation-kinds");
+        let attestations = self.list::<RawAttestation>(root, "attestations");
+        let features = self.list::<RawFeature>(root, "features");
+        let footnotes = self.list::<RawFootnote>(root, "footnotes");
+        let unsupported = self.list::<RawUnsupported>(root, "unsupported");
+        let core_exclude: Vec<String> = root.get("core-spec-exclude").and_then(|n| self.one(n)).unwrap_or_default();
+
+        let tiers = self.tiers(&tiers);
+        let ntiers = tiers.len() as u8;
+        let category_ids = self.ids("category", categories.iter().map(|(n, c)| (pos_of(n, "id"), c.id.as_str())));
+        let kind_ids = self.ids("attestation kind", kinds.iter().map(|(n, k)| (pos_of(n, "id"), k.id.as_str())));
+        let feature_ids = self.ids("feature", features.iter().map(|(n, f)| (pos_of(n, "id"), f.id.as_str())));
+        let footnote_ids = self.ids("footnote", footnotes.iter().map(|(n, f)| (pos_of(n, "id"), f.id.as_str())));
+        let requirement_ids =
+            self.ids("requirement", requirements.iter().map(|(n, r)| (pos_of(n, "id"), r.id.as_str())));
+
+        let refs = Refs {
+            categories: &category_ids,
+            kinds: &kind_ids,
+            features: &feature_ids,
+            footnotes: &footnote_ids,
+            requirements: &requirement_ids,
+            ntiers,
+        };
+        let requirements: Vec<Requirement> =
+            requirements.iter().filter_map(|(n, r)| self.requirement(n, r, &refs)).collect();
+        let defaults: BTreeMap<&str, &RawSelector> = categories
+            .iter()
+            .filter_map(|(_, c)| c.evidence_defaults.as_ref().map(|d| (c.id.as_str(), d)))
+            .collect();
+        let features: Vec<Feature> =
+            features.iter().filter_map(|(n, f)| self.feature(n, f, &refs, &defaults, &requirements)).collect();
+        let attestations = self.attestations(&attestations, &refs);
+        let unsupported = unsupported
+            .iter()
+            .map(|(n, u)| Unsupported {
+                kind: u.kind.clone(),
+                name: u.name.clone(),
+                code: u.code,
+                link: u.link.clone(),
+                spec: self.patterns(pos_of(n, "spec"), &u.spec),
+            })
+            .collect();
+        let core_exclude = self.patterns(pos_of(root, "core-spec-exclude"), &core_exclude);
+
+        Some(Policy {
+            runtime: runtime.map(|r| Runtime {
+                name: r.name,
+                title: r.title,
+                intro: r.intro,
+                status_intro: r.status_intro,
+                unsupported_intro: r.unsupported_intro,
+                details_intro: r.details_intro,
+            })?,
+            categories: categories.into_iter().map(|(_, c)| Category { id: c.id, label: c.label }).collect(),
+            tiers,
+            requirements,
+            attestation_kinds: kinds
+                .into_iter()
+                .map(|(_, k)| AttestationKind { id: k.id, description: k.description })
+                .collect(),
+            attestations,
+            features,
+            footnotes: footnotes.into_iter().map(|(_, f)| Footnote { id: f.id, text: f.text }).collect(),
+            unsupported,
+            core_exclude,
+        })
+    }
+
+    /// Tiers must be exactly 1..=n, each once.
+    fn tiers(&mut self, raw: &[(&Node, RawTier)]) -> Vec<TierDef> {
+        let mut out: Vec<TierDef> = Vec::new();
+        for (n, t) in raw {
+            if out.iter().any(|d| d.tier.0 == t.tier) {
+                self.error(pos_of(n, "tier"), Code::DuplicateId, format!("tier {} is defined twice", t.tier));
+                continue;
+            }
+            out.push(TierDef {
+                tier: Tier(t.tier),
+                name: t.name.clone(),
+                intro: t.intro.clone(),
+                lead: t.lead.clone(),
+                outro: t.outro.clone(),
+            });
+        }
+        out.sort_by_key(|d| d.tier);
+        for (i, d) in out.iter().enumerate() {
+            if d.tier.0 as usize != i + 1 {
+                let pos = raw.iter().find(|(_, t)| t.tier == d.tier.0).map_or(Pos::default(), |(n, _)| n.pos);
+                self.error(pos, Code::Inconsistent, format!("tiers must be numbered 1, 2, 3, … without gaps; found tier {}", d.tier.0));
+                break;
+            }
+        }
+        out
+    }
+
+    fn tier(&mut self, pos: Pos, n: u8, ntiers: u8) -> Option<Tier> {
+        if (1..=ntiers).contains(&n) {
+            return Some(Tier(n));
+        }
+        self.error(pos, Code::InvalidValue, format!("tier {n} is not defined (tiers are 1 to {ntiers})"));
+        None
+    }
+
+    fn requirement(&mut self, node: &Node, r: &RawRequirement, refs: &Refs<'_>) -> Option<Requirement> {
+        let tier = self.tier(pos_of(node, "tier"), r.tier, refs.ntiers);
+        for (i, c) in r.applies_to.iter().flatten().enumerate() {
+            self.reference(item_pos(node, "applies-to", i), "category", c, refs.categories);
+        }
+        for (i, s) in r.subsumes.iter().enumerate() {
+            self.reference(item_pos(node, "subsumes", i), "requirement", s, refs.requirements);
+        }
+        let reasons = node.get("title-for-reason");
+        for reason in r.title_for_reason.keys() {
+            if !REASONS.contains(&reason.as_str()) {
+                let pos = reasons.and_then(|m| m.as_map()).and_then(|m| m.iter().find(|(k, _)| &k.name == reason)).map_or(node.pos, |(k, _)| k.pos);
+                let d = Diagnostic::new(pos, Code::InvalidValue, format!("unknown failure reason `{reason}`"))
+                    .with_help(format!("reasons: {}", REASONS.join(", ")));
+                self.push(d);
+            }
+        }
+        if r.prose.is_none() && r.rationale.is_none() {
+            let d = Diagnostic::new(node.pos, Code::MissingField, format!("requirement `{}` has neither `prose` nor `rationale`", r.id))
+                .with_help("say where the requirement comes from: `prose` renders as a Tier Details bullet, `rationale` explains a derived requirement");
+            self.push(d);
+        }
+        let check = match &r.check {
+            Some(c) => Some(self.check(node.get("check").unwrap_or(node), c, refs)?),
+            None => None,
+        };
+        if check.is_some() && r.title.is_none() {
+            self.error(node.pos, Code::MissingField, format!("requirement `{}` is checked, so it needs a `title` for Missing columns", r.id));
+        }
+        Some(Requirement {
+            id: r.id.clone(),
+            tier: tier?,
+            title: r.title.clone(),
+            title_for_reason: r.title_for_reason.clone(),
+            prose: r.prose.clone(),
+            rationale: r.rationale.clone(),
+            applies_to: r.applies_to.clone(),
+            check,
+            advisory: r.advisory,
+            subsumes: r.subsumes.clone(),
+        })
+    }
+
+    fn check(&mut self, node: &Node, c: &RawCheck, refs: &Refs<'_>) -> Option<Check> {
+        let Some((kind, allowed, required)) = CHECK_KINDS.iter().find(|(k, _, _)| *k == c.kind) else {
+            let names: Vec<&str> = CHECK_KINDS.iter().map(|(k, _, _)| *k).collect();
+            let d = Diagnostic::new(pos_of(node, "kind"), Code::UnknownCheckKind, format!("unknown check kind `{}`", c.kind))
+                .with_help(format!("check kinds: {}", names.join(", ")));
+            self.push(d);
+            return None;
+        };
+        let mut ok = true;
+        for (key, _) in node.as_map().unwrap_or_default() {
+            if key.name != "kind" && !allowed.contains(&key.name.as_str()) {
+                let msg = format!("`{}` is not a parameter of check kind `{kind}`", key.name);
+                self.push(Diagnostic::new(key.pos, Code::CheckParameter, msg).with_help(format!("`{kind}` takes: {}", allowed.join(", "))));
+                ok = false;
+            }
+        }
+        for key in *required {
+            if node.get(key).is_none() {
+                self.error(node.pos, Code::CheckParameter, format!("check kind `{kind}` needs `{key}`"));
+                ok = false;
+            }
+        }
+        let window = c.window.as_deref().and_then(|w| self.window(pos_of(node, "window"), w));
+        let max_age = c.max_age.as_deref().and_then(|w| self.window(pos_of(node, "max-age"), w));
+        let tier = c.tier.and_then(|t| self.tier(pos_of(node, "tier"), t, refs.ntiers));
+        if let Some(cat) = &c.category {
+            ok &= self.reference(pos_of(node, "category"), "category", cat, refs.categories);
+        }
+        if let Some(a) = &c.attestation {
+            ok &= self.reference(pos_of(node, "attestation"), "attestation kind", a, refs.kinds);
+        }
+        let suites = self.suites(node, c.suites.as_deref());
+        let scope = match c.scope.as_deref() {
+            None | Some("feature") => Some(FuzzScope::Feature),
+            Some("architecture") => Some(FuzzScope::Architecture),
+            Some(other) => {
+                self.error(pos_of(node, "scope"), Code::InvalidValue, format!("unknown scope `{other}`; use `feature` or `architecture`"));
+                None
+            }
+        };
+        if !ok {
+            return None;
+        }
+        Some(match *kind {
+            "tests-pass" => Check::TestsPass {
+                suites: suites?,
+                window: window?,
+                min_tests: c.min_tests.unwrap_or(1),
+                min_targets: c.min_targets.unwrap_or(1),
+            },
+            "fuzzed" => Check::Fuzzed { window: window?, scope: scope? },
+            "differential-fuzzed" => Check::DifferentialFuzzed { window: window? },
+            "implements-tier-features" => {
+                Check::ImplementsTierFeatures { tier: tier?, category: c.category.clone()?, window: window? }
+            }
+            "implemented-on-tier-targets" => Check::ImplementedOnTierTargets {
+                tier: tier?,
+                category: c.category.clone()?,
+                window: window?,
+            },
+            "proposal-phase" => Check::ProposalPhase { min_phase: c.min_phase? },
+            _ => Check::Attested { kind: c.attestation.clone()?, max_age },
+        })
+    }
+
+    fn suites(&mut self, node: &Node, suites: Option<&[String]>) -> Option<Vec<Suite>> {
+        let Some(suites) = suites else { return Some(vec![Suite::Spec, Suite::Wasi]) };
+        let mut out = Vec::new();
+        for (i, s) in suites.iter().enumerate() {
+            match s.as_str() {
+                "spec" => out.push(Suite::Spec),
+                "wasi" => out.push(Suite::Wasi),
+                other => {
+                    self.error(item_pos(node, "suites", i), Code::InvalidValue, format!("unknown suite `{other}`; use `spec` or `wasi`"));
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn feature(
+        &mut self,
+        node: &Node,
+        f: &RawFeature,
+        refs: &Refs<'_>,
+        defaults: &BTreeMap<&str, &RawSelector>,
+        requirements: &[Requirement],
+    ) -> Option<Feature> {
+        let phase_checked = requirements
+            .iter()
+            .find(|r| matches!(r.check, Some(Check::ProposalPhase { .. })) && r.applies_to(&f.category));
+        if let (Some(r), None) = (phase_checked, f.phase) {
+            let msg = format!("feature `{}` needs a `phase`: requirement `{}` checks it", f.id, r.id);
+            self.error(node.pos, Code::MissingField, msg);
+        }
+        let category_ok = self.reference(pos_of(node, "category"), "category", &f.category, refs.categories);
+        if let Some(note) = &f.footnote {
+            self.reference(pos_of(node, "footnote"), "footnote", note, refs.footnotes);
+        }
+        let declared = self.tier(pos_of(node, "declared-tier"), f.declared_tier, refs.ntiers);
+        let raw = merge_selector(f.evidence.as_ref(), defaults.get(f.category.as_str()).copied());
+        let evidence = self.selector(node.get("evidence").unwrap_or(node), &raw, &f.id);
+        if !category_ok {
+            return None;
+        }
+        Some(Feature {
+            id: f.id.clone(),
+            category: f.category.clone(),
+            label: f.label.clone(),
+            code: f.code,
+            link: f.link.clone(),
+            footnote: f.footnote.clone(),
+            declared: declared?,
+            arch: f.arch.clone(),
+            owners: f.owners.clone(),
+            phase: f.phase,
+            evidence,
+        })
+    }
+
+    fn selector(&mut self, node: &Node, raw: &RawSelector, self_id: &str) -> Selector {
+        let subst = |v: &Option<Vec<String>>| -> Vec<String> {
+            v.iter().flatten().map(|s| if s == "@self" { self_id.to_owned() } else { s.clone() }).collect()
+        };
+        let spec_texts = subst(&raw.spec);
+        let core = spec_texts.iter().any(|s| s == "@core");
+        let plain: Vec<String> = spec_texts.into_iter().filter(|s| s != "@core").collect();
+        Selector {
+            targets: subst(&raw.targets),
+            compilers: subst(&raw.compilers),
+            spec: SpecSelection { core, patterns: self.patterns(pos_of(node, "spec"), &plain) },
+            wasi: self.patterns(pos_of(node, "wasi"), &subst(&raw.wasi)),
+            fuzz: subst(&raw.fuzz),
+        }
+    }
+
+    fn attestations(&mut self, raw: &[(&Node, RawAttestation)], refs: &Refs<'_>) -> BTreeMap<(String, String), Attestation> {
+        let mut out = BTreeMap::new();
+        for (node, a) in raw {
+            let kind_ok = self.reference(pos_of(node, "kind"), "attestation kind", &a.kind, refs.kinds);
+            let on = match a.on.parse::<Date>() {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    self.error(pos_of(node, "on"), Code::InvalidValue, format!("bad date `{}`; write YYYY-MM-DD", a.on));
+                    None
+                }
+            };
+            for (i, f) in a.features.iter().enumerate() {
+                let pos = item_pos(node, "features", i);
+                if !self.reference(pos, "feature", f, refs.features) || !kind_ok {
+                    continue;
+                }
+                let Some(on) = on else { continue };
+                let att = Attestation { holds: a.holds, by: a.by.clone(), on, note: a.note.clone() };
+                if out.insert((f.clone(), a.kind.clone()), att).is_some() {
+                    self.error(pos, Code::DuplicateId, format!("feature `{f}` is attested `{}` twice", a.kind));
+                }
+            }
+        }
+        out
+    }
+}
+
+struct Refs<'a> {
+    categories: &'a BTreeSet<String>,
+    kinds: &'a BTreeSet<String>,
+    features: &'a BTreeSet<String>,
+    footnotes: &'a BTreeSet<String>,
+    requirements: &'a BTreeSet<String>,
+    ntiers: u8,
+}
+
+/// A feature's own selector fields win over its category's defaults.
+fn merge_selector(own: Option<&RawSelector>, defaults: Option<&RawSelector>) -> RawSelector {
+    let own = own.cloned().unwrap_or_default();
+    let d = defaults.cloned().unwrap_or_default();
+    RawSelector {
+        targets: own.targets.or(d.targets),
+        compilers: own.compilers.or(d.compilers),
+        spec: own.spec.or(d.spec),
+        wasi: own.wasi.or(d.wasi),
+        fuzz: own.fuzz.or(d.fuzz),
+    }
+}

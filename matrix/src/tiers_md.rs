@@ -1,0 +1,132 @@
+//! Renders TIERS.md in the layout of the seed tier document: the status
+//! tables (each feature at its declared tier, with the computed "Missing"
+//! column), reference links, footnotes, the unsupported list and the Tier
+//! Details prose.
+
+use std::fmt::Write;
+
+use crate::evaluate::{Evaluation, FeatureResult, Missing};
+use crate::policy::{Feature, Policy, TierDef};
+
+/// Renders the document. Features whose earned tier is below their declared
+/// tier are marked in their description cell with what fails.
+pub fn render(policy: &Policy, eval: &Evaluation) -> String {
+    let mut out = String::new();
+    let rt = &policy.runtime;
+    let _ = writeln!(out, "# {}", rt.title);
+    push_block(&mut out, &rt.intro);
+    out.push_str("## Current Tier Status\n");
+    push_block(&mut out, &rt.status_intro);
+    for def in &policy.tiers {
+        tier_table(&mut out, policy, eval, def);
+    }
+    for note in &policy.footnotes {
+        let _ = writeln!(out, "[^{}]: {}", note.id, note.text.trim_end());
+    }
+    out.push_str("#### Unsupported features and platforms\n");
+    push_block(&mut out, &rt.unsupported_intro);
+    for u in &policy.unsupported {
+        let name = if u.code { format!("`{}`", u.name) } else { u.name.clone() };
+        let line = match (&u.link, u.code) {
+            (Some(link), true) => format!("[{}: {name}]({link})", u.kind),
+            (Some(link), false) => format!("{}: [{name}]({link})", u.kind),
+            (None, _) => format!("{}: {name}", u.kind),
+        };
+        let _ = writeln!(out, "* {line}");
+    }
+    out.push_str("## Tier Details\n");
+    push_block(&mut out, &rt.details_intro);
+    for def in policy.tiers.iter().rev() {
+        tier_details(&mut out, policy, def);
+    }
+    out
+}
+
+fn push_block(out: &mut String, text: &str) {
+    let text = text.trim_end();
+    if !text.is_empty() {
+        out.push_str(text);
+        out.push('\n');
+    }
+}
+
+fn tier_table(out: &mut String, policy: &Policy, eval: &Evaluation, def: &TierDef) {
+    let rows: Vec<(&Feature, &FeatureResult)> = policy
+        .features
+        .iter()
+        .filter(|f| f.declared == def.tier)
+        .filter_map(|f| eval.feature(&f.id).map(|r| (f, r)))
+        .collect();
+    let _ = writeln!(out, "#### {}", def.tier);
+    let mut header = vec!["Category".to_owned(), "Description".to_owned()];
+    let with_missing = def.tier.0 > 1;
+    if with_missing {
+        header.push(format!("Missing Tier {} Requirements", def.tier.0 - 1));
+    }
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(f, r)| {
+            let category = policy.category(&f.category).map_or(f.category.clone(), |c| c.label.clone());
+            let mut cells = vec![category, description(f, r)];
+            if with_missing {
+                cells.push(join(&r.missing_next));
+            }
+            cells
+        })
+        .collect();
+    table(out, &header, &body);
+    for (f, _) in &rows {
+        if let Some(link) = &f.link {
+            let _ = writeln!(out, "[{}]: {link}", label(f));
+        }
+    }
+}
+
+fn label(f: &Feature) -> String {
+    if f.code { format!("`{}`", f.label) } else { f.label.clone() }
+}
+
+fn description(f: &Feature, r: &FeatureResult) -> String {
+    let mut d = if f.link.is_some() { format!("[{}]", label(f)) } else { label(f) };
+    if let Some(note) = &f.footnote {
+        let _ = write!(d, " [^{note}]");
+    }
+    if !r.failing_declared.is_empty() {
+        let earned = r.earned.map_or("no tier".to_owned(), |t| t.to_string());
+        let _ = write!(d, " **(earns {earned}: {})**", join(&r.failing_declared));
+    }
+    d
+}
+
+fn join(missing: &[Missing]) -> String {
+    missing.iter().map(|m| m.text.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// A pipe table with every column padded to its widest cell.
+fn table(out: &mut String, header: &[String], body: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| body.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        format!("| {} |\n", padded.join(" | "))
+    };
+    out.push_str(&line(header));
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    let _ = writeln!(out, "|-{}-|", rule.join("-|-"));
+    for row in body {
+        out.push_str(&line(row));
+    }
+}
+
+fn tier_details(out: &mut String, policy: &Policy, def: &TierDef) {
+    let _ = writeln!(out, "#### {} - {}", def.tier, def.name);
+    push_block(out, &def.intro);
+    push_block(out, &def.lead);
+    for r in policy.requirements.iter().filter(|r| r.tier == def.tier) {
+        if let Some(prose) = &r.prose {
+            let _ = writeln!(out, "* {}", prose.trim_end());
+        }
+    }
+    push_block(out, &def.outro);
+}
