@@ -187,13 +187,15 @@ struct Cx<'a> {
 /// Latest results per (target, compiler, test) within a selection.
 #[derive(Default)]
 struct Tally {
-    tests: BTreeMap<(String, String, String), (Timestamp, usize, String)>,
+    /// (target, compiler, test) → (finished, failures, run id, tests inside:
+    /// directives of a spec file, 1 for a WASI program).
+    tests: BTreeMap<(String, String, String), (Timestamp, usize, String, usize)>,
 }
 
 impl Tally {
-    fn add(&mut self, run: &RunReport, key: String, failures: usize) {
+    fn add(&mut self, run: &RunReport, key: String, failures: usize, size: usize) {
         let k = (run.target.triple.clone(), run.engine.compiler.clone(), key);
-        let v = (run.finished_at, failures, run.run_id.clone());
+        let v = (run.finished_at, failures, run.run_id.clone(), size);
         match self.tests.get(&k) {
             Some(old) if old.0 > v.0 => {}
             _ => {
@@ -204,7 +206,7 @@ impl Tally {
 
     fn failing(&self) -> Vec<(String, usize)> {
         let mut out: BTreeMap<String, usize> = BTreeMap::new();
-        for ((_, _, key), (_, f, _)) in &self.tests {
+        for ((_, _, key), (_, f, _, _)) in &self.tests {
             if *f > 0 {
                 *out.entry(key.clone()).or_default() += f;
             }
@@ -214,6 +216,17 @@ impl Tally {
 
     fn failed_directives(&self) -> usize {
         self.tests.values().map(|v| v.1).sum()
+    }
+
+    /// Distinct tests across targets: each spec directive and each WASI
+    /// program counts once.
+    fn distinct_tests(&self) -> usize {
+        let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+        for (k, v) in &self.tests {
+            let e = sizes.entry(k.2.as_str()).or_default();
+            *e = (*e).max(v.3);
+        }
+        sizes.values().sum()
     }
 
     fn targets(&self) -> BTreeSet<&str> {
@@ -265,12 +278,12 @@ impl<'a> Cx<'a> {
         for run in chosen.filter(|r| since.is_none_or(|s| r.finished_at >= s)) {
             if suites.contains(&Suite::Spec) {
                 for f in run.spec.iter().filter(|f| self.spec_selected(&files.spec, &f.key())) {
-                    t.add(run, f.key(), failures(&f.directives));
+                    t.add(run, f.key(), failures(&f.directives), f.directives.len());
                 }
             }
             if suites.contains(&Suite::Wasi) {
                 for w in run.wasi.iter().filter(|w| files.wasi.iter().any(|p| p.is_match(&w.key()))) {
-                    t.add(run, w.key(), usize::from(w.outcome == Outcome::Fail));
+                    t.add(run, w.key(), usize::from(w.outcome == Outcome::Fail), 1);
                 }
             }
         }
@@ -387,7 +400,7 @@ impl<'a> Cx<'a> {
                 .runs
                 .iter()
                 .filter(in_window)
-                .any(|r| r.build_only && sel.selects_run(&r.target.triple, &r.engine.compiler));
+                .any(|r| r.build_only && sel.selects_tests() && sel.selects_run(&r.target.triple, &r.engine.compiler));
             let old = self.tally(sel, sel, suites, None);
             return Err(if build_only {
                 fail("build-only", "the engine builds for this target but no test was executed")
@@ -405,8 +418,9 @@ impl<'a> Cx<'a> {
             return Err(Failure { reason: "failures", detail, items });
         }
         let targets = recent.targets().len();
-        if total < min_tests as usize {
-            return Err(fail("too-few-tests", format!("{total} tests pass; the policy asks for at least {min_tests}")));
+        let distinct = recent.distinct_tests();
+        if distinct < min_tests as usize {
+            return Err(fail("too-few-tests", format!("{distinct} tests pass; the policy asks for at least {min_tests}")));
         }
         if targets < min_targets as usize {
             return Err(fail("too-few-targets", format!("tested on {targets} targets; the policy asks for at least {min_targets}")));

@@ -341,6 +341,12 @@ pub struct Selector {
 }
 
 impl Selector {
+    /// Whether the selector picks any tests at all; a feature with no test
+    /// selection has no CI evidence, whatever runs exist.
+    pub fn selects_tests(&self) -> bool {
+        self.spec.core || !self.spec.patterns.is_empty() || !self.wasi.is_empty()
+    }
+
     /// Whether a run on `target` with `compiler` counts.
     pub fn selects_run(&self, target: &str, compiler: &str) -> bool {
         (self.targets.is_empty() || self.targets.iter().any(|t| t == target))

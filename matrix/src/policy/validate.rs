@@ -490,8 +490,11 @@ impl Cx {
         }
     }
 
+    /// Explicit records first; then `"*"` records fill in every feature
+    /// that has none of that kind.
     fn attestations(&mut self, raw: &[(&Node, RawAttestation)], refs: &Refs<'_>) -> BTreeMap<(String, String), Attestation> {
         let mut out = BTreeMap::new();
+        let mut wildcards = Vec::new();
         for (node, a) in raw {
             let kind_ok = self.reference(pos_of(node, "kind"), "attestation kind", &a.kind, refs.kinds);
             let on = match a.on.parse::<Date>() {
@@ -501,16 +504,28 @@ impl Cx {
                     None
                 }
             };
+            let (Some(on), true) = (on, kind_ok) else { continue };
+            let att = Attestation { holds: a.holds, by: a.by.clone(), on, note: a.note.clone() };
+            if a.features.iter().any(|f| f == "*") {
+                if a.features.len() > 1 {
+                    self.error(pos_of(node, "features"), Code::Inconsistent, "`*` stands alone: it already means every other feature");
+                }
+                wildcards.push((a.kind.clone(), att));
+                continue;
+            }
             for (i, f) in a.features.iter().enumerate() {
                 let pos = item_pos(node, "features", i);
-                if !self.reference(pos, "feature", f, refs.features) || !kind_ok {
+                if !self.reference(pos, "feature", f, refs.features) {
                     continue;
                 }
-                let Some(on) = on else { continue };
-                let att = Attestation { holds: a.holds, by: a.by.clone(), on, note: a.note.clone() };
-                if out.insert((f.clone(), a.kind.clone()), att).is_some() {
+                if out.insert((f.clone(), a.kind.clone()), att.clone()).is_some() {
                     self.error(pos, Code::DuplicateId, format!("feature `{f}` is attested `{}` twice", a.kind));
                 }
+            }
+        }
+        for (kind, att) in wildcards {
+            for f in refs.features {
+                out.entry((f.clone(), kind.clone())).or_insert_with(|| att.clone());
             }
         }
         out

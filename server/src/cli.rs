@@ -1,0 +1,182 @@
+//! Command-line interface: argument types and the command implementations.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use jiff::Timestamp;
+use matrix::{Evaluation, Policy};
+
+use crate::load;
+
+/// tierwatch: computed tiers of support for WebAssembly runtimes.
+#[derive(Debug, Parser)]
+#[command(name = "tierwatch", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Evaluate every feature of a policy against run reports.
+    Evaluate {
+        #[command(flatten)]
+        input: Input,
+        /// Print the full evaluation as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write TIERS.md, computed from the policy and run reports, to stdout.
+    TiersMd {
+        #[command(flatten)]
+        input: Input,
+        /// Instead of printing, compare with this file and fail with a diff
+        /// when it is stale.
+        #[arg(long, value_name = "PATH")]
+        check: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of the run-report wire format.
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file and report every problem with its position.
+    Check {
+        /// The policy YAML.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Input {
+    /// The policy YAML.
+    #[arg(long, env = "TIERWATCH_POLICY", default_value = "policy/wasmtime.yaml")]
+    policy: PathBuf,
+    /// A directory of run reports (`*.json`, searched recursively).
+    #[arg(long, env = "TIERWATCH_EVIDENCE")]
+    evidence: PathBuf,
+    /// Evaluate as of this instant (RFC 3339) instead of now; windows are
+    /// measured back from it.
+    #[arg(long, env = "TIERWATCH_NOW")]
+    now: Option<Timestamp>,
+}
+
+impl Input {
+    fn evaluate(&self) -> Result<(Policy, Evaluation)> {
+        let policy = load::policy(&self.policy)?;
+        let evidence = load::evidence(&self.evidence)?;
+        let evaluation = matrix::evaluate(&policy, &evidence, self.now.unwrap_or_else(Timestamp::now));
+        Ok((policy, evaluation))
+    }
+}
+
+/// Runs a parsed command line, printing errors, and returns the exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match execute(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Policy { command: PolicyCommand::Check { file } } => {
+            let policy = load::policy(&file)?;
+            let checked = policy.requirements.iter().filter(|r| r.check.is_some()).count();
+            println!(
+                "{}: ok — {} tiers, {} requirements ({checked} checked), {} features",
+                file.display(),
+                policy.tiers.len(),
+                policy.requirements.len(),
+                policy.features.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Evaluate { input, json } => {
+            let (policy, evaluation) = input.evaluate()?;
+            let out = if json { serde_json::to_string_pretty(&evaluation)? + "\n" } else { table(&policy, &evaluation) };
+            print(&out)
+        }
+        Command::TiersMd { input, check } => {
+            let (policy, evaluation) = input.evaluate()?;
+            let rendered = matrix::tiers_md::render(&policy, &evaluation);
+            match check {
+                None => print(&rendered),
+                Some(path) => check_file(&path, &rendered),
+            }
+        }
+        Command::Schema => print(&(serde_json::to_string_pretty(&matrix::evidence::json_schema())? + "\n")),
+    }
+}
+
+fn print(text: &str) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).context("cannot write to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_file(path: &std::path::Path, rendered: &str) -> Result<ExitCode> {
+    let current = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if current == rendered {
+        println!("{} is up to date", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let diff = similar::TextDiff::from_lines(current.as_str(), rendered);
+    let name = path.display().to_string();
+    eprint!("{}", diff.unified_diff().context_radius(2).header(&name, "computed"));
+    eprintln!("{name} is stale: regenerate it with `tierwatch tiers-md ... > {name}`");
+    Ok(ExitCode::FAILURE)
+}
+
+/// A plain-text table: one line per feature.
+fn table(policy: &Policy, evaluation: &Evaluation) -> String {
+    let rows: Vec<[String; 5]> = evaluation
+        .features
+        .iter()
+        .map(|r| {
+            let missing: Vec<&str> = r.missing_next.iter().map(|m| m.text.as_str()).collect();
+            let failing: Vec<&str> = r.failing_declared.iter().map(|m| m.text.as_str()).collect();
+            let note = if failing.is_empty() { missing.join(", ") } else { format!("fails: {}", failing.join(", ")) };
+            let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            [r.id.clone(), r.declared.0.to_string(), r.earned.map_or("-".into(), |t| t.0.to_string()), status, note]
+        })
+        .collect();
+    let header = ["FEATURE", "DECLARED", "EARNED", "STATUS", "MISSING FOR NEXT TIER"];
+    let widths: Vec<usize> =
+        (0..4).map(|c| rows.iter().map(|r| r[c].len()).chain([header[c].len()]).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    let mut line = |cells: [&str; 5]| {
+        let _ = writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
+            cells[0], cells[1], cells[2], cells[3], cells[4],
+            w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3]
+        );
+    };
+    line(header);
+    for r in &rows {
+        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+    }
+    let _ = writeln!(
+        out,
+        "\n{} features, evaluated as of {} in {} round(s) against {}",
+        evaluation.features.len(),
+        evaluation.now,
+        evaluation.rounds,
+        policy.runtime.name
+    );
+    out
+}
