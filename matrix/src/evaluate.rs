@@ -204,14 +204,13 @@ impl Tally {
         }
     }
 
+    /// Failing tests as `key on target` with their failure counts.
     fn failing(&self) -> Vec<(String, usize)> {
-        let mut out: BTreeMap<String, usize> = BTreeMap::new();
-        for ((_, _, key), (_, f, _, _)) in &self.tests {
-            if *f > 0 {
-                *out.entry(key.clone()).or_default() += f;
-            }
-        }
-        out.into_iter().collect()
+        self.tests
+            .iter()
+            .filter(|(_, v)| v.1 > 0)
+            .map(|((target, compiler, key), v)| (format!("{key} on {target}/{compiler}"), v.1))
+            .collect()
     }
 
     fn failed_directives(&self) -> usize {

@@ -1,0 +1,192 @@
+//! Evidence moves tiers: regressions demote, fuzzing promotes, old evidence
+//! goes stale, and the cross-feature iteration is order-independent.
+
+mod common;
+
+use jiff::{SignedDuration, Timestamp};
+use matrix::evidence::{Directive, Outcome};
+use matrix::{Evidence, Status, Tier};
+
+fn run_mut<'a>(e: &'a mut Evidence, run_id: &str) -> &'a mut matrix::RunReport {
+    e.runs.iter_mut().find(|r| r.run_id == run_id).unwrap_or_else(|| panic!("fixture run {run_id}"))
+}
+
+/// Makes one directive of every file matching `pred` fail.
+fn regress(run: &mut matrix::RunReport, pred: impl Fn(&str) -> bool) -> usize {
+    let mut n = 0;
+    for f in run.spec.iter_mut().filter(|f| pred(&f.key())) {
+        let d: &mut Directive = f.directives.last_mut().expect("directives");
+        d.outcome = Outcome::Fail;
+        d.message = Some("assert_return: result mismatch".into());
+        n += 1;
+    }
+    assert!(n > 0, "the regression touched some file");
+    n
+}
+
+fn texts(m: &[matrix::evaluate::Missing]) -> Vec<&str> {
+    m.iter().map(|m| m.text.as_str()).collect()
+}
+
+#[test]
+fn seed_world_conforms_everywhere() {
+    let eval = matrix::evaluate(&common::policy(), &common::seed_world(), common::seed_now());
+    let off: Vec<_> = eval.features.iter().filter(|f| f.status != Status::Conforming).map(|f| &f.id).collect();
+    assert!(off.is_empty(), "non-conforming in the seed world: {off:?}");
+}
+
+#[test]
+fn a_target_is_demoted_when_its_spec_results_regress() {
+    let policy = common::policy();
+    let mut evidence = common::seed_world();
+    regress(run_mut(&mut evidence, "seed-aarch64-unknown-linux-gnu-cranelift"), |k| k == "wasm-spec/nop.wast" || k == "wasm-spec/br.wast");
+    let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
+    let aarch64 = eval.feature("aarch64-unknown-linux-gnu").expect("feature");
+    assert_eq!(aarch64.declared, Tier(2));
+    assert_eq!(aarch64.earned, Some(Tier(3)));
+    assert_eq!(aarch64.status, Status::Violating);
+    assert_eq!(texts(&aarch64.failing_declared), ["CI testing"]);
+    let ci = aarch64.outcomes.iter().find(|o| o.requirement == "t2-ci").expect("t2-ci outcome");
+    assert_eq!(ci.reason, Some("failures"));
+    assert!(ci.items.contains(&"wasm-spec/br.wast on aarch64-unknown-linux-gnu/cranelift (1 failing)".to_owned()), "{:?}", ci.items);
+    // Core files belong to no proposal, so every proposal keeps its tier;
+    // Cranelift's CI covers every target it runs on, so it falls too.
+    let moved: Vec<_> = eval.features.iter().filter(|f| f.status != Status::Conforming).map(|f| &f.id).collect();
+    assert_eq!(moved, ["aarch64-unknown-linux-gnu", "cranelift"]);
+
+    let md = matrix::tiers_md::render(&policy, &eval);
+    assert!(md.contains("`aarch64-unknown-linux-gnu` **(earns Tier 3: CI testing)**"), "{md}");
+}
+
+#[test]
+fn a_proposal_failing_on_one_target_loses_its_ci_requirement() {
+    let policy = common::policy();
+    let mut evidence = common::seed_world();
+    regress(run_mut(&mut evidence, "seed-x86_64-apple-darwin-cranelift"), |k| k.starts_with("wasm-spec/return_call"));
+    let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
+    let tail_call = eval.feature("tail-call").expect("feature");
+    assert_eq!((tail_call.earned, tail_call.status), (Some(Tier(3)), Status::Violating));
+    assert_eq!(texts(&tail_call.failing_declared), ["CI testing"]);
+    let ci = tail_call.outcomes.iter().find(|o| o.requirement == "t2-ci-proposal").expect("outcome");
+    assert_eq!(ci.items.len(), 3);
+    assert!(ci.items.iter().all(|i| i.contains(" on x86_64-apple-darwin/cranelift")), "{:?}", ci.items);
+    // Once tail-call is no longer tier 1, no target has to implement it.
+    assert_eq!(eval.feature("x86_64-apple-darwin").expect("feature").status, Status::Conforming);
+    assert_eq!(eval.feature("simd").expect("feature").earned, Some(Tier(1)));
+}
+
+#[test]
+fn a_proposal_becomes_promotable_once_fuzzed() {
+    // memory64 at phase 4 meets every tier-1 requirement but fuzzing.
+    let policy = common::policy_from(&common::policy_text().replacen(
+        "label: memory64\n    code: true\n    link: https://github.com/WebAssembly/memory64/blob/master/proposals/memory64/Overview.md\n    declared-tier: 2\n    phase: 3",
+        "label: memory64\n    code: true\n    link: https://github.com/WebAssembly/memory64/blob/master/proposals/memory64/Overview.md\n    declared-tier: 2\n    phase: 4",
+        1,
+    ));
+    assert_eq!(policy.feature("memory64").and_then(|f| f.phase), Some(4), "the test edited the phase");
+    let mut unfuzzed = common::seed_world();
+    for c in &mut run_mut(&mut unfuzzed, "seed-x86_64-unknown-linux-gnu-fuzz").fuzz {
+        c.exercised.remove("memory64");
+    }
+    let before = matrix::evaluate(&policy, &unfuzzed, common::seed_now());
+    let m = before.feature("memory64").expect("feature");
+    assert_eq!((m.earned, m.status), (Some(Tier(2)), Status::Conforming));
+    assert_eq!(texts(&m.missing_next), ["Continuous fuzzing"]);
+
+    let after = matrix::evaluate(&policy, &common::seed_world(), common::seed_now());
+    let m = after.feature("memory64").expect("feature");
+    assert_eq!((m.earned, m.status), (Some(Tier(1)), Status::Promotable));
+    assert!(m.missing_next.is_empty());
+}
+
+#[test]
+fn an_open_crash_withholds_the_fuzzing_requirement() {
+    let mut evidence = common::seed_world();
+    let fuzz = run_mut(&mut evidence, "seed-x86_64-unknown-linux-gnu-fuzz");
+    fuzz.fuzz[0].crashes[0].open = true;
+    let eval = matrix::evaluate(&common::policy(), &evidence, common::seed_now());
+    let simd = eval.feature("simd").expect("feature");
+    assert_eq!(simd.status, Status::Violating);
+    let o = simd.outcomes.iter().find(|o| o.requirement == "t1-fuzz-proposal").expect("outcome");
+    assert_eq!(o.reason, Some("open-crash"));
+    assert_eq!(o.items, ["wasmtime:trap-mismatch:i64.rem_s"]);
+}
+
+#[test]
+fn evidence_older_than_its_window_goes_stale() {
+    let policy = common::policy();
+    let evidence = common::seed_world();
+    // 17 days after the runs: past the 14-day CI window, inside the 30-day ones.
+    let later = common::seed_now() + SignedDuration::from_hours(24 * 15);
+    let eval = matrix::evaluate(&policy, &evidence, later);
+    let linux = eval.feature("x86_64-unknown-linux-gnu").expect("feature");
+    assert_eq!(linux.status, Status::Stale);
+    assert_eq!(linux.earned, Some(Tier(3)));
+    let ci = linux.outcomes.iter().find(|o| o.requirement == "t2-ci").expect("outcome");
+    assert_eq!(ci.reason, Some("stale"));
+    // A feature that needs no test evidence is untouched.
+    assert_eq!(eval.feature("dwarf").expect("feature").status, Status::Conforming);
+    // Fresh evidence brings it back.
+    assert_eq!(
+        matrix::evaluate(&policy, &evidence, common::seed_now()).feature("x86_64-unknown-linux-gnu").map(|f| f.status),
+        Some(Status::Conforming)
+    );
+}
+
+#[test]
+fn advisory_requirements_never_lower_a_tier() {
+    let mut evidence = common::seed_world();
+    for c in &mut run_mut(&mut evidence, "seed-x86_64-unknown-linux-gnu-fuzz").fuzz {
+        c.oracle = matrix::evidence::Oracle::Validation;
+    }
+    let eval = matrix::evaluate(&common::policy(), &evidence, common::seed_now());
+    let simd = eval.feature("simd").expect("feature");
+    let diff = simd.outcomes.iter().find(|o| o.requirement == "t1-differential-fuzzing").expect("outcome");
+    assert!(!diff.met && diff.advisory);
+    assert_eq!((simd.earned, simd.status), (Some(Tier(1)), Status::Conforming));
+}
+
+#[test]
+fn an_expired_attestation_is_stale() {
+    let policy = common::policy();
+    // 53 weeks after the attestations were recorded (2026-10-01).
+    let later: Timestamp = "2027-10-08T00:00:00Z".parse().expect("timestamp");
+    let mut evidence = common::seed_world();
+    for r in &mut evidence.runs {
+        r.finished_at = later - SignedDuration::from_hours(1);
+    }
+    let eval = matrix::evaluate(&policy, &evidence, later);
+    let cranelift = eval.feature("cranelift").expect("feature");
+    let o = cranelift.outcomes.iter().find(|o| o.requirement == "t2-responsive-maintainers").expect("outcome");
+    assert_eq!(o.reason, Some("expired"));
+    assert_eq!(cranelift.status, Status::Stale);
+}
+
+#[test]
+fn cross_feature_iteration_is_order_independent_and_terminates() {
+    let mut evidence = common::seed_world();
+    // A mutual dependency: a tier-1 target that never ran a tier-1
+    // proposal's tests. The target must implement every tier-1 proposal and
+    // the proposal must be implemented on every tier-1 target.
+    run_mut(&mut evidence, "seed-x86_64-pc-windows-msvc-cranelift").spec.retain(|f| !f.key().starts_with("wasm-spec/simd_"));
+    let policy = common::policy();
+    let forward = matrix::evaluate(&policy, &evidence, common::seed_now());
+    let mut reversed_policy = policy.clone();
+    reversed_policy.features.reverse();
+    let mut reversed_evidence = evidence.clone();
+    reversed_evidence.runs.reverse();
+    let backward = matrix::evaluate(&reversed_policy, &reversed_evidence, common::seed_now());
+    for f in &forward.features {
+        let b = backward.feature(&f.id).expect("same features");
+        assert_eq!((f.earned, f.status, &f.missing_next), (b.earned, b.status, &b.missing_next), "{}", f.id);
+    }
+    let bound = policy.features.len() * policy.tiers.len() + 1;
+    assert!(forward.rounds <= bound && forward.rounds >= 2, "rounds: {}", forward.rounds);
+    assert_eq!(forward.feature("x86_64-pc-windows-msvc").and_then(|f| f.earned), Some(Tier(3)));
+    assert_eq!(forward.feature("simd").and_then(|f| f.earned), Some(Tier(3)));
+    // Its outcomes explain the demotion, though simd is no longer tier 1.
+    let windows = forward.feature("x86_64-pc-windows-msvc").expect("feature");
+    assert_eq!(texts(&windows.failing_declared), ["WebAssembly proposals (`simd`)"]);
+    let simd = forward.feature("simd").expect("feature");
+    assert_eq!(texts(&simd.failing_declared), ["Tier 1 targets (`x86_64-pc-windows-msvc`)"]);
+}

@@ -1,0 +1,76 @@
+//! The seed world: the repository's policy plus the seed-world fixture must
+//! render the seed tier document — every table row with its computed
+//! "Missing" column, every link, footnote, unsupported entry and paragraph.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// The seed document: `TIERWATCH_SEED`, or `../shared/stability-tiers.md`
+/// beside the repository.
+fn seed() -> String {
+    let path = std::env::var_os("TIERWATCH_SEED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::root().join("../shared/stability-tiers.md"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("cannot read the seed tier document at {} ({e}); set TIERWATCH_SEED to its path", path.display())
+    })
+}
+
+fn render() -> String {
+    let policy = common::policy();
+    let evaluation = matrix::evaluate(&policy, &common::seed_world(), common::seed_now());
+    matrix::tiers_md::render(&policy, &evaluation)
+}
+
+/// Splits a document into (lines with table padding folded and reference
+/// links taken out, the set of reference links).
+fn normalise(doc: &str) -> (Vec<String>, BTreeSet<String>) {
+    let mut lines = Vec::new();
+    let mut links = BTreeSet::new();
+    for line in doc.lines() {
+        if line.starts_with("[`") && line.contains("]: ") {
+            links.insert(line.to_owned());
+        } else if line.starts_with('|') {
+            let cells: Vec<String> = line.trim_matches('|').split('|').map(|c| c.trim().to_owned()).collect();
+            let is_rule = cells.iter().all(|c| !c.is_empty() && c.chars().all(|ch| ch == '-'));
+            lines.push(if is_rule { format!("rule/{}", cells.len()) } else { cells.join(" | ") });
+        } else {
+            lines.push(line.to_owned());
+        }
+    }
+    (lines, links)
+}
+
+#[test]
+fn tiers_md_reproduces_the_seed_document() {
+    let (ours, our_links) = normalise(&render());
+    let seed = seed();
+    let (theirs, their_links) = normalise(&seed);
+    assert_eq!(our_links, their_links, "reference links differ");
+    let first_difference = ours.iter().zip(&theirs).position(|(a, b)| a != b);
+    if let Some(i) = first_difference {
+        panic!("line {} differs:\n  computed: {}\n  seed:     {}", i + 1, ours[i], theirs[i]);
+    }
+    assert_eq!(ours.len(), theirs.len(), "the documents have different lengths");
+}
+
+#[test]
+fn every_seed_table_row_is_a_computed_row() {
+    // Independent of prose: each table row of the seed, Missing column
+    // included, must appear among the computed rows, in the same order.
+    let (ours, _) = normalise(&render());
+    let rows = |lines: &[String]| -> Vec<String> {
+        lines.iter().filter(|l| l.contains(" | ") && !l.starts_with("Category")).cloned().collect()
+    };
+    let (theirs, _) = normalise(&seed());
+    let (ours, theirs) = (rows(&ours), rows(&theirs));
+    assert_eq!(theirs.len(), 46, "the seed has 46 feature rows");
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn tiers_md_snapshot() {
+    insta::assert_snapshot!("seed_world_tiers_md", render());
+}
