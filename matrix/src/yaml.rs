@@ -168,7 +168,12 @@ impl MarkedEventReceiver for Builder {
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
                     Some(Frame::Seq(pos, items)) => Node { pos, kind: NodeKind::Seq(items) },
-                    Some(Frame::Map(pos, entries, _)) => Node { pos, kind: NodeKind::Map(entries) },
+                    // The parser marks a block mapping after its first key;
+                    // the first key is where a reader sees it start.
+                    Some(Frame::Map(pos, entries, _)) => {
+                        let pos = entries.first().map_or(pos, |(k, _)| k.pos);
+                        Node { pos, kind: NodeKind::Map(entries) }
+                    }
                     None => return,
                 };
                 self.push_node(node);
