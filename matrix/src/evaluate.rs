@@ -125,12 +125,9 @@ type Assignment = Vec<Option<Tier>>;
 pub fn evaluate(policy: &Policy, evidence: &Evidence, now: Timestamp) -> Evaluation {
     let cx = Cx::new(policy, evidence, now);
     let n = policy.features.len();
-    let own: Vec<Vec<Option<RequirementOutcome>>> = policy
-        .features
-        .iter()
-        .map(|f| policy.requirements_for(f).map(|r| cx.own_outcome(f, r)).collect())
-        .collect();
-    let mut tiers: Assignment = (0..n).map(|i| cx.earned(i, &cx.outcomes(i, &own[i], None))).collect();
+    let own: Vec<Vec<Option<RequirementOutcome>>> =
+        policy.features.iter().map(|f| policy.requirements_for(f).map(|r| cx.own_outcome(f, r)).collect()).collect();
+    let mut tiers: Assignment = (0..n).map(|i| cx.earned(&cx.outcomes(i, &own[i], None))).collect();
     let mut at_drop: Vec<Option<Vec<RequirementOutcome>>> = vec![None; n];
     let max_rounds = n * policy.tiers.len() + 1;
     let mut rounds = 0;
@@ -139,7 +136,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: Timestamp) -> Evaluat
         let mut next = tiers.clone();
         for i in 0..n {
             let outcomes = cx.outcomes(i, &own[i], Some(&tiers));
-            let e = cx.earned(i, &outcomes);
+            let e = cx.earned(&outcomes);
             if worse(e, tiers[i]) {
                 next[i] = e;
                 at_drop[i] = Some(outcomes);
@@ -154,7 +151,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: Timestamp) -> Evaluat
         .map(|i| {
             let now_outcomes = cx.outcomes(i, &own[i], Some(&tiers));
             let outcomes = match at_drop[i].take() {
-                Some(o) if cx.earned(i, &now_outcomes) != tiers[i] => o,
+                Some(o) if cx.earned(&now_outcomes) != tiers[i] => o,
                 _ => now_outcomes,
             };
             cx.result(&policy.features[i], tiers[i], outcomes)
@@ -184,37 +181,50 @@ struct Cx<'a> {
     core: HashSet<String>,
 }
 
-/// Latest results per (target, compiler, test) within a selection.
+/// Which test on which target with which compiler.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct TestKey {
+    target: String,
+    compiler: String,
+    test: String,
+}
+
+/// The latest result of one [`TestKey`].
+#[derive(Debug, Clone)]
+struct Latest {
+    at: Timestamp,
+    failures: usize,
+    run_id: String,
+    /// Tests inside: directives of a spec file, 1 for a WASI program.
+    size: usize,
+}
+
+/// Latest results per test key within a selection.
 #[derive(Default)]
 struct Tally {
-    /// (target, compiler, test) → (finished, failures, run id, tests inside:
-    /// directives of a spec file, 1 for a WASI program).
-    tests: BTreeMap<(String, String, String), (Timestamp, usize, String, usize)>,
+    tests: BTreeMap<TestKey, Latest>,
 }
 
 impl Tally {
-    fn add(&mut self, run: &RunReport, key: String, failures: usize, size: usize) {
-        let k = (run.target.triple.clone(), run.engine.compiler.clone(), key);
-        let v = (run.finished_at, failures, run.run_id.clone(), size);
-        match self.tests.get(&k) {
-            Some(old) if old.0 > v.0 => {}
-            _ => {
-                self.tests.insert(k, v);
-            }
+    fn add(&mut self, run: &RunReport, test: String, failures: usize, size: usize) {
+        let key = TestKey { target: run.target.triple.clone(), compiler: run.engine.compiler.clone(), test };
+        let latest = Latest { at: run.finished_at, failures, run_id: run.run_id.clone(), size };
+        if self.tests.get(&key).is_none_or(|old| old.at <= latest.at) {
+            self.tests.insert(key, latest);
         }
     }
 
-    /// Failing tests as `key on target` with their failure counts.
+    /// Failing tests as `test on target/compiler` with their failure counts.
     fn failing(&self) -> Vec<(String, usize)> {
         self.tests
             .iter()
-            .filter(|(_, v)| v.1 > 0)
-            .map(|((target, compiler, key), v)| (format!("{key} on {target}/{compiler}"), v.1))
+            .filter(|(_, v)| v.failures > 0)
+            .map(|(k, v)| (format!("{} on {}/{}", k.test, k.target, k.compiler), v.failures))
             .collect()
     }
 
     fn failed_directives(&self) -> usize {
-        self.tests.values().map(|v| v.1).sum()
+        self.tests.values().map(|v| v.failures).sum()
     }
 
     /// Distinct tests across targets: each spec directive and each WASI
@@ -222,18 +232,18 @@ impl Tally {
     fn distinct_tests(&self) -> usize {
         let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
         for (k, v) in &self.tests {
-            let e = sizes.entry(k.2.as_str()).or_default();
-            *e = (*e).max(v.3);
+            let e = sizes.entry(k.test.as_str()).or_default();
+            *e = (*e).max(v.size);
         }
         sizes.values().sum()
     }
 
     fn targets(&self) -> BTreeSet<&str> {
-        self.tests.keys().map(|k| k.0.as_str()).collect()
+        self.tests.keys().map(|k| k.target.as_str()).collect()
     }
 
     fn run_ids(&self) -> Vec<String> {
-        let ids: BTreeSet<&String> = self.tests.values().map(|v| &v.2).collect();
+        let ids: BTreeSet<&String> = self.tests.values().map(|v| &v.run_id).collect();
         ids.into_iter().cloned().collect()
     }
 }
@@ -289,7 +299,12 @@ impl<'a> Cx<'a> {
         t
     }
 
-    fn outcomes(&self, i: usize, own: &[Option<RequirementOutcome>], tiers: Option<&Assignment>) -> Vec<RequirementOutcome> {
+    fn outcomes(
+        &self,
+        i: usize,
+        own: &[Option<RequirementOutcome>],
+        tiers: Option<&Assignment>,
+    ) -> Vec<RequirementOutcome> {
         let f = &self.policy.features[i];
         self.policy
             .requirements_for(f)
@@ -304,7 +319,7 @@ impl<'a> Cx<'a> {
             .collect()
     }
 
-    fn earned(&self, _i: usize, outcomes: &[RequirementOutcome]) -> Option<Tier> {
+    fn earned(&self, outcomes: &[RequirementOutcome]) -> Option<Tier> {
         let mut earned = None;
         for def in self.policy.tiers.iter().rev() {
             let holds = outcomes.iter().filter(|o| o.tier == def.tier && !o.advisory).all(|o| o.met);
@@ -337,11 +352,21 @@ impl<'a> Cx<'a> {
         let verdict = match r.check.as_ref() {
             Some(Check::ImplementsTierFeatures { tier, category, window }) => {
                 let others = self.tiered(category, *tier, tiers);
-                self.implements(others.iter().map(|o| (&f.evidence, &o.evidence, o.id.as_str())), window, "missing-features", *tier)
+                self.implements(
+                    others.iter().map(|o| (&f.evidence, &o.evidence, o.id.as_str())),
+                    window,
+                    "missing-features",
+                    *tier,
+                )
             }
             Some(Check::ImplementedOnTierTargets { tier, category, window }) => {
                 let targets = self.tiered(category, *tier, tiers);
-                self.implements(targets.iter().map(|t| (&t.evidence, &f.evidence, t.id.as_str())), window, "missing-targets", *tier)
+                self.implements(
+                    targets.iter().map(|t| (&t.evidence, &f.evidence, t.id.as_str())),
+                    window,
+                    "missing-targets",
+                    *tier,
+                )
             }
             _ => Ok(("not a cross-feature check".into(), vec![])),
         };
@@ -379,14 +404,24 @@ impl<'a> Cx<'a> {
             }
         }
         if missing.is_empty() {
-            return Ok((format!("all {checked} {tier} features pass within {}", window.text), runs.into_iter().collect()));
+            return Ok((
+                format!("all {checked} {tier} features pass within {}", window.text),
+                runs.into_iter().collect(),
+            ));
         }
         missing.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let detail = missing
-            .iter()
-            .map(|(n, _, name)| if *n == 0 { format!("{name}: no passing tests") } else { format!("{name}: {n} failing directives") })
-            .collect::<Vec<_>>()
-            .join("; ");
+        let detail =
+            missing
+                .iter()
+                .map(|(n, _, name)| {
+                    if *n == 0 {
+                        format!("{name}: no passing tests")
+                    } else {
+                        format!("{name}: {n} failing directives")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
         Err(Failure { reason, detail, items: missing.iter().map(|m| m.2.to_owned()).collect() })
     }
 
@@ -395,11 +430,10 @@ impl<'a> Cx<'a> {
         let recent = self.tally(sel, sel, suites, Some(self.since(window)));
         if recent.tests.is_empty() {
             let in_window = |r: &&&RunReport| r.finished_at >= self.since(window);
-            let build_only = self
-                .runs
-                .iter()
-                .filter(in_window)
-                .any(|r| r.build_only && sel.selects_tests() && sel.selects_run(&r.target.triple, &r.engine.compiler));
+            let build_only =
+                self.runs.iter().filter(in_window).any(|r| {
+                    r.build_only && sel.selects_tests() && sel.selects_run(&r.target.triple, &r.engine.compiler)
+                });
             let old = self.tally(sel, sel, suites, None);
             return Err(if build_only {
                 fail("build-only", "the engine builds for this target but no test was executed")
@@ -419,10 +453,16 @@ impl<'a> Cx<'a> {
         let targets = recent.targets().len();
         let distinct = recent.distinct_tests();
         if distinct < min_tests as usize {
-            return Err(fail("too-few-tests", format!("{distinct} tests pass; the policy asks for at least {min_tests}")));
+            return Err(fail(
+                "too-few-tests",
+                format!("{distinct} tests pass; the policy asks for at least {min_tests}"),
+            ));
         }
         if targets < min_targets as usize {
-            return Err(fail("too-few-targets", format!("tested on {targets} targets; the policy asks for at least {min_targets}")));
+            return Err(fail(
+                "too-few-targets",
+                format!("tested on {targets} targets; the policy asks for at least {min_targets}"),
+            ));
         }
         Ok((format!("{total} tests pass on {targets} target(s) within {}", window.text), recent.run_ids()))
     }
@@ -461,7 +501,10 @@ impl<'a> Cx<'a> {
         }
         let iterations: u64 = recent.iter().map(|(_, c)| c.iterations).sum();
         let runs: BTreeSet<String> = recent.iter().map(|(r, _)| r.run_id.clone()).collect();
-        Ok((format!("{} campaign(s), {iterations} iterations within {}", recent.len(), window.text), runs.into_iter().collect()))
+        Ok((
+            format!("{} campaign(s), {iterations} iterations within {}", recent.len(), window.text),
+            runs.into_iter().collect(),
+        ))
     }
 
     fn attested(&self, f: &Feature, kind: &str, max_age: Option<&Window>) -> Verdict {
@@ -494,8 +537,10 @@ impl<'a> Cx<'a> {
         let below = worse(earned, Some(f.declared));
         let failing_declared = if below { failing_at(&|t| t >= f.declared) } else { vec![] };
         let status = if below {
-            let all_stale =
-                outcomes.iter().filter(|o| !o.met && !o.advisory && o.tier >= f.declared).all(RequirementOutcome::is_stale);
+            let all_stale = outcomes
+                .iter()
+                .filter(|o| !o.met && !o.advisory && o.tier >= f.declared)
+                .all(RequirementOutcome::is_stale);
             if all_stale { Status::Stale } else { Status::Violating }
         } else if earned.is_some_and(|e| e < f.declared) {
             Status::Promotable

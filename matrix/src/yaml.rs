@@ -106,17 +106,13 @@ pub struct SyntaxError {
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| SyntaxError {
-        pos: Pos::from_marker(*e.marker()),
-        message: e.info().to_owned(),
-    })?;
+    parser
+        .load(&mut builder, false)
+        .map_err(|e| SyntaxError { pos: Pos::from_marker(*e.marker()), message: e.info().to_owned() })?;
     if let Some(message) = builder.error {
         return Err(SyntaxError { pos: builder.error_pos, message });
     }
-    Ok(builder.root.unwrap_or(Node {
-        pos: Pos { line: 1, col: 1 },
-        kind: NodeKind::Map(Vec::new()),
-    }))
+    Ok(builder.root.unwrap_or(Node { pos: Pos { line: 1, col: 1 }, kind: NodeKind::Map(Vec::new()) }))
 }
 
 /// Assembles nodes from parser events.
@@ -230,10 +226,7 @@ pub struct UnknownKey {
 /// Deserializes `T` from `node`. Unknown keys of structs are skipped and
 /// appended to `unknown` so that one pass reports all of them; any other
 /// problem ends this node's deserialization with a positioned error.
-pub fn from_node<'a, T: de::Deserialize<'a>>(
-    node: &'a Node,
-    unknown: &RefCell<Vec<UnknownKey>>,
-) -> Result<T, DeError> {
+pub fn from_node<'a, T: de::Deserialize<'a>>(node: &'a Node, unknown: &RefCell<Vec<UnknownKey>>) -> Result<T, DeError> {
     T::deserialize(NodeDe { node, unknown }).map_err(|e| e.at(node.pos))
 }
 
@@ -247,19 +240,16 @@ impl<'a> NodeDe<'a, '_> {
     fn scalar(&self) -> Result<(&'a str, bool), DeError> {
         match &self.node.kind {
             NodeKind::Scalar { value, plain } => Ok((value, *plain)),
-            _ => Err(DeError::custom(format!(
-                "expected a single value, found {}",
-                self.node.describe()
-            ))
-            .at(self.node.pos)),
+            _ => {
+                Err(DeError::custom(format!("expected a single value, found {}", self.node.describe()))
+                    .at(self.node.pos))
+            }
         }
     }
 
     fn parse<T: std::str::FromStr>(&self, what: &str) -> Result<T, DeError> {
         let (text, _) = self.scalar()?;
-        text.trim().parse().map_err(|_| {
-            DeError::custom(format!("expected {what}, found `{text}`")).at(self.node.pos)
-        })
+        text.trim().parse().map_err(|_| DeError::custom(format!("expected {what}, found `{text}`")).at(self.node.pos))
     }
 }
 
@@ -342,11 +332,10 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de, '_> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.kind {
-            NodeKind::Seq(items) => visitor
-                .visit_seq(Items { items: items.iter(), unknown: self.unknown })
-                .map_err(|e| e.at(self.node.pos)),
-            _ => Err(DeError::custom(format!("expected a list, found {}", self.node.describe()))
-                .at(self.node.pos)),
+            NodeKind::Seq(items) => {
+                visitor.visit_seq(Items { items: items.iter(), unknown: self.unknown }).map_err(|e| e.at(self.node.pos))
+            }
+            _ => Err(DeError::custom(format!("expected a list, found {}", self.node.describe())).at(self.node.pos)),
         }
     }
 
@@ -363,12 +352,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de, '_> {
         match &self.node.kind {
             NodeKind::Map(entries) => {
                 let fields = (!fields.is_empty()).then_some(fields);
-                visitor
-                    .visit_map(Entries::new(entries, fields, self.unknown))
-                    .map_err(|e| e.at(self.node.pos))
+                visitor.visit_map(Entries::new(entries, fields, self.unknown)).map_err(|e| e.at(self.node.pos))
             }
-            _ => Err(DeError::custom(format!("expected a mapping, found {}", self.node.describe()))
-                .at(self.node.pos)),
+            _ => Err(DeError::custom(format!("expected a mapping, found {}", self.node.describe())).at(self.node.pos)),
         }
     }
 
@@ -383,11 +369,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de, '_> {
         visitor.visit_enum(de).map_err(|e| e.at(self.node.pos))
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -408,16 +390,12 @@ struct Items<'a, 'u> {
 impl<'de> SeqAccess<'de> for Items<'de, '_> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
             None => Ok(None),
-            Some(node) => seed
-                .deserialize(NodeDe { node, unknown: self.unknown })
-                .map(Some)
-                .map_err(|e| e.at(node.pos)),
+            Some(node) => {
+                seed.deserialize(NodeDe { node, unknown: self.unknown }).map(Some).map_err(|e| e.at(node.pos))
+            }
         }
     }
 }
@@ -442,10 +420,7 @@ impl<'a, 'u> Entries<'a, 'u> {
 impl<'de> MapAccess<'de> for Entries<'de, '_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         for (key, value) in self.entries.by_ref() {
             if let Some(fields) = self.fields
                 && !fields.contains(&key.name.as_str())

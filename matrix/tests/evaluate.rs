@@ -39,7 +39,9 @@ fn seed_world_conforms_everywhere() {
 fn a_target_is_demoted_when_its_spec_results_regress() {
     let policy = common::policy();
     let mut evidence = common::seed_world();
-    regress(run_mut(&mut evidence, "seed-aarch64-unknown-linux-gnu-cranelift"), |k| k == "wasm-spec/nop.wast" || k == "wasm-spec/br.wast");
+    regress(run_mut(&mut evidence, "seed-aarch64-unknown-linux-gnu-cranelift"), |k| {
+        k == "wasm-spec/nop.wast" || k == "wasm-spec/br.wast"
+    });
     let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
     let aarch64 = eval.feature("aarch64-unknown-linux-gnu").expect("feature");
     assert_eq!(aarch64.declared, Tier(2));
@@ -48,7 +50,11 @@ fn a_target_is_demoted_when_its_spec_results_regress() {
     assert_eq!(texts(&aarch64.failing_declared), ["CI testing"]);
     let ci = aarch64.outcomes.iter().find(|o| o.requirement == "t2-ci").expect("t2-ci outcome");
     assert_eq!(ci.reason, Some("failures"));
-    assert!(ci.items.contains(&"wasm-spec/br.wast on aarch64-unknown-linux-gnu/cranelift (1 failing)".to_owned()), "{:?}", ci.items);
+    assert!(
+        ci.items.contains(&"wasm-spec/br.wast on aarch64-unknown-linux-gnu/cranelift (1 failing)".to_owned()),
+        "{:?}",
+        ci.items
+    );
     // Core files belong to no proposal, so every proposal keeps its tier;
     // Cranelift's CI covers every target it runs on, so it falls too.
     let moved: Vec<_> = eval.features.iter().filter(|f| f.status != Status::Conforming).map(|f| &f.id).collect();
@@ -168,7 +174,9 @@ fn cross_feature_iteration_is_order_independent_and_terminates() {
     // A mutual dependency: a tier-1 target that never ran a tier-1
     // proposal's tests. The target must implement every tier-1 proposal and
     // the proposal must be implemented on every tier-1 target.
-    run_mut(&mut evidence, "seed-x86_64-pc-windows-msvc-cranelift").spec.retain(|f| !f.key().starts_with("wasm-spec/simd_"));
+    run_mut(&mut evidence, "seed-x86_64-pc-windows-msvc-cranelift")
+        .spec
+        .retain(|f| !f.key().starts_with("wasm-spec/simd_"));
     let policy = common::policy();
     let forward = matrix::evaluate(&policy, &evidence, common::seed_now());
     let mut reversed_policy = policy.clone();

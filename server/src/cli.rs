@@ -85,7 +85,10 @@ pub fn run(cli: Cli) -> ExitCode {
     match execute(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            match e.downcast_ref::<matrix::Diagnostics>() {
+                Some(diagnostics) => eprintln!("{diagnostics}"),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }
@@ -107,7 +110,8 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Evaluate { input, json } => {
             let (policy, evaluation) = input.evaluate()?;
-            let out = if json { serde_json::to_string_pretty(&evaluation)? + "\n" } else { table(&policy, &evaluation) };
+            let out =
+                if json { serde_json::to_string_pretty(&evaluation)? + "\n" } else { table(&policy, &evaluation) };
             print(&out)
         }
         Command::TiersMd { input, check } => {
@@ -150,7 +154,8 @@ fn table(policy: &Policy, evaluation: &Evaluation) -> String {
             let missing: Vec<&str> = r.missing_next.iter().map(|m| m.text.as_str()).collect();
             let failing: Vec<&str> = r.failing_declared.iter().map(|m| m.text.as_str()).collect();
             let note = if failing.is_empty() { missing.join(", ") } else { format!("fails: {}", failing.join(", ")) };
-            let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let status =
+                serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             [r.id.clone(), r.declared.0.to_string(), r.earned.map_or("-".into(), |t| t.0.to_string()), status, note]
         })
         .collect();
@@ -162,8 +167,15 @@ fn table(policy: &Policy, evaluation: &Evaluation) -> String {
         let _ = writeln!(
             out,
             "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
-            cells[0], cells[1], cells[2], cells[3], cells[4],
-            w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3]
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
         );
     };
     line(header);

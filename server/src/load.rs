@@ -26,8 +26,8 @@ pub fn evidence(dir: &Path) -> Result<Evidence> {
     let mut runs = Vec::new();
     for file in files {
         let text = fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        let report = RunReport::from_json(&text)
-            .with_context(|| format!("{}: not a valid run report", file.display()))?;
+        let report =
+            RunReport::from_json(&text).with_context(|| format!("{}: not a valid run report", file.display()))?;
         if let Some(first) = seen.insert(report.run_id.clone(), file.clone()) {
             bail!(
                 "{}: run id `{}` is already used by {}; every run needs its own id",

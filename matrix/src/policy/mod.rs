@@ -74,9 +74,7 @@ impl Policy {
 
     /// The requirements that apply to `feature`, tier by tier from the lowest.
     pub fn requirements_for<'a>(&'a self, feature: &'a Feature) -> impl Iterator<Item = &'a Requirement> + 'a {
-        self.requirements
-            .iter()
-            .filter(move |r| r.check.is_some() && r.applies_to(&feature.category))
+        self.requirements.iter().filter(move |r| r.check.is_some() && r.applies_to(&feature.category))
     }
 }
 
@@ -154,10 +152,7 @@ impl Requirement {
 
     /// The text shown when the requirement is missing for `reason`.
     pub fn title_for(&self, reason: &str) -> &str {
-        self.title_for_reason
-            .get(reason)
-            .or(self.title.as_ref())
-            .map_or(self.id.as_str(), String::as_str)
+        self.title_for_reason.get(reason).or(self.title.as_ref()).map_or(self.id.as_str(), String::as_str)
     }
 }
 

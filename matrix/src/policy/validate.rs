@@ -87,6 +87,18 @@ fn pos_of(node: &Node, key: &str) -> Pos {
     node.get(key).map_or(node.pos, |n| n.pos)
 }
 
+/// `(position, id)` of every item of the list at `root[key]` that has a
+/// scalar `id`.
+fn node_ids<'n>(root: &'n Node, key: &str) -> impl Iterator<Item = (Pos, &'n str)> {
+    root.get(key).and_then(Node::as_seq).unwrap_or_default().iter().filter_map(|item| {
+        let id = item.get("id")?;
+        match &id.kind {
+            yaml::NodeKind::Scalar { value, .. } => Some((id.pos, value.as_str())),
+            _ => None,
+        }
+    })
+}
+
 /// The position of item `i` of the list under `key`, else of the key.
 fn item_pos(node: &Node, key: &str, i: usize) -> Pos {
     node.get(key).and_then(|l| l.as_seq()).and_then(|s| s.get(i)).map_or(pos_of(node, key), |n| n.pos)
@@ -107,7 +119,7 @@ impl Cx {
                 .with_help(format!("expected one of: {}", u.expected.join(", ")));
             self.diags.push(d);
         }
-        self.diags.sort_by(|a, b| (a.pos, a.code).cmp(&(b.pos, b.code)));
+        self.diags.sort_by_key(|d| (d.pos, d.code));
         self.diags.dedup();
         Diagnostics { file: file.to_owned(), items: self.diags }
     }
@@ -215,12 +227,13 @@ impl Cx {
 
         let tiers = self.tiers(&tiers);
         let ntiers = tiers.len() as u8;
-        let category_ids = self.ids("category", categories.iter().map(|(n, c)| (pos_of(n, "id"), c.id.as_str())));
-        let kind_ids = self.ids("attestation kind", kinds.iter().map(|(n, k)| (pos_of(n, "id"), k.id.as_str())));
-        let feature_ids = self.ids("feature", features.iter().map(|(n, f)| (pos_of(n, "id"), f.id.as_str())));
-        let footnote_ids = self.ids("footnote", footnotes.iter().map(|(n, f)| (pos_of(n, "id"), f.id.as_str())));
-        let requirement_ids =
-            self.ids("requirement", requirements.iter().map(|(n, r)| (pos_of(n, "id"), r.id.as_str())));
+        // Ids come from the nodes, not the decoded items, so that an item
+        // with an unrelated mistake does not make every reference to it dangle.
+        let category_ids = self.ids("category", node_ids(root, "categories"));
+        let kind_ids = self.ids("attestation kind", node_ids(root, "attestation-kinds"));
+        let feature_ids = self.ids("feature", node_ids(root, "features"));
+        let footnote_ids = self.ids("footnote", node_ids(root, "footnotes"));
+        let requirement_ids = self.ids("requirement", node_ids(root, "requirements"));
 
         let refs = Refs {
             categories: &category_ids,
@@ -232,10 +245,8 @@ impl Cx {
         };
         let requirements: Vec<Requirement> =
             requirements.iter().filter_map(|(n, r)| self.requirement(n, r, &refs)).collect();
-        let defaults: BTreeMap<&str, &RawSelector> = categories
-            .iter()
-            .filter_map(|(_, c)| c.evidence_defaults.as_ref().map(|d| (c.id.as_str(), d)))
-            .collect();
+        let defaults: BTreeMap<&str, &RawSelector> =
+            categories.iter().filter_map(|(_, c)| c.evidence_defaults.as_ref().map(|d| (c.id.as_str(), d))).collect();
         let features: Vec<Feature> =
             features.iter().filter_map(|(n, f)| self.feature(n, f, &refs, &defaults, &requirements)).collect();
         let attestations = self.attestations(&attestations, &refs);
@@ -295,7 +306,11 @@ impl Cx {
         for (i, d) in out.iter().enumerate() {
             if d.tier.0 as usize != i + 1 {
                 let pos = raw.iter().find(|(_, t)| t.tier == d.tier.0).map_or(Pos::default(), |(n, _)| n.pos);
-                self.error(pos, Code::Inconsistent, format!("tiers must be numbered 1, 2, 3, … without gaps; found tier {}", d.tier.0));
+                self.error(
+                    pos,
+                    Code::Inconsistent,
+                    format!("tiers must be numbered 1, 2, 3, … without gaps; found tier {}", d.tier.0),
+                );
                 break;
             }
         }
@@ -321,7 +336,10 @@ impl Cx {
         let reasons = node.get("title-for-reason");
         for reason in r.title_for_reason.keys() {
             if !REASONS.contains(&reason.as_str()) {
-                let pos = reasons.and_then(|m| m.as_map()).and_then(|m| m.iter().find(|(k, _)| &k.name == reason)).map_or(node.pos, |(k, _)| k.pos);
+                let pos = reasons
+                    .and_then(|m| m.as_map())
+                    .and_then(|m| m.iter().find(|(k, _)| &k.name == reason))
+                    .map_or(node.pos, |(k, _)| k.pos);
                 let d = Diagnostic::new(pos, Code::InvalidValue, format!("unknown failure reason `{reason}`"))
                     .with_help(format!("reasons: {}", REASONS.join(", ")));
                 self.push(d);
@@ -337,7 +355,11 @@ impl Cx {
             None => None,
         };
         if check.is_some() && r.title.is_none() {
-            self.error(node.pos, Code::MissingField, format!("requirement `{}` is checked, so it needs a `title` for Missing columns", r.id));
+            self.error(
+                node.pos,
+                Code::MissingField,
+                format!("requirement `{}` is checked, so it needs a `title` for Missing columns", r.id),
+            );
         }
         Some(Requirement {
             id: r.id.clone(),
@@ -356,8 +378,12 @@ impl Cx {
     fn check(&mut self, node: &Node, c: &RawCheck, refs: &Refs<'_>) -> Option<Check> {
         let Some((kind, allowed, required)) = CHECK_KINDS.iter().find(|(k, _, _)| *k == c.kind) else {
             let names: Vec<&str> = CHECK_KINDS.iter().map(|(k, _, _)| *k).collect();
-            let d = Diagnostic::new(pos_of(node, "kind"), Code::UnknownCheckKind, format!("unknown check kind `{}`", c.kind))
-                .with_help(format!("check kinds: {}", names.join(", ")));
+            let d = Diagnostic::new(
+                pos_of(node, "kind"),
+                Code::UnknownCheckKind,
+                format!("unknown check kind `{}`", c.kind),
+            )
+            .with_help(format!("check kinds: {}", names.join(", ")));
             self.push(d);
             return None;
         };
@@ -365,7 +391,10 @@ impl Cx {
         for (key, _) in node.as_map().unwrap_or_default() {
             if key.name != "kind" && !allowed.contains(&key.name.as_str()) {
                 let msg = format!("`{}` is not a parameter of check kind `{kind}`", key.name);
-                self.push(Diagnostic::new(key.pos, Code::CheckParameter, msg).with_help(format!("`{kind}` takes: {}", allowed.join(", "))));
+                self.push(
+                    Diagnostic::new(key.pos, Code::CheckParameter, msg)
+                        .with_help(format!("`{kind}` takes: {}", allowed.join(", "))),
+                );
                 ok = false;
             }
         }
@@ -389,7 +418,11 @@ impl Cx {
             None | Some("feature") => Some(FuzzScope::Feature),
             Some("architecture") => Some(FuzzScope::Architecture),
             Some(other) => {
-                self.error(pos_of(node, "scope"), Code::InvalidValue, format!("unknown scope `{other}`; use `feature` or `architecture`"));
+                self.error(
+                    pos_of(node, "scope"),
+                    Code::InvalidValue,
+                    format!("unknown scope `{other}`; use `feature` or `architecture`"),
+                );
                 None
             }
         };
@@ -408,11 +441,9 @@ impl Cx {
             "implements-tier-features" => {
                 Check::ImplementsTierFeatures { tier: tier?, category: c.category.clone()?, window: window? }
             }
-            "implemented-on-tier-targets" => Check::ImplementedOnTierTargets {
-                tier: tier?,
-                category: c.category.clone()?,
-                window: window?,
-            },
+            "implemented-on-tier-targets" => {
+                Check::ImplementedOnTierTargets { tier: tier?, category: c.category.clone()?, window: window? }
+            }
             "proposal-phase" => Check::ProposalPhase { min_phase: c.min_phase? },
             _ => Check::Attested { kind: c.attestation.clone()?, max_age },
         })
@@ -426,7 +457,11 @@ impl Cx {
                 "spec" => out.push(Suite::Spec),
                 "wasi" => out.push(Suite::Wasi),
                 other => {
-                    self.error(item_pos(node, "suites", i), Code::InvalidValue, format!("unknown suite `{other}`; use `spec` or `wasi`"));
+                    self.error(
+                        item_pos(node, "suites", i),
+                        Code::InvalidValue,
+                        format!("unknown suite `{other}`; use `spec` or `wasi`"),
+                    );
                     return None;
                 }
             }
@@ -492,7 +527,11 @@ impl Cx {
 
     /// Explicit records first; then `"*"` records fill in every feature
     /// that has none of that kind.
-    fn attestations(&mut self, raw: &[(&Node, RawAttestation)], refs: &Refs<'_>) -> BTreeMap<(String, String), Attestation> {
+    fn attestations(
+        &mut self,
+        raw: &[(&Node, RawAttestation)],
+        refs: &Refs<'_>,
+    ) -> BTreeMap<(String, String), Attestation> {
         let mut out = BTreeMap::new();
         let mut wildcards = Vec::new();
         for (node, a) in raw {
@@ -500,7 +539,11 @@ impl Cx {
             let on = match a.on.parse::<Date>() {
                 Ok(d) => Some(d),
                 Err(_) => {
-                    self.error(pos_of(node, "on"), Code::InvalidValue, format!("bad date `{}`; write YYYY-MM-DD", a.on));
+                    self.error(
+                        pos_of(node, "on"),
+                        Code::InvalidValue,
+                        format!("bad date `{}`; write YYYY-MM-DD", a.on),
+                    );
                     None
                 }
             };
@@ -508,7 +551,11 @@ impl Cx {
             let att = Attestation { holds: a.holds, by: a.by.clone(), on, note: a.note.clone() };
             if a.features.iter().any(|f| f == "*") {
                 if a.features.len() > 1 {
-                    self.error(pos_of(node, "features"), Code::Inconsistent, "`*` stands alone: it already means every other feature");
+                    self.error(
+                        pos_of(node, "features"),
+                        Code::Inconsistent,
+                        "`*` stands alone: it already means every other feature",
+                    );
                 }
                 wildcards.push((a.kind.clone(), att));
                 continue;

@@ -1,0 +1,194 @@
+//! The `tierwatch` binary, run as a user runs it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tierwatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tierwatch"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("TIERWATCH_NOW")
+        .output()
+        .expect("tierwatch runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const NOW: &str = "2026-11-20T00:00:00Z";
+const EVIDENCE: &str = "policy/fixtures/seed-world";
+
+/// 1-based (line, column) of the first occurrence of `needle` in `text`.
+fn position(text: &str, needle: &str) -> (usize, usize) {
+    let offset = text.find(needle).unwrap_or_else(|| panic!("`{needle}` is in the file"));
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+#[test]
+fn policy_check_accepts_the_repository_policy() {
+    let out = tierwatch(&["policy", "check", "policy/wasmtime.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("ok — 3 tiers, 24 requirements (16 checked), 46 features"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn policy_check_reports_every_injected_error_with_its_position() {
+    let original = std::fs::read_to_string(root().join("policy/wasmtime.yaml")).expect("policy");
+    let edits = [
+        // unknown key
+        (
+            "  - { id: x86_64-apple-darwin, category: target,",
+            "  - { id: x86_64-apple-darwin, colour: blue, category: target,",
+        ),
+        // duplicate id
+        ("  - { id: x86_64-pc-windows-msvc, category", "  - { id: x86_64-apple-darwin, category"),
+        // dangling reference
+        (
+            "    check: { kind: tests-pass, window: 14d }\n    subsumes: [t2-tier1-proposals]",
+            "    check: { kind: tests-pass, window: 14d }\n    subsumes: [t2-no-such-requirement]",
+        ),
+        // unknown check kind
+        (
+            "    check: { kind: fuzzed, window: 30d, scope: feature }",
+            "    check: { kind: fuzzzed, window: 30d, scope: feature }",
+        ),
+        // bad window
+        (
+            "    check: { kind: differential-fuzzed, window: 30d }",
+            "    check: { kind: differential-fuzzed, window: 30 days }",
+        ),
+        // wrong type
+        (
+            "    declared-tier: 3\n    phase: 3\n    evidence:\n      spec:\n        - \"wasm-spec/array*.wast\"",
+            "    declared-tier: three\n    phase: 3\n    evidence:\n      spec:\n        - \"wasm-spec/array*.wast\"",
+        ),
+    ];
+    let mut broken = original.clone();
+    for (from, to) in edits {
+        assert!(broken.contains(from), "edit target `{from}` exists");
+        broken = broken.replacen(from, to, 1);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(&file, &broken).expect("write");
+    let out = tierwatch(&["policy", "check", file.to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    let name = file.display().to_string();
+    let expect = |needle: &str, code: &str, message: &str| {
+        let (line, col) = position(&broken, needle);
+        let want = format!("{name}:{line}:{col}: error[{code}]: {message}");
+        assert!(stderr.contains(&want), "missing `{want}` in:\n{stderr}");
+    };
+    expect("colour: blue", "unknown-key", "unknown key `colour`");
+    let second = broken.find("  - { id: x86_64-apple-darwin, category").expect("duplicate");
+    let (line, col) = position(&broken[second..], "x86_64-apple-darwin");
+    let line = line + broken[..second].matches('\n').count();
+    assert!(
+        stderr
+            .contains(&format!("{name}:{line}:{col}: error[duplicate-id]: duplicate feature id `x86_64-apple-darwin`")),
+        "duplicate id at {line}:{col} in:\n{stderr}"
+    );
+    expect("t2-no-such-requirement", "dangling-reference", "unknown requirement `t2-no-such-requirement`");
+    expect("fuzzzed", "unknown-check-kind", "unknown check kind `fuzzzed`");
+    expect("30 days", "bad-window", "bad window `30 days`");
+    let (line, col) = position(&broken, "declared-tier: three");
+    let want = format!(
+        "{name}:{line}:{}: error[invalid-value]: expected a non-negative integer, found `three`",
+        col + "declared-tier: ".len()
+    );
+    assert!(stderr.contains(&want), "missing `{want}` in:\n{stderr}");
+    assert!(stderr.contains("6 errors found"), "{stderr}");
+}
+
+#[test]
+fn policy_check_reports_yaml_syntax_errors_with_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "schema-version: 1\nruntime: [unclosed\n").expect("write");
+    let out = tierwatch(&["policy", "check", file.to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("{}:3:1: error[syntax]", file.display())), "{stderr}");
+}
+
+#[test]
+fn evaluate_prints_a_table_and_json() {
+    let out = tierwatch(&["evaluate", "--evidence", EVIDENCE, "--now", NOW]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let row = stdout.lines().find(|l| l.starts_with("winch-x86_64 ")).expect("winch row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cells[..4], ["winch-x86_64", "3", "3", "conforming"]);
+    assert!(row.ends_with("WebAssembly proposals (`simd`, `relaxed-simd`, `tail-call`, `reference-types`, `threads`)"));
+
+    let out = tierwatch(&["evaluate", "--evidence", EVIDENCE, "--now", NOW, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let features = json["features"].as_array().expect("features");
+    assert_eq!(features.len(), 46);
+    let aarch64 = features.iter().find(|f| f["id"] == "aarch64-unknown-linux-gnu").expect("aarch64");
+    assert_eq!(aarch64["earned"], 2);
+    assert_eq!(aarch64["missing-next"][0]["text"], "Continuous fuzzing");
+}
+
+#[test]
+fn tiers_md_check_passes_when_fresh_and_fails_with_a_diff_when_stale() {
+    let out = tierwatch(&["tiers-md", "--evidence", EVIDENCE, "--now", NOW]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rendered = text(&out.stdout);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("TIERS.md");
+    std::fs::write(&file, &rendered).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let fresh = tierwatch(&["tiers-md", "--evidence", EVIDENCE, "--now", NOW, "--check", path]);
+    assert!(fresh.status.success(), "{}", text(&fresh.stderr));
+
+    std::fs::write(&file, rendered.replace("| Continuous fuzzing", "| Nothing at all    ")).expect("write");
+    let stale = tierwatch(&["tiers-md", "--evidence", EVIDENCE, "--now", NOW, "--check", path]);
+    assert!(!stale.status.success());
+    let stderr = text(&stale.stderr);
+    assert!(stderr.contains("+| Target") && stderr.contains("Continuous fuzzing"), "{stderr}");
+    assert!(stderr.contains("-| Target") && stderr.contains("Nothing at all"), "{stderr}");
+    assert!(stderr.contains("is stale"), "{stderr}");
+}
+
+#[test]
+fn a_bad_report_is_named_with_its_line_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = std::fs::read_to_string(root().join(EVIDENCE).join("seed-wasm32-wasip1-build.json")).expect("fixture");
+    let bad = good.replacen("\"build-only\": true", "\"build-only\": \"yes\"", 1);
+    assert_ne!(good, bad);
+    std::fs::write(dir.path().join("r.json"), &bad).expect("write");
+    let out = tierwatch(&["evaluate", "--evidence", dir.path().to_str().expect("utf-8"), "--now", NOW]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    let (line, _) = position(&bad, "\"build-only\"");
+    assert!(stderr.contains("r.json: not a valid run report"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("line {line}")) && stderr.contains("invalid type: string \"yes\", expected a boolean"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_published_schema_is_current() {
+    let out = tierwatch(&["schema"]);
+    assert!(out.status.success());
+    let published =
+        std::fs::read_to_string(root().join("docs/run-report.schema.json")).expect("docs/run-report.schema.json");
+    assert_eq!(text(&out.stdout), published, "regenerate with `tierwatch schema > docs/run-report.schema.json`");
+    let schema: serde_json::Value = serde_json::from_str(&published).expect("json");
+    assert!(schema["required"].as_array().expect("required").contains(&"run-id".into()));
+}
