@@ -160,6 +160,70 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: Timestamp) -> Evaluat
     Evaluation { now, rounds, features }
 }
 
+/// One feature's latest test results on one target with one compiler.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetResult {
+    /// Target triple.
+    pub target: String,
+    /// Compiler backend.
+    pub compiler: String,
+    /// Whether the run was emulated.
+    pub emulated: bool,
+    /// The run these counts come from (the latest with selected tests).
+    pub run_id: String,
+    /// When that run finished.
+    pub at: Timestamp,
+    /// Passed directives and WASI programs.
+    pub passed: usize,
+    /// Failed ones.
+    pub failed: usize,
+    /// Skipped ones.
+    pub skipped: usize,
+}
+
+/// The feature's selected tests in every run its selector picks, oldest
+/// first: the series behind pass-rate charts.
+pub fn feature_runs(policy: &Policy, evidence: &Evidence, feature: &str) -> Vec<TargetResult> {
+    let Some(f) = policy.feature(feature) else { return Vec::new() };
+    let cx = Cx::new(policy, evidence, Timestamp::MAX);
+    let mut out = Vec::new();
+    for run in cx.runs.iter().filter(|r| f.evidence.selects_run(&r.target.triple, &r.engine.compiler)) {
+        let count = |o: Outcome| {
+            let spec: usize =
+                run.spec.iter().filter(|s| cx.spec_selected(&f.evidence.spec, &s.key())).map(|s| s.count(o)).sum();
+            let wasi =
+                run.wasi.iter().filter(|w| w.outcome == o && f.evidence.wasi.iter().any(|p| p.is_match(&w.key()))).count();
+            spec + wasi
+        };
+        let (passed, failed, skipped) = (count(Outcome::Pass), count(Outcome::Fail), count(Outcome::Skip));
+        if passed + failed + skipped == 0 {
+            continue;
+        }
+        out.push(TargetResult {
+            target: run.target.triple.clone(),
+            compiler: run.engine.compiler.clone(),
+            emulated: run.target.emulated,
+            run_id: run.run_id.clone(),
+            at: run.finished_at,
+            passed,
+            failed,
+            skipped,
+        });
+    }
+    out
+}
+
+/// The feature's selected tests in the latest run of every (target,
+/// compiler) pair its selector picks: the per-target view of the matrix.
+pub fn target_results(policy: &Policy, evidence: &Evidence, feature: &str) -> Vec<TargetResult> {
+    let mut latest: BTreeMap<(String, String), TargetResult> = BTreeMap::new();
+    for r in feature_runs(policy, evidence, feature) {
+        latest.insert((r.target.clone(), r.compiler.clone()), r);
+    }
+    latest.into_values().collect()
+}
+
 /// Whether tier `a` is strictly worse than `b`.
 fn worse(a: Option<Tier>, b: Option<Tier>) -> bool {
     match (a, b) {

@@ -238,13 +238,16 @@ pub struct Crash {
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// Not JSON, or JSON of the wrong shape.
-    #[error("line {line}, column {column}: {message}")]
+    #[error("line {line}, column {column}: {field}: {message}")]
     Json {
         /// 1-based line.
         line: usize,
         /// 1-based column.
         column: usize,
-        /// serde's message, naming the field.
+        /// Path of the offending field, e.g. `spec[3].directives[0].outcome`
+        /// (`.` for the document itself).
+        field: String,
+        /// serde's message.
         message: String,
     },
     /// Well-formed but not a run report this version understands.
@@ -260,10 +263,16 @@ pub enum ReportError {
 impl RunReport {
     /// Parses and checks a report.
     pub fn from_json(text: &str) -> Result<RunReport, ReportError> {
-        let report: RunReport = serde_json::from_str(text).map_err(|e| ReportError::Json {
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let report: RunReport = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            ReportError::Json {
+                line: inner.line(),
+                column: inner.column(),
+                field,
+                message: inner.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+            }
         })?;
         report.check()?;
         Ok(report)

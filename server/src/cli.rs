@@ -46,6 +46,56 @@ enum Command {
     },
     /// Print the JSON Schema of the run-report wire format.
     Schema,
+    /// Run the server: ingestion, API, dashboard, TIERS.md.
+    Serve(ServeArgs),
+    /// Manage bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The policy YAML.
+    #[arg(long, env = "TIERWATCH_POLICY", default_value = "policy/wasmtime.yaml")]
+    policy: PathBuf,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "TIERWATCH_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Largest accepted upload, compressed or not, in bytes.
+    #[arg(long, env = "TIERWATCH_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Seconds between re-evaluations as windows move with the clock.
+    #[arg(long, env = "TIERWATCH_TICK_SECONDS", default_value_t = 60)]
+    tick_seconds: u64,
+}
+
+#[derive(Debug, clap::Args)]
+struct DbArgs {
+    /// Database: `sqlite://FILE` (created if missing) or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tierwatch.db")]
+    database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it (it is shown only once).
+    Create {
+        /// A name for the token's holder, e.g. the runner's host.
+        #[arg(long)]
+        name: String,
+        /// `runner` (uploads runs) or `maintainer`.
+        #[arg(long, default_value = "runner", value_parser = ["runner", "maintainer"])]
+        role: String,
+        /// Target triples the token may report for, comma-separated, or `*`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        targets: Vec<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,7 +173,38 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Schema => print(&(serde_json::to_string_pretty(&matrix::evidence::json_schema())? + "\n")),
+        Command::Serve(args) => runtime()?.block_on(serve(args)),
+        Command::Token { command: TokenCommand::Create { name, role, targets, db } } => {
+            runtime()?.block_on(async {
+                let store = crate::store::Store::connect(&db.database_url)
+                    .await
+                    .with_context(|| format!("cannot open database {}", crate::server::redact(&db.database_url)))?;
+                let (row, token) = crate::auth::new_token(&name, &role, &targets);
+                store.create_token(&row, Timestamp::now()).await?;
+                println!("{token}");
+                eprintln!("token `{name}` ({role}, targets: {}) created; it is not shown again", targets.join(","));
+                Ok(ExitCode::SUCCESS)
+            })
+        }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+async fn serve(args: ServeArgs) -> Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .init();
+    let policy = load::policy(&args.policy)?;
+    let settings = crate::state::Settings { max_body_bytes: args.max_body_bytes, ..Default::default() };
+    let (state, listener) = crate::server::prepare(policy, &args.db.database_url, &args.bind, settings).await?;
+    println!("tierwatch serving on http://{}", listener.local_addr()?);
+    crate::server::run(state, listener, std::time::Duration::from_secs(args.tick_seconds.max(1))).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print(text: &str) -> Result<ExitCode> {

@@ -1,5 +1,14 @@
-//! tierwatch's command-line front end: policy checks, evaluation and
-//! TIERS.md generation over run reports on disk.
+//! tierwatch: the command-line front end and the server — ingestion,
+//! storage, evaluation, the JSON API, the live dashboard and TIERS.md.
 
+pub mod analysis;
+pub mod auth;
 pub mod cli;
+pub mod error;
 pub mod load;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod store;
+
+pub use routes::app;

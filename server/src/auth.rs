@@ -1,0 +1,81 @@
+//! Bearer tokens: `tw_<id>_<secret>`. The id finds the row, the secret is
+//! compared by its SHA-256; tokens are scoped to a role and to targets.
+
+use axum::http::HeaderMap;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::store::{Store, TokenRow};
+
+/// A caller that presented a valid token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Token id.
+    pub token_id: String,
+    /// Token name.
+    pub name: String,
+    /// `runner` or `maintainer`.
+    pub role: String,
+    targets: Vec<String>,
+}
+
+impl Caller {
+    /// Whether the token may report results for `triple`.
+    pub fn may_report(&self, triple: &str) -> bool {
+        self.targets.iter().any(|t| t == "*" || t == triple)
+    }
+
+    /// The targets the token is scoped to, for messages.
+    pub fn scope(&self) -> String {
+        self.targets.join(", ")
+    }
+}
+
+/// Hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A new token: the row to store and the secret to show once.
+pub fn new_token(name: &str, role: &str, targets: &[String]) -> (TokenRow, String) {
+    let mut rng = rand::rng();
+    let id: String = (0..8).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect();
+    let secret: [u8; 24] = rng.random();
+    let secret = hex::encode(secret);
+    let row = TokenRow {
+        id: id.clone(),
+        name: name.to_owned(),
+        secret_hash: sha256_hex(secret.as_bytes()),
+        role: role.to_owned(),
+        targets: targets.join(","),
+        revoked: false,
+    };
+    (row, format!("tw_{id}_{secret}"))
+}
+
+/// Authenticates the request's bearer token.
+pub async fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let unauthenticated = |m: &str| ApiError::Unauthenticated(m.to_owned());
+    let header = headers
+        .get("authorization")
+        .ok_or_else(|| unauthenticated("missing `Authorization: Bearer <token>`; create a token with `tierwatch token create`"))?;
+    let value = header.to_str().map_err(|_| unauthenticated("the Authorization header is not text"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+    let (id, secret) = token
+        .strip_prefix("tw_")
+        .and_then(|t| t.split_once('_'))
+        .ok_or_else(|| unauthenticated("malformed token: expected `tw_<id>_<secret>`"))?;
+    let row = store.token(id).await?.ok_or_else(|| unauthenticated("unknown or wrong token"))?;
+    if row.revoked || sha256_hex(secret.as_bytes()) != row.secret_hash {
+        return Err(unauthenticated("unknown or wrong token"));
+    }
+    Ok(Caller {
+        token_id: row.id,
+        name: row.name,
+        role: row.role,
+        targets: row.targets.split(',').map(str::to_owned).filter(|t| !t.is_empty()).collect(),
+    })
+}

@@ -1,0 +1,92 @@
+//! The server's one error type. Every 4xx says what to fix; internal
+//! details are logged, never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// An error answered to an API client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or a malformed Authorization header.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The token may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Body over the limit.
+    #[error("request body is larger than {limit} bytes; split the report or raise --max-body-bytes on the server")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The body is not a valid run report.
+    #[error("{message}")]
+    Invalid {
+        /// The offending field path, when known.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Same run id, different body.
+    #[error("{0}")]
+    Conflict(String),
+    /// Nothing there.
+    #[error("{0}")]
+    NotFound(String),
+    /// Unsupported Content-Encoding or Content-Type.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Our fault.
+    #[error("internal error")]
+    Internal(#[from] StoreError),
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::TooLarge { .. } => "too-large",
+            ApiError::Invalid { .. } => "invalid-report",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::Unsupported(_) => "unsupported-media-type",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = %e, "request failed");
+        }
+        let mut body = json!({ "code": self.code(), "message": self.to_string() });
+        if let ApiError::Invalid { field: Some(field), .. } = &self {
+            body["field"] = json!(field);
+        }
+        let mut response = (self.status_code(), Json(json!({ "error": body }))).into_response();
+        if matches!(self, ApiError::Unauthenticated(_)) {
+            response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,34 @@
+//! Every route of the server, merged in one place.
+
+use axum::Router;
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+pub mod dashboard;
+pub mod fuzz;
+pub mod matrix;
+pub mod ops;
+pub mod runs;
+
+/// The application: API, dashboard and operations endpoints.
+///
+/// | group | routes |
+/// |---|---|
+/// | runs | `POST /api/v1/runs`, `GET /api/v1/runs`, `GET /api/v1/runs/{id}` |
+/// | matrix | `GET /api/v1/matrix`, `/api/v1/features`, `/api/v1/features/{id}`, `/api/v1/targets`, `/api/v1/history`, `/TIERS.md`, `/badges/{feature}.svg` |
+/// | fuzz | `GET /api/v1/fuzz/campaigns`, `/api/v1/fuzz/crashes` |
+/// | ops | `GET /healthz`, `/metrics`, `/api/v1/openapi.json` |
+/// | dashboard | `GET /`, `/features/{id}`, `/runs`, `/runs/{id}`, `/fuzz`, `/events`, `/static/style.css` |
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(runs::router())
+        .merge(matrix::router())
+        .merge(fuzz::router())
+        .merge(ops::router())
+        .merge(dashboard::router())
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,218 @@
+//! Run ingestion and run queries.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use jiff::Timestamp;
+use matrix::RunReport;
+use matrix::evidence::ReportError;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering;
+
+use crate::analysis::{self, RunDiff};
+use crate::auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{DirectiveRow, NewRun, RunRow};
+
+/// The run routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/runs", get(list).post(ingest))
+        .route("/api/v1/runs/{id}", get(show))
+}
+
+/// The answer to an accepted (or repeated) upload.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Accepted {
+    pub run_id: String,
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    pub duplicate: bool,
+    pub changed: Vec<String>,
+}
+
+async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let result = accept(&state, &headers, body).await;
+    let counter = match &result {
+        Ok((_, a)) if a.duplicate => &state.metrics.runs_duplicate,
+        Ok(_) => &state.metrics.runs_accepted,
+        Err(_) => &state.metrics.runs_refused,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let (status, accepted) = result?;
+    let location = format!("/api/v1/runs/{}", accepted.run_id);
+    Ok((status, [(header::LOCATION, location)], Json(accepted)).into_response())
+}
+
+async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(StatusCode, Accepted), ApiError> {
+    let caller = auth::authenticate(&state.store, headers).await?;
+    if caller.role != "runner" {
+        return Err(ApiError::Forbidden(format!(
+            "token `{}` has role `{}`; uploading runs needs a `runner` token",
+            caller.name, caller.role
+        )));
+    }
+    let limit = state.settings.max_body_bytes;
+    let raw = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::TooLarge { limit })?;
+    let text = decode(headers, raw, limit)?;
+    let report = RunReport::from_json(&text).map_err(|e| match e {
+        ReportError::Json { line, column, field, message } => {
+            ApiError::Invalid { message: format!("line {line}, column {column}: {field}: {message}"), field: Some(field) }
+        }
+        ReportError::Invalid { field, message } => {
+            ApiError::Invalid { message: format!("{field}: {message}"), field: Some(field) }
+        }
+    })?;
+    if !caller.may_report(&report.target.triple) {
+        return Err(ApiError::Forbidden(format!(
+            "token `{}` may report for {}; this report is for `{}`",
+            caller.name,
+            caller.scope(),
+            report.target.triple
+        )));
+    }
+    let hash = auth::sha256_hex(text.as_bytes());
+    if let Some(answer) = repeated(state, &report.run_id, &hash).await? {
+        return Ok((StatusCode::OK, answer));
+    }
+    let new = NewRun { report: &report, json: &text, body_sha256: &hash, token_id: &caller.token_id, received_at: Timestamp::now() };
+    if !state.store.insert_run(&new).await? {
+        // Lost a race with the same run id.
+        let answer = repeated(state, &report.run_id, &hash).await?;
+        return answer.map(|a| (StatusCode::OK, a)).ok_or_else(|| ApiError::Conflict("run id raced".into()));
+    }
+    let run_id = report.run_id.clone();
+    if let Some(reason) = irrelevant(&state.policy, &report) {
+        state.store.set_state(&run_id, "rejected", Some(&reason)).await?;
+        let a = Accepted { run_id, state: "rejected".into(), state_reason: Some(reason), duplicate: false, changed: vec![] };
+        return Ok((StatusCode::CREATED, a));
+    }
+    let changed = state.add_run(report).await?;
+    state.store.set_state(&run_id, "evaluated", None).await?;
+    Ok((StatusCode::CREATED, Accepted { run_id, state: "evaluated".into(), state_reason: None, duplicate: false, changed }))
+}
+
+/// The stored answer for a repeated upload, or a conflict.
+async fn repeated(state: &AppState, run_id: &str, hash: &str) -> Result<Option<Accepted>, ApiError> {
+    match state.store.run_hash(run_id).await? {
+        None => Ok(None),
+        Some(h) if h == hash => {
+            let row = state.store.run(run_id).await?.ok_or_else(|| ApiError::NotFound(run_id.into()))?;
+            Ok(Some(Accepted {
+                run_id: run_id.into(),
+                state: row.state,
+                state_reason: row.state_reason,
+                duplicate: true,
+                changed: vec![],
+            }))
+        }
+        Some(_) => Err(ApiError::Conflict(format!(
+            "run `{run_id}` was already uploaded with different content; a new run needs a new run id"
+        ))),
+    }
+}
+
+/// Decompresses (gzip) and checks the body is UTF-8 JSON.
+fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<String, ApiError> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+        && !ct.starts_with("application/json")
+    {
+        return Err(ApiError::Unsupported(format!("Content-Type `{ct}`: send `application/json`")));
+    }
+    let bytes = match headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
+        None | Some("identity") => raw.to_vec(),
+        Some("gzip") => {
+            let mut out = Vec::new();
+            let mut reader = flate2::read::GzDecoder::new(&raw[..]).take(limit as u64 + 1);
+            reader.read_to_end(&mut out).map_err(|e| ApiError::Invalid { field: None, message: format!("bad gzip body: {e}") })?;
+            if out.len() > limit {
+                return Err(ApiError::TooLarge { limit });
+            }
+            out
+        }
+        Some(other) => return Err(ApiError::Unsupported(format!("Content-Encoding `{other}`: send gzip or none"))),
+    };
+    String::from_utf8(bytes).map_err(|_| ApiError::Invalid { field: None, message: "the body is not UTF-8".into() })
+}
+
+/// Why no feature of the policy can use this run, if none can.
+fn irrelevant(policy: &matrix::Policy, report: &RunReport) -> Option<String> {
+    let arch = report.target.arch();
+    let used = policy.features.iter().any(|f| {
+        f.evidence.selects_run(&report.target.triple, &report.engine.compiler) && f.evidence.selects_tests()
+            || (!report.fuzz.is_empty() && f.arch.as_deref() == Some(arch))
+    });
+    (!used).then(|| {
+        format!(
+            "no feature of the policy selects runs on `{}` with `{}`",
+            report.target.triple, report.engine.compiler
+        )
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    target: Option<String>,
+    compiler: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Vec<RunRow>>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(state.store.runs(q.target.as_deref(), q.compiler.as_deref(), limit).await?))
+}
+
+/// A run with its failures, what regressed since the previous run of the
+/// same target and compiler, and flaky directives.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunRow,
+    pub failures: Vec<DirectiveRow>,
+    pub diff: RunDiff,
+    pub flaky: Vec<analysis::DirectiveId>,
+}
+
+/// Builds a run's detail; shared by the API and the dashboard.
+pub async fn detail(state: &AppState, run_id: &str) -> Result<RunDetail, ApiError> {
+    let run = state.store.run(run_id).await?.ok_or_else(|| ApiError::NotFound(format!("no run `{run_id}`")))?;
+    let current = state.store.directives(run_id, false).await?;
+    let previous = state.store.previous_run(&run).await?;
+    let prev_rows = match &previous {
+        Some(p) => state.store.directives(&p.run_id, false).await?,
+        None => vec![],
+    };
+    let diff = analysis::diff(previous.as_ref().map(|p| (p.run_id.as_str(), prev_rows.as_slice())), &current);
+    let recent: Vec<RunRow> = state
+        .store
+        .runs_of(&run.target, &run.compiler, 5)
+        .await?
+        .into_iter()
+        .filter(|r| r.engine_version == run.engine_version && r.finished_at <= run.finished_at)
+        .collect();
+    let mut loaded = Vec::new();
+    for r in &recent {
+        let rows = state.store.directives(&r.run_id, false).await?;
+        let tests: BTreeSet<String> = rows.iter().map(|d| d.test.clone()).collect();
+        loaded.push((r.run_id.clone(), rows, tests));
+    }
+    let views: Vec<(&str, &[DirectiveRow], &BTreeSet<String>)> =
+        loaded.iter().map(|(id, rows, tests)| (id.as_str(), rows.as_slice(), tests)).collect();
+    let flaky = analysis::flakes(&views);
+    let failures = current.into_iter().filter(|d| d.outcome != "pass").collect();
+    Ok(RunDetail { run, failures, diff, flaky })
+}
+
+async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RunDetail>, ApiError> {
+    Ok(Json(detail(&state, &id).await?))
+}
