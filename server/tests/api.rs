@@ -1,0 +1,312 @@
+//! The server's HTTP API against real databases: every scenario runs on a
+//! temporary SQLite file and on a fresh PostgreSQL database.
+
+mod common;
+
+use std::io::Write;
+
+use common::{Db, TestApp, fresh_fixture, json, spawn_app, spawn_with};
+use matrix::evidence::Outcome;
+use serde_json::Value;
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    ingesting_the_seed_world_publishes_the_seed_matrix,
+    uploads_are_idempotent_by_run_id,
+    bad_uploads_get_clear_errors_and_store_nothing,
+    gzip_uploads_are_accepted,
+    a_regression_is_recorded_in_history_and_diffed,
+    runs_no_feature_uses_are_rejected,
+    state_survives_a_restart,
+    live_events_announce_new_runs,
+    operations_endpoints_answer,
+);
+
+async fn ingest_all(app: &TestApp) -> usize {
+    let token = app.token("runner", &["*"]).await;
+    let reports = fresh_fixture();
+    for r in &reports {
+        let (status, body) = app.upload(&token, json(r)).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["state"], "evaluated", "{body}");
+    }
+    reports.len()
+}
+
+async fn run_count(app: &TestApp) -> usize {
+    app.get_json("/api/v1/runs").await.as_array().expect("array").len()
+}
+
+async fn ingesting_the_seed_world_publishes_the_seed_matrix(db: Db) {
+    let app = spawn_app(db).await;
+    let n = ingest_all(&app).await;
+    assert_eq!(run_count(&app).await, n);
+    let m = app.get_json("/api/v1/matrix").await;
+    let features = m["features"].as_array().expect("features");
+    assert_eq!(features.len(), 46);
+    let off: Vec<&Value> = features.iter().filter(|f| f["status"] != "conforming").map(|f| &f["id"]).collect();
+    assert!(off.is_empty(), "not conforming: {off:?}");
+    let winch = features.iter().find(|f| f["id"] == "winch-x86_64").expect("winch");
+    assert_eq!(
+        winch["missing-next"][0]["text"],
+        "WebAssembly proposals (`simd`, `relaxed-simd`, `tail-call`, `reference-types`, `threads`)"
+    );
+    let (status, md) = app.get_text("/TIERS.md").await;
+    assert_eq!(status, 200);
+    let folded: Vec<String> = md.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    assert!(folded.contains(&"| Target | `aarch64-unknown-linux-gnu` | Continuous fuzzing |".to_owned()));
+    assert!(folded.contains(&"| WASI Proposal | [`wasi-threads`] | More CI, unstable proposal |".to_owned()));
+
+    let detail = app.get_json("/api/v1/features/aarch64-unknown-linux-gnu").await;
+    let fuzz = detail["requirements"].as_array().expect("checklist").iter().find(|r| r["requirement"] == "t1-fuzz-target").expect("row");
+    assert_eq!((fuzz["met"].as_bool(), fuzz["reason"].as_str()), (Some(false), Some("not-fuzzed")));
+    let targets = detail["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 1);
+    assert!(targets[0]["passed"].as_u64().expect("count") > 300, "{}", targets[0]);
+
+    let s390x = app.get_json("/api/v1/features/simd").await;
+    let on_s390x = s390x["targets"].as_array().expect("targets").iter().find(|t| t["target"] == "s390x-unknown-linux-gnu").expect("s390x");
+    assert_eq!((on_s390x["emulated"].as_bool(), on_s390x["failed"].as_u64()), (Some(true), Some(0)));
+}
+
+async fn uploads_are_idempotent_by_run_id(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    let report = fresh_fixture().remove(0);
+    let (first, body) = app.upload(&token, json(&report)).await;
+    assert_eq!((first, body["duplicate"].as_bool()), (201, Some(false)));
+    let (again, body) = app.upload(&token, json(&report)).await;
+    assert_eq!((again, body["duplicate"].as_bool()), (200, Some(true)));
+    assert_eq!(body["state"], "evaluated");
+    assert_eq!(run_count(&app).await, 1);
+}
+
+async fn bad_uploads_get_clear_errors_and_store_nothing(db: Db) {
+    let app = spawn_with(db, 512 * 1024).await;
+    let token = app.token("runner", &["aarch64-unknown-linux-gnu"]).await;
+    let reports = fresh_fixture();
+    let aarch64 = reports.iter().find(|r| r.run_id == "seed-aarch64-unknown-linux-gnu-winch").expect("fixture").clone();
+    let x86 = reports.iter().find(|r| r.run_id == "seed-wasm32-wasip1-build").expect("fixture").clone();
+    let url = format!("{}/api/v1/runs", app.base);
+
+    let expect = |status: u16, body: &Value, want_status: u16, code: &str, fragment: &str| {
+        assert_eq!(status, want_status, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+        let msg = body["error"]["message"].as_str().expect("message");
+        assert!(msg.contains(fragment), "`{msg}` lacks `{fragment}`");
+    };
+
+    // Unauthenticated.
+    let resp = app.client.post(&url).body(json(&aarch64)).send().await.expect("send");
+    let status = resp.status().as_u16();
+    expect(status, &resp.json().await.expect("json"), 401, "unauthenticated", "tierwatch token create");
+    let (status, body) = app.upload("tw_nope_0000", json(&aarch64)).await;
+    expect(status, &body, 401, "unauthenticated", "unknown or wrong token");
+    // Wrong scope.
+    let (status, body) = app.upload(&token, json(&x86)).await;
+    expect(status, &body, 403, "forbidden", "may report for aarch64-unknown-linux-gnu; this report is for `wasm32-wasip1`");
+    // Wrong role.
+    let maintainer = app.token("maintainer", &["*"]).await;
+    let (status, body) = app.upload(&maintainer, json(&aarch64)).await;
+    expect(status, &body, 403, "forbidden", "needs a `runner` token");
+    // Oversized, plain and as a gzip bomb.
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(600 * 1024));
+    let (status, body) = app.upload(&token, big.clone()).await;
+    expect(status, &body, 413, "too-large", "larger than 524288 bytes");
+    let resp = app.client.post(&url).bearer_auth(&token).header("content-encoding", "gzip").body(gzip(&big)).send().await.expect("send");
+    let status = resp.status().as_u16();
+    expect(status, &resp.json().await.expect("json"), 413, "too-large", "larger than");
+    // Malformed: not JSON, a wrong field type, a missing field, a wrong version.
+    let (status, body) = app.upload(&token, "{ not json").await;
+    expect(status, &body, 422, "invalid-report", "line 1");
+    let mut wrong = serde_json::to_value(&aarch64).expect("value");
+    wrong["spec"][2]["directives"][1]["outcome"] = "maybe".into();
+    let (status, body) = app.upload(&token, wrong.to_string()).await;
+    expect(status, &body, 422, "invalid-report", "unknown variant `maybe`");
+    assert_eq!(body["error"]["field"], "spec[2].directives[1].outcome");
+    let mut missing = serde_json::to_value(&aarch64).expect("value");
+    missing.as_object_mut().expect("object").remove("engine");
+    let (status, body) = app.upload(&token, missing.to_string()).await;
+    expect(status, &body, 422, "invalid-report", "missing field `engine`");
+    let mut version = serde_json::to_value(&aarch64).expect("value");
+    version["version"] = 7.into();
+    let (status, body) = app.upload(&token, version.to_string()).await;
+    expect(status, &body, 422, "invalid-report", "version: this tierwatch reads version 1, found 7");
+    // Unsupported encodings.
+    let resp = app.client.post(&url).bearer_auth(&token).header("content-encoding", "br").body(json(&aarch64)).send().await.expect("send");
+    let status = resp.status().as_u16();
+    expect(status, &resp.json().await.expect("json"), 415, "unsupported-media-type", "Content-Encoding `br`");
+
+    assert_eq!(run_count(&app).await, 0, "nothing was stored");
+    assert!(app.state.store.directives(&aarch64.run_id, false).await.expect("query").is_empty());
+
+    // Conflicting: same run id, different body. The first stays, unchanged.
+    let (status, _) = app.upload(&token, json(&aarch64)).await;
+    assert_eq!(status, 201);
+    let mut changed = aarch64.clone();
+    changed.spec[0].directives[0].outcome = Outcome::Fail;
+    let (status, body) = app.upload(&token, json(&changed)).await;
+    expect(status, &body, 409, "conflict", "already uploaded with different content");
+    assert_eq!(run_count(&app).await, 1);
+    let stored = app.state.store.directives(&aarch64.run_id, true).await.expect("query");
+    assert_eq!(stored.iter().filter(|d| d.outcome == "fail").count(), aarch64.spec.iter().map(|f| f.count(Outcome::Fail)).sum::<usize>());
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(text.as_bytes()).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+async fn gzip_uploads_are_accepted(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    let report = fresh_fixture().remove(3);
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/runs", app.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gzip(&json(&report)))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 201);
+    let run = app.get_json(&format!("/api/v1/runs/{}", report.run_id)).await;
+    assert_eq!(run["target"].as_str(), Some(report.target.triple.as_str()));
+}
+
+async fn a_regression_is_recorded_in_history_and_diffed(db: Db) {
+    let app = spawn_app(db).await;
+    ingest_all(&app).await;
+    let token = app.token("runner", &["aarch64-unknown-linux-gnu"]).await;
+    let base = fresh_fixture().into_iter().find(|r| r.run_id == "seed-aarch64-unknown-linux-gnu-cranelift").expect("fixture");
+    let next = |id: &str, hours: i64, fail: bool| {
+        let mut r = base.clone();
+        r.run_id = id.into();
+        r.started_at = r.started_at + jiff::SignedDuration::from_hours(hours);
+        r.finished_at = r.finished_at + jiff::SignedDuration::from_hours(hours);
+        if fail {
+            let f = r.spec.iter_mut().find(|f| f.file == "br.wast").expect("br.wast");
+            f.directives[1].outcome = Outcome::Fail;
+            f.directives[1].message = Some("expected i32:1, got i32:0".into());
+        }
+        r
+    };
+    let (status, body) = app.upload(&token, json(&next("aarch64-regressed", 1, true))).await;
+    assert_eq!(status, 201, "{body}");
+    let changed: Vec<&str> = body["changed"].as_array().expect("changed").iter().filter_map(Value::as_str).collect();
+    assert!(changed.contains(&"aarch64-unknown-linux-gnu"), "{body}");
+
+    let history = app.get_json("/api/v1/history?feature=aarch64-unknown-linux-gnu").await;
+    let last = history.as_array().expect("history").last().expect("an entry");
+    assert_eq!((last["status"].as_str(), last["earned"].as_i64(), last["cause"].as_str()), (Some("violating"), Some(3), Some("aarch64-regressed")));
+    assert!(last["missing"].as_array().expect("missing").contains(&"CI testing".into()), "{last}");
+
+    let run = app.get_json("/api/v1/runs/aarch64-regressed").await;
+    assert_eq!(run["diff"]["previous"], "seed-aarch64-unknown-linux-gnu-cranelift");
+    let regressed = run["diff"]["regressed"].as_array().expect("regressed");
+    assert_eq!(regressed.len(), 1);
+    assert_eq!((regressed[0]["test"].as_str(), regressed[0]["line"].as_i64()), (Some("wasm-spec/br.wast"), Some(10)));
+    assert_eq!(run["failures"][0]["message"], "expected i32:1, got i32:0");
+
+    // Back to passing with the same engine: the directive flipped, a flake.
+    let (status, _) = app.upload(&token, json(&next("aarch64-recovered", 2, false))).await;
+    assert_eq!(status, 201);
+    let run = app.get_json("/api/v1/runs/aarch64-recovered").await;
+    assert_eq!(run["diff"]["fixed"].as_array().map(Vec::len), Some(1));
+    assert_eq!(run["flaky"], serde_json::json!([["wasm-spec/br.wast", 10]]));
+    let f = app.get_json("/api/v1/features/aarch64-unknown-linux-gnu").await;
+    assert_eq!(f["status"], "conforming");
+}
+
+async fn runs_no_feature_uses_are_rejected(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    let mut r = fresh_fixture().remove(0);
+    r.run_id = "mips-run".into();
+    r.target.triple = "mips64-unknown-linux-gnuabi64".into();
+    r.engine.compiler = "singlepass".into();
+    let (status, body) = app.upload(&token, json(&r)).await;
+    assert_eq!((status, body["state"].as_str()), (201, Some("rejected")), "{body}");
+    assert!(body["state-reason"].as_str().expect("reason").contains("no feature of the policy selects runs on `mips64"));
+    let runs = app.get_json("/api/v1/runs").await;
+    assert_eq!(runs[0]["state"], "rejected");
+}
+
+async fn state_survives_a_restart(db: Db) {
+    let app = spawn_app(db).await;
+    ingest_all(&app).await;
+    let before = app.get_json("/api/v1/matrix").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let again = common::spawn_on(app.database_url.clone(), dir, 8 * 1024 * 1024).await;
+    let after = again.get_json("/api/v1/matrix").await;
+    assert_eq!(before["features"], after["features"]);
+    assert_eq!(run_count(&again).await, run_count(&app).await);
+    // A restart with nothing new records no new history.
+    let h1 = app.get_json("/api/v1/history").await.as_array().map(Vec::len);
+    let h2 = again.get_json("/api/v1/history").await.as_array().map(Vec::len);
+    assert_eq!(h1, h2);
+}
+
+async fn live_events_announce_new_runs(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    let mut events = app.client.get(format!("{}/events", app.base)).send().await.expect("subscribe");
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let report = fresh_fixture().remove(0);
+    let (status, _) = app.upload(&token, json(&report)).await;
+    assert_eq!(status, 201);
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains("\"run-id\"") {
+        let chunk = tokio::time::timeout_at(deadline, events.chunk()).await.expect("an event within 10 s").expect("stream");
+        seen.push_str(&String::from_utf8_lossy(&chunk.expect("open stream")));
+    }
+    assert!(seen.contains("event: update"), "{seen}");
+    assert!(seen.contains(&report.run_id), "{seen}");
+}
+
+async fn operations_endpoints_answer(db: Db) {
+    let app = spawn_app(db).await;
+    ingest_all(&app).await;
+    assert_eq!(app.get_json("/healthz").await["status"], "ok");
+    let (status, metrics) = app.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("tierwatch_runs{state=\"evaluated\"} 13"), "{metrics}");
+    assert!(metrics.contains("tierwatch_features{status=\"conforming\"} 46"), "{metrics}");
+    assert!(metrics.contains("tierwatch_uploads_total{outcome=\"accepted\"} 13"), "{metrics}");
+    let (status, svg) = app.get_text("/badges/simd.svg").await;
+    assert_eq!(status, 200);
+    assert!(svg.starts_with("<svg") && svg.contains("tier 1 · conforming"), "{svg}");
+    let (status, _) = app.get_text("/badges/nope.svg").await;
+    assert_eq!(status, 404);
+    let campaigns = app.get_json("/api/v1/fuzz/campaigns").await;
+    assert_eq!(campaigns.as_array().map(Vec::len), Some(2));
+    let crashes = app.get_json("/api/v1/fuzz/crashes").await;
+    assert_eq!((crashes[0]["signature"].as_str(), crashes[0]["open"].as_bool()), (Some("wasmtime:trap-mismatch:i64.rem_s"), Some(false)));
+    let targets = app.get_json("/api/v1/targets").await;
+    assert_eq!(targets.as_array().map(Vec::len), Some(14));
+    // Every API route is in the OpenAPI document.
+    let openapi = app.get_json("/api/v1/openapi.json").await;
+    for path in ["/api/v1/runs", "/api/v1/runs/{id}", "/api/v1/matrix", "/api/v1/features", "/api/v1/features/{id}", "/api/v1/targets", "/api/v1/history", "/api/v1/fuzz/campaigns", "/api/v1/fuzz/crashes", "/TIERS.md", "/badges/{file}", "/healthz", "/metrics"] {
+        assert!(openapi["paths"].get(path).is_some(), "{path} is not documented");
+    }
+    for page in ["/", "/features/simd", "/runs", "/runs/seed-x86_64-unknown-linux-gnu-winch", "/fuzz", "/static/style.css"] {
+        let (status, _) = app.get_text(page).await;
+        assert_eq!(status, 200, "{page}");
+    }
+}

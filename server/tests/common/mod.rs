@@ -1,0 +1,140 @@
+//! `spawn_app`: the real server on port 0 against a fresh, migrated
+//! database — a temporary SQLite file, or a new database on the PostgreSQL
+//! server named by `TIERWATCH_TEST_POSTGRES` (an admin URL). A test that
+//! needs PostgreSQL and cannot reach it fails; it never skips.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use jiff::{SignedDuration, Timestamp};
+use matrix::RunReport;
+use sqlx::Connection;
+use tierwatch::state::{AppState, Settings};
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server.
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn policy() -> matrix::Policy {
+    tierwatch::load::policy(&root().join("policy/wasmtime.yaml")).expect("the repository policy is valid")
+}
+
+async fn fresh_postgres() -> String {
+    let admin = std::env::var("TIERWATCH_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "TIERWATCH_TEST_POSTGRES is not set: these tests need a PostgreSQL server. \
+             Run scripts/check (it starts one) or set TIERWATCH_TEST_POSTGRES=postgres://user:pass@host:port/postgres"
+        )
+    });
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at TIERWATCH_TEST_POSTGRES: {e}"));
+    let name = format!("tw_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create database");
+    let (base, _) = admin.rsplit_once('/').expect("admin URL has a database path");
+    format!("{base}/{name}")
+}
+
+/// Starts a server with a database of `db` and the given body limit.
+pub async fn spawn_with(db: Db, max_body_bytes: usize) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("tierwatch.db").display()),
+        Db::Postgres => fresh_postgres().await,
+    };
+    spawn_on(database_url, dir, max_body_bytes).await
+}
+
+/// Starts a server on an existing database (e.g. to test a restart).
+pub async fn spawn_on(database_url: String, dir: tempfile::TempDir, max_body_bytes: usize) -> TestApp {
+    let settings = Settings { max_body_bytes, ..Settings::default() };
+    let (state, listener) =
+        tierwatch::server::prepare(policy(), &database_url, "127.0.0.1:0", settings).await.expect("server starts");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let app = tierwatch::app(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    TestApp { base, state, database_url, client: reqwest::Client::new(), _dir: dir }
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_with(db, 8 * 1024 * 1024).await
+}
+
+impl TestApp {
+    /// Creates a token with `role` for `targets`.
+    pub async fn token(&self, role: &str, targets: &[&str]) -> String {
+        let targets: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
+        let (row, token) = tierwatch::auth::new_token("test", role, &targets);
+        self.state.store.create_token(&row, Timestamp::now()).await.expect("token stored");
+        token
+    }
+
+    pub async fn upload(&self, token: &str, body: impl Into<reqwest::Body>) -> (u16, serde_json::Value) {
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/runs", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await.expect("request");
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.expect("json")
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await.expect("request");
+        (resp.status().as_u16(), resp.text().await.expect("text"))
+    }
+}
+
+/// The seed-world reports, moved in time so that they are as fresh now as
+/// they were on the fixture's date.
+pub fn fresh_fixture() -> Vec<RunReport> {
+    let shift: SignedDuration = Timestamp::now().duration_since("2026-11-20T00:00:00Z".parse().expect("ts"));
+    let dir = root().join("policy/fixtures/seed-world");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixture dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let mut r = RunReport::from_json(&std::fs::read_to_string(f).expect("read")).expect("valid fixture");
+            r.started_at = r.started_at + shift;
+            r.finished_at = r.finished_at + shift;
+            r
+        })
+        .collect()
+}
+
+pub fn json(r: &RunReport) -> String {
+    serde_json::to_string(r).expect("serialize")
+}
