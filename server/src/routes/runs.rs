@@ -54,6 +54,10 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -
 }
 
 async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(StatusCode, Accepted), ApiError> {
+    // The body is read before anything can refuse it, so a refused client
+    // reads its answer rather than a connection reset mid-upload.
+    let limit = state.settings.max_body_bytes;
+    let raw = read_body(body, limit).await;
     let caller = auth::authenticate(&state.store, headers).await?;
     if caller.role != "runner" {
         return Err(ApiError::Forbidden(format!(
@@ -61,9 +65,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
             caller.name, caller.role
         )));
     }
-    let limit = state.settings.max_body_bytes;
-    let raw = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::TooLarge { limit })?;
-    let text = decode(headers, raw, limit)?;
+    let text = decode(headers, raw?, limit)?;
     let report = RunReport::from_json(&text).map_err(|e| match e {
         ReportError::Json { line, column, field, message } => {
             ApiError::Invalid { message: format!("line {line}, column {column}: {field}: {message}"), field: Some(field) }
@@ -119,6 +121,29 @@ async fn repeated(state: &AppState, run_id: &str, hash: &str) -> Result<Option<A
             "run `{run_id}` was already uploaded with different content; a new run needs a new run id"
         ))),
     }
+}
+
+/// Reads at most `limit` bytes. A larger body is still drained up to twice
+/// the limit so the client reads the 413 answer instead of a reset
+/// connection; beyond that the connection is dropped.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::Invalid { field: None, message: format!("cannot read the body: {e}") })?;
+        seen += chunk.len();
+        if seen <= limit {
+            buf.extend_from_slice(&chunk);
+        } else if seen > limit.saturating_mul(2) {
+            break;
+        }
+    }
+    if seen > limit {
+        return Err(ApiError::TooLarge { limit });
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Decompresses (gzip) and checks the body is UTF-8 JSON.
