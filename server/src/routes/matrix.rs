@@ -60,7 +60,7 @@ fn summary(state: &AppState, r: &FeatureResult) -> Option<Summary> {
     let f = state.policy.feature(&r.id)?;
     Some(Summary {
         id: r.id.clone(),
-        label: f.label.clone(),
+        label: plain(&f.label),
         category: f.category.clone(),
         category_label: state.policy.category(&f.category).map_or(f.category.clone(), |c| c.label.clone()),
         declared: r.declared,
@@ -192,6 +192,20 @@ async fn badge(State(state): State<AppState>, Path(file): Path<String>) -> Resul
         matrix::Status::Violating => "#c62828",
     };
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-cache")], svg_badge(id, &value, colour)))
+}
+
+/// A Markdown label as plain text: backslash escapes and code ticks removed.
+pub fn plain(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut chars = markdown.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            '`' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn escape(s: &str) -> String {

@@ -1,0 +1,93 @@
+//! The dashboard in a real headless Chromium: what a person sees.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Db, fresh_fixture, json, spawn_app};
+
+/// The DOM after scripts ran, as Chromium renders `url`.
+fn dump_dom(url: &str) -> String {
+    let chromium = std::env::var("TIERWATCH_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let profile = tempfile::tempdir().expect("profile dir");
+    // The page keeps a live-update stream open, so Chromium is given the
+    // DOM at the load event; a hung browser is killed rather than waited on.
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{chromium}` ({e}); install Debian's chromium or set TIERWATCH_CHROMIUM"));
+    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 DOM")
+}
+
+/// Visible text of a DOM: tags dropped, whitespace folded.
+fn text(dom: &str) -> String {
+    let body = dom.split("<body>").nth(1).unwrap_or(dom);
+    let body = body.split("<script>").next().unwrap_or(body);
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                out.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_matrix_and_a_feature_page() {
+    let app = spawn_app(Db::Sqlite).await;
+    let token = app.token("runner", &["*"]).await;
+    for r in fresh_fixture() {
+        let (status, _) = app.upload(&token, json(&r)).await;
+        assert_eq!(status, 201);
+    }
+    let base = app.base.clone();
+    let page = tokio::task::spawn_blocking(move || text(&dump_dom(&format!("{base}/")))).await.expect("chromium task");
+    for seen in [
+        "Wasmtime: tiers of support",
+        "46 conforming 0 promotable 0 violating 0 stale",
+        "Declared Tier 2",
+        "Target aarch64-unknown-linux-gnu Tier 2 Tier 2 conforming Continuous fuzzing",
+        "Compiler Backend Winch on x86_64 Tier 3 Tier 3 conforming WebAssembly proposals",
+        "WASI Proposal wasi-threads Tier 3 Tier 3 conforming More CI, unstable proposal",
+        "Results per target",
+    ] {
+        assert!(page.contains(seen), "the matrix page lacks `{seen}`:\n{page}");
+    }
+
+    let base = app.base.clone();
+    let page = tokio::task::spawn_blocking(move || text(&dump_dom(&format!("{base}/features/winch-x86_64"))))
+        .await
+        .expect("chromium task");
+    for seen in [
+        "Winch on x86_64",
+        "declared Tier 3 · earned Tier 3 · conforming",
+        "Tier 2 WebAssembly proposals ✗ missing (missing-features) simd: 118 failing directives",
+        "Tier 2 CI testing ✓ met",
+        "Per target Target Compiler Passed Failed Skipped Run x86_64-unknown-linux-gnu winch 284 0 0",
+        "History",
+    ] {
+        assert!(page.contains(seen), "the feature page lacks `{seen}`:\n{page}");
+    }
+}
