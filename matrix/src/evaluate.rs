@@ -192,8 +192,11 @@ pub fn feature_runs(policy: &Policy, evidence: &Evidence, feature: &str) -> Vec<
         let count = |o: Outcome| {
             let spec: usize =
                 run.spec.iter().filter(|s| cx.spec_selected(&f.evidence.spec, &s.key())).map(|s| s.count(o)).sum();
-            let wasi =
-                run.wasi.iter().filter(|w| w.outcome == o && f.evidence.wasi.iter().any(|p| p.is_match(&w.key()))).count();
+            let wasi = run
+                .wasi
+                .iter()
+                .filter(|w| w.outcome == o && f.evidence.wasi.iter().any(|p| p.is_match(&w.key())))
+                .count();
             spec + wasi
         };
         let (passed, failed, skipped) = (count(Outcome::Pass), count(Outcome::Fail), count(Outcome::Skip));

@@ -40,7 +40,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// A new token: the row to store and the secret to show once.
 pub fn new_token(name: &str, role: &str, targets: &[String]) -> (TokenRow, String) {
     let mut rng = rand::rng();
-    let id: String = (0..8).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect();
+    let id: String =
+        (0..8).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect();
     let secret: [u8; 24] = rng.random();
     let secret = hex::encode(secret);
     let row = TokenRow {
@@ -57,9 +58,9 @@ pub fn new_token(name: &str, role: &str, targets: &[String]) -> (TokenRow, Strin
 /// Authenticates the request's bearer token.
 pub async fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let unauthenticated = |m: &str| ApiError::Unauthenticated(m.to_owned());
-    let header = headers
-        .get("authorization")
-        .ok_or_else(|| unauthenticated("missing `Authorization: Bearer <token>`; create a token with `tierwatch token create`"))?;
+    let header = headers.get("authorization").ok_or_else(|| {
+        unauthenticated("missing `Authorization: Bearer <token>`; create a token with `tierwatch token create`")
+    })?;
     let value = header.to_str().map_err(|_| unauthenticated("the Authorization header is not text"))?;
     let token = value
         .strip_prefix("Bearer ")

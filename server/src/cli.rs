@@ -174,18 +174,16 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Schema => print(&(serde_json::to_string_pretty(&matrix::evidence::json_schema())? + "\n")),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
-        Command::Token { command: TokenCommand::Create { name, role, targets, db } } => {
-            runtime()?.block_on(async {
-                let store = crate::store::Store::connect(&db.database_url)
-                    .await
-                    .with_context(|| format!("cannot open database {}", crate::server::redact(&db.database_url)))?;
-                let (row, token) = crate::auth::new_token(&name, &role, &targets);
-                store.create_token(&row, Timestamp::now()).await?;
-                println!("{token}");
-                eprintln!("token `{name}` ({role}, targets: {}) created; it is not shown again", targets.join(","));
-                Ok(ExitCode::SUCCESS)
-            })
-        }
+        Command::Token { command: TokenCommand::Create { name, role, targets, db } } => runtime()?.block_on(async {
+            let store = crate::store::Store::connect(&db.database_url)
+                .await
+                .with_context(|| format!("cannot open database {}", crate::server::redact(&db.database_url)))?;
+            let (row, token) = crate::auth::new_token(&name, &role, &targets);
+            store.create_token(&row, Timestamp::now()).await?;
+            println!("{token}");
+            eprintln!("token `{name}` ({role}, targets: {}) created; it is not shown again", targets.join(","));
+            Ok(ExitCode::SUCCESS)
+        }),
     }
 }
 

@@ -12,8 +12,14 @@ use crate::store::Store;
 
 /// Connects the store, evaluates, and binds; returns the state and the
 /// listener so callers (tests) can learn the port before serving.
-pub async fn prepare(policy: Policy, database_url: &str, bind: &str, settings: Settings) -> Result<(AppState, TcpListener)> {
-    let store = Store::connect(database_url).await.with_context(|| format!("cannot open database {}", redact(database_url)))?;
+pub async fn prepare(
+    policy: Policy,
+    database_url: &str,
+    bind: &str,
+    settings: Settings,
+) -> Result<(AppState, TcpListener)> {
+    let store =
+        Store::connect(database_url).await.with_context(|| format!("cannot open database {}", redact(database_url)))?;
     let state = AppState::start(store, policy, settings).await.context("cannot load stored runs")?;
     let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     Ok((state, listener))

@@ -25,10 +25,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            max_body_bytes: 64 * 1024 * 1024,
-            horizon: SignedDuration::from_hours(24 * 90),
-        }
+        Settings { max_body_bytes: 64 * 1024 * 1024, horizon: SignedDuration::from_hours(24 * 90) }
     }
 }
 
@@ -131,7 +128,12 @@ impl AppState {
         self.reevaluate(&mut live, "clock", None).await
     }
 
-    async fn reevaluate(&self, live: &mut Live, cause: &str, run_id: Option<String>) -> Result<Vec<String>, StoreError> {
+    async fn reevaluate(
+        &self,
+        live: &mut Live,
+        cause: &str,
+        run_id: Option<String>,
+    ) -> Result<Vec<String>, StoreError> {
         let started = std::time::Instant::now();
         let next = Arc::new(matrix::evaluate(&self.policy, &live.evidence, Timestamp::now()));
         self.metrics.evaluations.fetch_add(1, Ordering::Relaxed);

@@ -218,7 +218,10 @@ impl Store {
 
     /// The body hash stored for `run_id`, if the run exists.
     pub async fn run_hash(&self, run_id: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT body_sha256 FROM runs WHERE run_id = $1").bind(run_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT body_sha256 FROM runs WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| r.try_get("body_sha256")).transpose()?)
     }
 
@@ -393,21 +396,25 @@ impl Store {
 
     /// How many runs are stored, by state.
     pub async fn run_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM runs GROUP BY state ORDER BY state").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM runs GROUP BY state ORDER BY state")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
     }
 
     /// Creates a token.
     pub async fn create_token(&self, t: &TokenRow, now: Timestamp) -> Result<()> {
-        sqlx::query("INSERT INTO tokens (id, name, secret_hash, role, targets, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&t.id)
-            .bind(&t.name)
-            .bind(&t.secret_hash)
-            .bind(&t.role)
-            .bind(&t.targets)
-            .bind(millis(now))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO tokens (id, name, secret_hash, role, targets, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.secret_hash)
+        .bind(&t.role)
+        .bind(&t.targets)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -434,11 +441,12 @@ impl Store {
     pub async fn append_history(&self, rows: &[HistoryRow]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for h in rows {
-            let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM feature_history WHERE feature = $1")
-                .bind(&h.feature)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("next")?;
+            let seq: i64 =
+                sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM feature_history WHERE feature = $1")
+                    .bind(&h.feature)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("next")?;
             sqlx::query(
                 "INSERT INTO feature_history (feature, at, seq, declared, earned, status, missing, cause) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

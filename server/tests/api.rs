@@ -70,14 +70,24 @@ async fn ingesting_the_seed_world_publishes_the_seed_matrix(db: Db) {
     assert!(folded.contains(&"| WASI Proposal | [`wasi-threads`] | More CI, unstable proposal |".to_owned()));
 
     let detail = app.get_json("/api/v1/features/aarch64-unknown-linux-gnu").await;
-    let fuzz = detail["requirements"].as_array().expect("checklist").iter().find(|r| r["requirement"] == "t1-fuzz-target").expect("row");
+    let fuzz = detail["requirements"]
+        .as_array()
+        .expect("checklist")
+        .iter()
+        .find(|r| r["requirement"] == "t1-fuzz-target")
+        .expect("row");
     assert_eq!((fuzz["met"].as_bool(), fuzz["reason"].as_str()), (Some(false), Some("not-fuzzed")));
     let targets = detail["targets"].as_array().expect("targets");
     assert_eq!(targets.len(), 1);
     assert!(targets[0]["passed"].as_u64().expect("count") > 300, "{}", targets[0]);
 
     let s390x = app.get_json("/api/v1/features/simd").await;
-    let on_s390x = s390x["targets"].as_array().expect("targets").iter().find(|t| t["target"] == "s390x-unknown-linux-gnu").expect("s390x");
+    let on_s390x = s390x["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["target"] == "s390x-unknown-linux-gnu")
+        .expect("s390x");
     assert_eq!((on_s390x["emulated"].as_bool(), on_s390x["failed"].as_u64()), (Some(true), Some(0)));
 }
 
@@ -116,7 +126,13 @@ async fn bad_uploads_get_clear_errors_and_store_nothing(db: Db) {
     expect(status, &body, 401, "unauthenticated", "unknown or wrong token");
     // Wrong scope.
     let (status, body) = app.upload(&token, json(&x86)).await;
-    expect(status, &body, 403, "forbidden", "may report for aarch64-unknown-linux-gnu; this report is for `wasm32-wasip1`");
+    expect(
+        status,
+        &body,
+        403,
+        "forbidden",
+        "may report for aarch64-unknown-linux-gnu; this report is for `wasm32-wasip1`",
+    );
     // Wrong role.
     let maintainer = app.token("maintainer", &["*"]).await;
     let (status, body) = app.upload(&maintainer, json(&aarch64)).await;
@@ -125,7 +141,15 @@ async fn bad_uploads_get_clear_errors_and_store_nothing(db: Db) {
     let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(600 * 1024));
     let (status, body) = app.upload(&token, big.clone()).await;
     expect(status, &body, 413, "too-large", "larger than 524288 bytes");
-    let resp = app.client.post(&url).bearer_auth(&token).header("content-encoding", "gzip").body(gzip(&big)).send().await.expect("send");
+    let resp = app
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-encoding", "gzip")
+        .body(gzip(&big))
+        .send()
+        .await
+        .expect("send");
     let status = resp.status().as_u16();
     expect(status, &resp.json().await.expect("json"), 413, "too-large", "larger than");
     // Malformed: not JSON, a wrong field type, a missing field, a wrong version.
@@ -145,7 +169,15 @@ async fn bad_uploads_get_clear_errors_and_store_nothing(db: Db) {
     let (status, body) = app.upload(&token, version.to_string()).await;
     expect(status, &body, 422, "invalid-report", "version: this tierwatch reads version 1, found 7");
     // Unsupported encodings.
-    let resp = app.client.post(&url).bearer_auth(&token).header("content-encoding", "br").body(json(&aarch64)).send().await.expect("send");
+    let resp = app
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-encoding", "br")
+        .body(json(&aarch64))
+        .send()
+        .await
+        .expect("send");
     let status = resp.status().as_u16();
     expect(status, &resp.json().await.expect("json"), 415, "unsupported-media-type", "Content-Encoding `br`");
 
@@ -161,7 +193,10 @@ async fn bad_uploads_get_clear_errors_and_store_nothing(db: Db) {
     expect(status, &body, 409, "conflict", "already uploaded with different content");
     assert_eq!(run_count(&app).await, 1);
     let stored = app.state.store.directives(&aarch64.run_id, true).await.expect("query");
-    assert_eq!(stored.iter().filter(|d| d.outcome == "fail").count(), aarch64.spec.iter().map(|f| f.count(Outcome::Fail)).sum::<usize>());
+    assert_eq!(
+        stored.iter().filter(|d| d.outcome == "fail").count(),
+        aarch64.spec.iter().map(|f| f.count(Outcome::Fail)).sum::<usize>()
+    );
 }
 
 fn gzip(text: &str) -> Vec<u8> {
@@ -193,12 +228,13 @@ async fn a_regression_is_recorded_in_history_and_diffed(db: Db) {
     let app = spawn_app(db).await;
     ingest_all(&app).await;
     let token = app.token("runner", &["aarch64-unknown-linux-gnu"]).await;
-    let base = fresh_fixture().into_iter().find(|r| r.run_id == "seed-aarch64-unknown-linux-gnu-cranelift").expect("fixture");
+    let base =
+        fresh_fixture().into_iter().find(|r| r.run_id == "seed-aarch64-unknown-linux-gnu-cranelift").expect("fixture");
     let next = |id: &str, hours: i64, fail: bool| {
         let mut r = base.clone();
         r.run_id = id.into();
-        r.started_at = r.started_at + jiff::SignedDuration::from_hours(hours);
-        r.finished_at = r.finished_at + jiff::SignedDuration::from_hours(hours);
+        r.started_at += jiff::SignedDuration::from_hours(hours);
+        r.finished_at += jiff::SignedDuration::from_hours(hours);
         if fail {
             let f = r.spec.iter_mut().find(|f| f.file == "br.wast").expect("br.wast");
             f.directives[1].outcome = Outcome::Fail;
@@ -213,7 +249,10 @@ async fn a_regression_is_recorded_in_history_and_diffed(db: Db) {
 
     let history = app.get_json("/api/v1/history?feature=aarch64-unknown-linux-gnu").await;
     let last = history.as_array().expect("history").last().expect("an entry");
-    assert_eq!((last["status"].as_str(), last["earned"].as_i64(), last["cause"].as_str()), (Some("violating"), Some(3), Some("aarch64-regressed")));
+    assert_eq!(
+        (last["status"].as_str(), last["earned"].as_i64(), last["cause"].as_str()),
+        (Some("violating"), Some(3), Some("aarch64-regressed"))
+    );
     assert!(last["missing"].as_array().expect("missing").contains(&"CI testing".into()), "{last}");
 
     let run = app.get_json("/api/v1/runs/aarch64-regressed").await;
@@ -242,7 +281,9 @@ async fn runs_no_feature_uses_are_rejected(db: Db) {
     r.engine.compiler = "singlepass".into();
     let (status, body) = app.upload(&token, json(&r)).await;
     assert_eq!((status, body["state"].as_str()), (201, Some("rejected")), "{body}");
-    assert!(body["state-reason"].as_str().expect("reason").contains("no feature of the policy selects runs on `mips64"));
+    assert!(
+        body["state-reason"].as_str().expect("reason").contains("no feature of the policy selects runs on `mips64")
+    );
     let runs = app.get_json("/api/v1/runs").await;
     assert_eq!(runs[0]["state"], "rejected");
 }
@@ -273,7 +314,8 @@ async fn live_events_announce_new_runs(db: Db) {
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while !seen.contains("\"run-id\"") {
-        let chunk = tokio::time::timeout_at(deadline, events.chunk()).await.expect("an event within 10 s").expect("stream");
+        let chunk =
+            tokio::time::timeout_at(deadline, events.chunk()).await.expect("an event within 10 s").expect("stream");
         seen.push_str(&String::from_utf8_lossy(&chunk.expect("open stream")));
     }
     assert!(seen.contains("event: update"), "{seen}");
@@ -297,15 +339,34 @@ async fn operations_endpoints_answer(db: Db) {
     let campaigns = app.get_json("/api/v1/fuzz/campaigns").await;
     assert_eq!(campaigns.as_array().map(Vec::len), Some(2));
     let crashes = app.get_json("/api/v1/fuzz/crashes").await;
-    assert_eq!((crashes[0]["signature"].as_str(), crashes[0]["open"].as_bool()), (Some("wasmtime:trap-mismatch:i64.rem_s"), Some(false)));
+    assert_eq!(
+        (crashes[0]["signature"].as_str(), crashes[0]["open"].as_bool()),
+        (Some("wasmtime:trap-mismatch:i64.rem_s"), Some(false))
+    );
     let targets = app.get_json("/api/v1/targets").await;
     assert_eq!(targets.as_array().map(Vec::len), Some(14));
     // Every API route is in the OpenAPI document.
     let openapi = app.get_json("/api/v1/openapi.json").await;
-    for path in ["/api/v1/runs", "/api/v1/runs/{id}", "/api/v1/matrix", "/api/v1/features", "/api/v1/features/{id}", "/api/v1/targets", "/api/v1/history", "/api/v1/fuzz/campaigns", "/api/v1/fuzz/crashes", "/TIERS.md", "/badges/{file}", "/healthz", "/metrics"] {
+    for path in [
+        "/api/v1/runs",
+        "/api/v1/runs/{id}",
+        "/api/v1/matrix",
+        "/api/v1/features",
+        "/api/v1/features/{id}",
+        "/api/v1/targets",
+        "/api/v1/history",
+        "/api/v1/fuzz/campaigns",
+        "/api/v1/fuzz/crashes",
+        "/TIERS.md",
+        "/badges/{file}",
+        "/healthz",
+        "/metrics",
+    ] {
         assert!(openapi["paths"].get(path).is_some(), "{path} is not documented");
     }
-    for page in ["/", "/features/simd", "/runs", "/runs/seed-x86_64-unknown-linux-gnu-winch", "/fuzz", "/static/style.css"] {
+    for page in
+        ["/", "/features/simd", "/runs", "/runs/seed-x86_64-unknown-linux-gnu-winch", "/fuzz", "/static/style.css"]
+    {
         let (status, _) = app.get_text(page).await;
         assert_eq!(status, 200, "{page}");
     }

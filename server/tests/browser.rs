@@ -29,7 +29,9 @@ fn dump_dom(url: &str) -> String {
         .arg("--dump-dom")
         .arg(url)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run `{chromium}` ({e}); install Debian's chromium or set TIERWATCH_CHROMIUM"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run `{chromium}` ({e}); install Debian's chromium or set TIERWATCH_CHROMIUM")
+        });
     assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8 DOM")
 }

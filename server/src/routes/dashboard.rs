@@ -66,8 +66,15 @@ async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> 
     let live = state.live.read().await;
     let eval = live.evaluation.clone();
     let all = summaries(&state, &eval);
-    let tiers = state.policy.tiers.iter().map(|t| (t.tier.0, all.iter().filter(|s| s.declared == t.tier).cloned().collect())).collect();
-    let counts = ["conforming", "promotable", "violating", "stale"].map(|st| (st, all.iter().filter(|s| s.status == st).count())).to_vec();
+    let tiers = state
+        .policy
+        .tiers
+        .iter()
+        .map(|t| (t.tier.0, all.iter().filter(|s| s.declared == t.tier).cloned().collect()))
+        .collect();
+    let counts = ["conforming", "promotable", "violating", "stale"]
+        .map(|st| (st, all.iter().filter(|s| s.status == st).count()))
+        .to_vec();
     let mut per_feature = BTreeMap::new();
     let mut targets = BTreeSet::new();
     for s in all.iter().filter(|s| s.category != "target") {
@@ -86,7 +93,11 @@ async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> 
                 .map(|t| {
                     let here: Vec<_> = results.iter().filter(|r| &r.target == t).collect();
                     let (p, f) = here.iter().fold((0, 0), |(p, f), r| (p + r.passed, f + r.failed));
-                    let title = here.iter().map(|r| format!("{}: {} passed, {} failed ({})", r.compiler, r.passed, r.failed, r.run_id)).collect::<Vec<_>>().join("; ");
+                    let title = here
+                        .iter()
+                        .map(|r| format!("{}: {} passed, {} failed ({})", r.compiler, r.passed, r.failed, r.run_id))
+                        .collect::<Vec<_>>()
+                        .join("; ");
                     match (p, f) {
                         (0, 0) => Cell { text: "–".into(), class: "none", title: "no runs".into() },
                         (p, 0) => Cell { text: format!("{p}/{p}"), class: "pass", title },
@@ -138,7 +149,10 @@ fn chart(series: &[matrix::evaluate::TargetResult]) -> String {
     let mut by_target: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
     for r in series {
         let total = (r.passed + r.failed).max(1) as f64;
-        by_target.entry(format!("{}/{}", r.target, r.compiler)).or_default().push((r.at.as_second(), r.passed as f64 / total));
+        by_target
+            .entry(format!("{}/{}", r.target, r.compiler))
+            .or_default()
+            .push((r.at.as_second(), r.passed as f64 / total));
     }
     let mut svg = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"pass rate over time\">\
@@ -151,11 +165,23 @@ fn chart(series: &[matrix::evaluate::TargetResult]) -> String {
     for (i, (name, points)) in by_target.iter().enumerate() {
         let colour = palette[i % palette.len()];
         let pts: Vec<String> = points.iter().map(|(t, r)| format!("{:.1},{:.1}", x(*t), y(*r))).collect();
-        svg.push_str(&format!("<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>", pts.join(" ")));
+        svg.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
+            pts.join(" ")
+        ));
         for (t, r) in points {
-            svg.push_str(&format!("<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"><title>{name}: {:.1}%</title></circle>", x(*t), y(*r), r * 100.0));
+            svg.push_str(&format!(
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"><title>{name}: {:.1}%</title></circle>",
+                x(*t),
+                y(*r),
+                r * 100.0
+            ));
         }
-        svg.push_str(&format!("<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"{colour}\">{name}</text>", pad + 4.0, 12.0 + 11.0 * i as f64));
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"{colour}\">{name}</text>",
+            pad + 4.0,
+            12.0 + 11.0 * i as f64
+        ));
     }
     svg.push_str("</svg>");
     svg

@@ -168,7 +168,10 @@ struct HistoryQuery {
     feature: Option<String>,
 }
 
-async fn history(State(state): State<AppState>, Query(q): Query<HistoryQuery>) -> Result<Json<Vec<HistoryRow>>, ApiError> {
+async fn history(
+    State(state): State<AppState>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<HistoryRow>>, ApiError> {
     Ok(Json(state.store.history(q.feature.as_deref()).await?))
 }
 
@@ -178,7 +181,8 @@ async fn tiers_md(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn badge(State(state): State<AppState>, Path(file): Path<String>) -> Result<impl IntoResponse, ApiError> {
-    let id = file.strip_suffix(".svg").ok_or_else(|| ApiError::NotFound("badges are `/badges/<feature>.svg`".into()))?;
+    let id =
+        file.strip_suffix(".svg").ok_or_else(|| ApiError::NotFound("badges are `/badges/<feature>.svg`".into()))?;
     let eval = state.evaluation().await;
     let r = eval.feature(id).ok_or_else(|| ApiError::NotFound(format!("no feature `{id}` in the policy")))?;
     let value = match r.earned {

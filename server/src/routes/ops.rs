@@ -35,7 +35,8 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     let mut out = String::new();
     let m = &state.metrics;
     out.push_str("# TYPE tierwatch_uploads_total counter\n");
-    for (outcome, v) in [("accepted", &m.runs_accepted), ("duplicate", &m.runs_duplicate), ("refused", &m.runs_refused)] {
+    for (outcome, v) in [("accepted", &m.runs_accepted), ("duplicate", &m.runs_duplicate), ("refused", &m.runs_refused)]
+    {
         let _ = writeln!(out, "tierwatch_uploads_total{{outcome=\"{outcome}\"}} {}", v.load(Ordering::Relaxed));
     }
     out.push_str("# TYPE tierwatch_runs gauge\n");
@@ -45,10 +46,16 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     out.push_str("# TYPE tierwatch_evaluations_total counter\n");
     let _ = writeln!(out, "tierwatch_evaluations_total {}", m.evaluations.load(Ordering::Relaxed));
     out.push_str("# TYPE tierwatch_evaluation_seconds_total counter\n");
-    let _ = writeln!(out, "tierwatch_evaluation_seconds_total {}", m.evaluation_micros.load(Ordering::Relaxed) as f64 / 1e6);
+    let _ = writeln!(
+        out,
+        "tierwatch_evaluation_seconds_total {}",
+        m.evaluation_micros.load(Ordering::Relaxed) as f64 / 1e6
+    );
     out.push_str("# TYPE tierwatch_features gauge\n");
     let eval = state.evaluation().await;
-    for status in [matrix::Status::Conforming, matrix::Status::Promotable, matrix::Status::Violating, matrix::Status::Stale] {
+    for status in
+        [matrix::Status::Conforming, matrix::Status::Promotable, matrix::Status::Violating, matrix::Status::Stale]
+    {
         let n = eval.features.iter().filter(|f| f.status == status).count();
         let _ = writeln!(out, "tierwatch_features{{status=\"{}\"}} {n}", status_str(status));
     }

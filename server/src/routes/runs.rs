@@ -23,9 +23,7 @@ use crate::store::{DirectiveRow, NewRun, RunRow};
 
 /// The run routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/runs", get(list).post(ingest))
-        .route("/api/v1/runs/{id}", get(show))
+    Router::new().route("/api/v1/runs", get(list).post(ingest)).route("/api/v1/runs/{id}", get(show))
 }
 
 /// The answer to an accepted (or repeated) upload.
@@ -67,9 +65,10 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
     }
     let text = decode(headers, raw?, limit)?;
     let report = RunReport::from_json(&text).map_err(|e| match e {
-        ReportError::Json { line, column, field, message } => {
-            ApiError::Invalid { message: format!("line {line}, column {column}: {field}: {message}"), field: Some(field) }
-        }
+        ReportError::Json { line, column, field, message } => ApiError::Invalid {
+            message: format!("line {line}, column {column}: {field}: {message}"),
+            field: Some(field),
+        },
         ReportError::Invalid { field, message } => {
             ApiError::Invalid { message: format!("{field}: {message}"), field: Some(field) }
         }
@@ -86,7 +85,13 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
     if let Some(answer) = repeated(state, &report.run_id, &hash).await? {
         return Ok((StatusCode::OK, answer));
     }
-    let new = NewRun { report: &report, json: &text, body_sha256: &hash, token_id: &caller.token_id, received_at: Timestamp::now() };
+    let new = NewRun {
+        report: &report,
+        json: &text,
+        body_sha256: &hash,
+        token_id: &caller.token_id,
+        received_at: Timestamp::now(),
+    };
     if !state.store.insert_run(&new).await? {
         // Lost a race with the same run id.
         let answer = repeated(state, &report.run_id, &hash).await?;
@@ -95,12 +100,21 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
     let run_id = report.run_id.clone();
     if let Some(reason) = irrelevant(&state.policy, &report) {
         state.store.set_state(&run_id, "rejected", Some(&reason)).await?;
-        let a = Accepted { run_id, state: "rejected".into(), state_reason: Some(reason), duplicate: false, changed: vec![] };
+        let a = Accepted {
+            run_id,
+            state: "rejected".into(),
+            state_reason: Some(reason),
+            duplicate: false,
+            changed: vec![],
+        };
         return Ok((StatusCode::CREATED, a));
     }
     let changed = state.add_run(report).await?;
     state.store.set_state(&run_id, "evaluated", None).await?;
-    Ok((StatusCode::CREATED, Accepted { run_id, state: "evaluated".into(), state_reason: None, duplicate: false, changed }))
+    Ok((
+        StatusCode::CREATED,
+        Accepted { run_id, state: "evaluated".into(), state_reason: None, duplicate: false, changed },
+    ))
 }
 
 /// The stored answer for a repeated upload, or a conflict.
@@ -132,7 +146,8 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let mut buf = Vec::new();
     let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::Invalid { field: None, message: format!("cannot read the body: {e}") })?;
+        let chunk =
+            chunk.map_err(|e| ApiError::Invalid { field: None, message: format!("cannot read the body: {e}") })?;
         seen += chunk.len();
         if seen <= limit {
             buf.extend_from_slice(&chunk);
@@ -158,7 +173,9 @@ fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<String, ApiEr
         Some("gzip") => {
             let mut out = Vec::new();
             let mut reader = flate2::read::GzDecoder::new(&raw[..]).take(limit as u64 + 1);
-            reader.read_to_end(&mut out).map_err(|e| ApiError::Invalid { field: None, message: format!("bad gzip body: {e}") })?;
+            reader
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::Invalid { field: None, message: format!("bad gzip body: {e}") })?;
             if out.len() > limit {
                 return Err(ApiError::TooLarge { limit });
             }
@@ -177,10 +194,7 @@ fn irrelevant(policy: &matrix::Policy, report: &RunReport) -> Option<String> {
             || (!report.fuzz.is_empty() && f.arch.as_deref() == Some(arch))
     });
     (!used).then(|| {
-        format!(
-            "no feature of the policy selects runs on `{}` with `{}`",
-            report.target.triple, report.engine.compiler
-        )
+        format!("no feature of the policy selects runs on `{}` with `{}`", report.target.triple, report.engine.compiler)
     })
 }
 

@@ -48,7 +48,10 @@ async fn fresh_postgres() -> String {
         .await
         .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at TIERWATCH_TEST_POSTGRES: {e}"));
     let name = format!("tw_test_{}", hex::encode(rand::random::<[u8; 6]>()));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
     let (base, _) = admin.rsplit_once('/').expect("admin URL has a database path");
     format!("{base}/{name}")
 }
@@ -128,8 +131,8 @@ pub fn fresh_fixture() -> Vec<RunReport> {
         .iter()
         .map(|f| {
             let mut r = RunReport::from_json(&std::fs::read_to_string(f).expect("read")).expect("valid fixture");
-            r.started_at = r.started_at + shift;
-            r.finished_at = r.finished_at + shift;
+            r.started_at += shift;
+            r.finished_at += shift;
             r
         })
         .collect()
