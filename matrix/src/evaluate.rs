@@ -11,14 +11,17 @@
 //! stops after at most `features × tiers` rounds, and because a round reads
 //! only the previous round, the result does not depend on feature order.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use crate::evidence::{Evidence, Outcome, RunReport};
-use crate::policy::{Check, Feature, FuzzScope, Policy, Requirement, Selector, SpecSelection, Suite, Tier, Window};
+use crate::evidence::{Evidence, RunReport};
+use crate::index::Index;
+use crate::policy::{Check, Feature, FuzzScope, Policy, Requirement, Suite, Tier, Window};
 
 /// A feature's standing against its declared tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -187,34 +190,28 @@ pub struct TargetResult {
 pub fn feature_runs(policy: &Policy, evidence: &Evidence, feature: &str) -> Vec<TargetResult> {
     let Some(f) = policy.feature(feature) else { return Vec::new() };
     let cx = Cx::new(policy, evidence, Timestamp::MAX);
-    let mut out = Vec::new();
-    for run in cx.runs.iter().filter(|r| f.evidence.selects_run(&r.target.triple, &r.engine.compiler)) {
-        let count = |o: Outcome| {
-            let spec: usize =
-                run.spec.iter().filter(|s| cx.spec_selected(&f.evidence.spec, &s.key())).map(|s| s.count(o)).sum();
-            let wasi = run
-                .wasi
-                .iter()
-                .filter(|w| w.outcome == o && f.evidence.wasi.iter().any(|p| p.is_match(&w.key())))
-                .count();
-            spec + wasi
-        };
-        let (passed, failed, skipped) = (count(Outcome::Pass), count(Outcome::Fail), count(Outcome::Skip));
-        if passed + failed + skipped == 0 {
-            continue;
-        }
-        out.push(TargetResult {
-            target: run.target.triple.clone(),
-            compiler: run.engine.compiler.clone(),
-            emulated: run.target.emulated,
-            run_id: run.run_id.clone(),
-            at: run.finished_at,
-            passed,
-            failed,
-            skipped,
-        });
-    }
-    out
+    let i = cx.idx(f);
+    cx.index
+        .runs(&f.evidence, None)
+        .filter_map(|run| {
+            let (mut size, mut failed, mut skipped) = (0, 0, 0);
+            for t in run.tests_of(i, &[Suite::Spec, Suite::Wasi]) {
+                size += t.size as usize;
+                failed += t.failures as usize;
+                skipped += t.skipped as usize;
+            }
+            (size > 0).then(|| TargetResult {
+                target: run.report.target.triple.clone(),
+                compiler: run.report.engine.compiler.clone(),
+                emulated: run.report.target.emulated,
+                run_id: run.report.run_id.clone(),
+                at: run.report.finished_at,
+                passed: size - failed - skipped,
+                failed,
+                skipped,
+            })
+        })
+        .collect()
 }
 
 /// The feature's selected tests in the latest run of every (target,
@@ -241,129 +238,34 @@ fn at_least(t: Option<Tier>, tier: Tier) -> bool {
     t.is_some_and(|t| t <= tier)
 }
 
+/// A memoised cross-feature tally.
+struct PairTally {
+    empty: bool,
+    failed: usize,
+    run_ids: Vec<String>,
+}
+
 struct Cx<'a> {
     policy: &'a Policy,
-    runs: Vec<&'a RunReport>,
+    index: Index<'a>,
+    pairs: RefCell<HashMap<(usize, usize, i64), Rc<PairTally>>>,
+    /// Feature id → index in `policy.features`.
+    ids: HashMap<&'a str, usize>,
     now: Timestamp,
-    core: HashSet<String>,
-}
-
-/// Which test on which target with which compiler.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct TestKey {
-    target: String,
-    compiler: String,
-    test: String,
-}
-
-/// The latest result of one [`TestKey`].
-#[derive(Debug, Clone)]
-struct Latest {
-    at: Timestamp,
-    failures: usize,
-    run_id: String,
-    /// Tests inside: directives of a spec file, 1 for a WASI program.
-    size: usize,
-}
-
-/// Latest results per test key within a selection.
-#[derive(Default)]
-struct Tally {
-    tests: BTreeMap<TestKey, Latest>,
-}
-
-impl Tally {
-    fn add(&mut self, run: &RunReport, test: String, failures: usize, size: usize) {
-        let key = TestKey { target: run.target.triple.clone(), compiler: run.engine.compiler.clone(), test };
-        let latest = Latest { at: run.finished_at, failures, run_id: run.run_id.clone(), size };
-        if self.tests.get(&key).is_none_or(|old| old.at <= latest.at) {
-            self.tests.insert(key, latest);
-        }
-    }
-
-    /// Failing tests as `test on target/compiler` with their failure counts.
-    fn failing(&self) -> Vec<(String, usize)> {
-        self.tests
-            .iter()
-            .filter(|(_, v)| v.failures > 0)
-            .map(|(k, v)| (format!("{} on {}/{}", k.test, k.target, k.compiler), v.failures))
-            .collect()
-    }
-
-    fn failed_directives(&self) -> usize {
-        self.tests.values().map(|v| v.failures).sum()
-    }
-
-    /// Distinct tests across targets: each spec directive and each WASI
-    /// program counts once.
-    fn distinct_tests(&self) -> usize {
-        let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
-        for (k, v) in &self.tests {
-            let e = sizes.entry(k.test.as_str()).or_default();
-            *e = (*e).max(v.size);
-        }
-        sizes.values().sum()
-    }
-
-    fn targets(&self) -> BTreeSet<&str> {
-        self.tests.keys().map(|k| k.target.as_str()).collect()
-    }
-
-    fn run_ids(&self) -> Vec<String> {
-        let ids: BTreeSet<&String> = self.tests.values().map(|v| &v.run_id).collect();
-        ids.into_iter().cloned().collect()
-    }
-}
-
-fn failures(directives: &[crate::evidence::Directive]) -> usize {
-    directives.iter().filter(|d| d.outcome == Outcome::Fail).count()
 }
 
 impl<'a> Cx<'a> {
     fn new(policy: &'a Policy, evidence: &'a Evidence, now: Timestamp) -> Self {
-        let mut runs: Vec<&RunReport> = evidence.runs.iter().collect();
-        runs.sort_by_key(|r| (r.finished_at, r.run_id.clone()));
-        let mut cx = Cx { policy, runs, now, core: HashSet::new() };
-        let keys: BTreeSet<String> = cx.runs.iter().flat_map(|r| r.spec.iter().map(|s| s.key())).collect();
-        cx.core = keys.into_iter().filter(|k| cx.is_core(k)).collect();
-        cx
+        let ids = policy.features.iter().enumerate().map(|(i, f)| (f.id.as_str(), i)).collect();
+        Cx { policy, index: Index::new(policy, evidence), pairs: RefCell::default(), ids, now }
     }
 
-    /// A spec file is core when no proposal, unsupported entry or
-    /// exclusion claims it.
-    fn is_core(&self, key: &str) -> bool {
-        let p = self.policy;
-        !p.features.iter().any(|f| f.evidence.spec.patterns.iter().any(|pat| pat.is_match(key)))
-            && !p.unsupported.iter().any(|u| u.spec.iter().any(|pat| pat.is_match(key)))
-            && !p.core_exclude.iter().any(|pat| pat.is_match(key))
-    }
-
-    fn spec_selected(&self, sel: &SpecSelection, key: &str) -> bool {
-        sel.patterns.iter().any(|p| p.is_match(key)) || (sel.core && self.core.contains(key))
+    fn idx(&self, f: &Feature) -> usize {
+        self.ids[f.id.as_str()]
     }
 
     fn since(&self, window: &Window) -> Timestamp {
         self.now.checked_sub(window.duration).unwrap_or(Timestamp::MIN)
-    }
-
-    /// Tallies the tests of `files` (a feature's test selection) in runs
-    /// chosen by `runs` (a feature's run selection) finished after `since`.
-    fn tally(&self, runs: &Selector, files: &Selector, suites: &[Suite], since: Option<Timestamp>) -> Tally {
-        let mut t = Tally::default();
-        let chosen = self.runs.iter().filter(|r| runs.selects_run(&r.target.triple, &r.engine.compiler));
-        for run in chosen.filter(|r| since.is_none_or(|s| r.finished_at >= s)) {
-            if suites.contains(&Suite::Spec) {
-                for f in run.spec.iter().filter(|f| self.spec_selected(&files.spec, &f.key())) {
-                    t.add(run, f.key(), failures(&f.directives), f.directives.len());
-                }
-            }
-            if suites.contains(&Suite::Wasi) {
-                for w in run.wasi.iter().filter(|w| files.wasi.iter().any(|p| p.is_match(&w.key()))) {
-                    t.add(run, w.key(), usize::from(w.outcome == Outcome::Fail), 1);
-                }
-            }
-        }
-        t
     }
 
     fn outcomes(
@@ -420,7 +322,7 @@ impl<'a> Cx<'a> {
             Some(Check::ImplementsTierFeatures { tier, category, window }) => {
                 let others = self.tiered(category, *tier, tiers);
                 self.implements(
-                    others.iter().map(|o| (&f.evidence, &o.evidence, o.id.as_str())),
+                    others.iter().map(|o| (self.idx(f), self.idx(o), o.id.as_str())),
                     window,
                     "missing-features",
                     *tier,
@@ -429,7 +331,7 @@ impl<'a> Cx<'a> {
             Some(Check::ImplementedOnTierTargets { tier, category, window }) => {
                 let targets = self.tiered(category, *tier, tiers);
                 self.implements(
-                    targets.iter().map(|t| (&t.evidence, &f.evidence, t.id.as_str())),
+                    targets.iter().map(|t| (self.idx(t), self.idx(f), t.id.as_str())),
                     window,
                     "missing-targets",
                     *tier,
@@ -450,11 +352,11 @@ impl<'a> Cx<'a> {
             .collect()
     }
 
-    /// For each (run selection, test selection, name): the tests must exist
-    /// and pass. Missing names are listed worst first.
+    /// For each (feature whose runs count, feature whose tests count, name):
+    /// the tests must exist and pass. Missing names are listed worst first.
     fn implements<'s>(
         &self,
-        pairs: impl Iterator<Item = (&'s Selector, &'s Selector, &'s str)>,
+        pairs: impl Iterator<Item = (usize, usize, &'s str)>,
         window: &Window,
         reason: &'static str,
         tier: Tier,
@@ -462,12 +364,12 @@ impl<'a> Cx<'a> {
         let since = Some(self.since(window));
         let mut missing: Vec<(usize, usize, &str)> = Vec::new();
         let (mut checked, mut runs) = (0, BTreeSet::new());
-        for (idx, (run_sel, test_sel, name)) in pairs.enumerate() {
+        for (idx, (runs_of, tests_of, name)) in pairs.enumerate() {
             checked += 1;
-            let t = self.tally(run_sel, test_sel, &[Suite::Spec, Suite::Wasi], since);
-            runs.extend(t.run_ids());
-            if t.tests.is_empty() || t.failed_directives() > 0 {
-                missing.push((t.failed_directives(), idx, name));
+            let t = self.pair(runs_of, tests_of, window, since);
+            runs.extend(t.run_ids.iter().cloned());
+            if t.empty || t.failed > 0 {
+                missing.push((t.failed, idx, name));
             }
         }
         if missing.is_empty() {
@@ -492,32 +394,43 @@ impl<'a> Cx<'a> {
         Err(Failure { reason, detail, items: missing.iter().map(|m| m.2.to_owned()).collect() })
     }
 
+    /// The tests of `tests_of` in the runs of `runs_of`, memoised: the
+    /// cross-feature rounds ask for the same pairs again and again.
+    fn pair(&self, runs_of: usize, tests_of: usize, window: &Window, since: Option<Timestamp>) -> Rc<PairTally> {
+        let key = (runs_of, tests_of, window.duration.as_secs());
+        if let Some(hit) = self.pairs.borrow().get(&key) {
+            return hit.clone();
+        }
+        let sel = &self.policy.features[runs_of].evidence;
+        let t = self.index.tally(sel, tests_of, &[Suite::Spec, Suite::Wasi], since);
+        let tally = Rc::new(PairTally { empty: t.is_empty(), failed: t.failed_directives(), run_ids: t.run_ids() });
+        self.pairs.borrow_mut().insert(key, tally.clone());
+        tally
+    }
+
     fn tests_pass(&self, f: &Feature, suites: &[Suite], window: &Window, min_tests: u32, min_targets: u32) -> Verdict {
-        let sel = &f.evidence;
-        let recent = self.tally(sel, sel, suites, Some(self.since(window)));
-        if recent.tests.is_empty() {
-            let in_window = |r: &&&RunReport| r.finished_at >= self.since(window);
-            let build_only =
-                self.runs.iter().filter(in_window).any(|r| {
-                    r.build_only && sel.selects_tests() && sel.selects_run(&r.target.triple, &r.engine.compiler)
-                });
-            let old = self.tally(sel, sel, suites, None);
+        let (sel, i) = (&f.evidence, self.idx(f));
+        let since = Some(self.since(window));
+        let recent = self.index.tally(sel, i, suites, since);
+        if recent.is_empty() {
+            let build_only = sel.selects_tests() && self.index.runs(sel, since).any(|r| r.report.build_only);
+            let old = self.index.tally(sel, i, suites, None);
             return Err(if build_only {
                 fail("build-only", "the engine builds for this target but no test was executed")
-            } else if !old.tests.is_empty() {
+            } else if !old.is_empty() {
                 fail("stale", format!("no tests within {}; the last ones are older", window.text))
             } else {
                 fail("no-evidence", "no selected test has run")
             });
         }
-        let total = recent.tests.len();
+        let total = recent.len();
         let failing = recent.failing();
         if !failing.is_empty() {
             let detail = format!("{} of {total} tests fail", failing.len());
             let items = failing.into_iter().map(|(k, n)| format!("{k} ({n} failing)")).collect();
             return Err(Failure { reason: "failures", detail, items });
         }
-        let targets = recent.targets().len();
+        let targets = recent.targets();
         let distinct = recent.distinct_tests();
         if distinct < min_tests as usize {
             return Err(fail(
@@ -549,8 +462,13 @@ impl<'a> Cx<'a> {
             run_ok && exercised && (!differential || c.oracle.is_differential())
         };
         let since = self.since(window);
-        let matching: Vec<(&RunReport, &crate::evidence::FuzzCampaign)> =
-            self.runs.iter().flat_map(|r| r.fuzz.iter().map(move |c| (*r, c))).filter(|(r, c)| counts(r, c)).collect();
+        let matching: Vec<(&RunReport, &crate::evidence::FuzzCampaign)> = self
+            .index
+            .runs
+            .iter()
+            .flat_map(|r| r.report.fuzz.iter().map(move |c| (r.report, c)))
+            .filter(|(r, c)| counts(r, c))
+            .collect();
         let recent: Vec<_> = matching.iter().filter(|(r, _)| r.finished_at >= since).collect();
         if recent.is_empty() {
             let what = if differential { "differentially fuzzed" } else { "fuzzed" };

@@ -12,6 +12,7 @@
 pub mod diag;
 pub mod evaluate;
 pub mod evidence;
+mod index;
 pub mod policy;
 pub mod tiers_md;
 pub mod yaml;
