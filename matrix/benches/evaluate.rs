@@ -109,7 +109,12 @@ fn main() {
         TARGETS.len(),
         evidence.runs.len()
     );
-    let base = median(|| drop(black_box(scan(black_box(&evidence)))), 9);
+    let base = median(
+        || {
+            black_box(scan(black_box(&evidence)));
+        },
+        9,
+    );
     let eval = median(|| drop(black_box(matrix::evaluate(black_box(&policy), black_box(&evidence), now))), 9);
     println!("baseline (one pass counting every outcome): {:>8.2} ms", base.as_secs_f64() * 1e3);
     println!("matrix::evaluate:                           {:>8.2} ms", eval.as_secs_f64() * 1e3);
