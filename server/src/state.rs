@@ -103,6 +103,10 @@ impl AppState {
         let recorded = state.store.history(None).await?;
         let changes = changes_since_recorded(&recorded, &evaluation, "start");
         state.store.append_history(&changes).await?;
+        let settled = state.store.settle_received().await?;
+        if settled > 0 {
+            tracing::info!(runs = settled, "evaluated runs stored before the last stop");
+        }
         Ok(state)
     }
 

@@ -313,6 +313,12 @@ impl Store {
         Ok(())
     }
 
+    /// Marks runs still `received` (stored, but the server stopped before
+    /// evaluating them) as evaluated, once a start-up evaluation included them.
+    pub async fn settle_received(&self) -> Result<u64> {
+        Ok(sqlx::query("UPDATE runs SET state = 'evaluated' WHERE state = 'received'").execute(&self.pool).await?.rows_affected())
+    }
+
     /// Every stored report of runs finished at or after `since`, excluding
     /// rejected ones, oldest first.
     pub async fn reports_since(&self, since: Timestamp) -> Result<Vec<RunReport>> {

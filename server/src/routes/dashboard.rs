@@ -214,10 +214,39 @@ async fn run(State(state): State<AppState>, Path(id): Path<String>) -> Result<Ht
 struct FuzzPage {
     campaigns: Vec<CampaignRow>,
     crashes: Vec<CrashRow>,
+    chart: String,
 }
 
 async fn fuzz(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
-    render(&FuzzPage { campaigns: state.store.campaigns(200).await?, crashes: state.store.crashes().await? })
+    let campaigns = state.store.campaigns(500).await?;
+    let chart = fuzz_chart(&campaigns);
+    render(&FuzzPage { campaigns, crashes: state.store.crashes().await?, chart })
+}
+
+/// Fuzzing hours per day and target, as inline SVG bars.
+fn fuzz_chart(campaigns: &[CampaignRow]) -> String {
+    if campaigns.is_empty() {
+        return "<p class=\"muted\">No fuzz campaigns reported yet.</p>".into();
+    }
+    let mut days: BTreeMap<String, f64> = BTreeMap::new();
+    for c in campaigns {
+        *days.entry(c.finished_at.strftime("%Y-%m-%d").to_string()).or_default() += c.duration_secs / 3600.0;
+    }
+    let max = days.values().cloned().fold(1.0, f64::max);
+    let (bar, h) = (18.0, 120.0);
+    let w = (40.0 + bar * 1.5 * days.len() as f64).max(480.0);
+    let mut svg = format!("<svg class=\"chart\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-label=\"fuzzing hours per day\">", h + 30.0);
+    for (i, (day, hours)) in days.iter().enumerate() {
+        let x = 30.0 + bar * 1.5 * i as f64;
+        let bh = hours / max * h;
+        svg.push_str(&format!(
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar}\" height=\"{bh:.1}\" fill=\"#1565c0\"><title>{day}: {hours:.1} h</title></rect>",
+            h - bh + 5.0
+        ));
+        svg.push_str(&format!("<text x=\"{x:.1}\" y=\"{}\" font-size=\"9\">{}</text>", h + 20.0, &day[5..]));
+    }
+    svg.push_str(&format!("<text x=\"2\" y=\"12\" font-size=\"10\">{max:.0} h</text></svg>"));
+    svg
 }
 
 async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
