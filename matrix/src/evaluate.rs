@@ -214,6 +214,20 @@ pub fn feature_runs(policy: &Policy, evidence: &Evidence, feature: &str) -> Vec<
         .collect()
 }
 
+/// The names (`suite/file`, `suite/test`) of every test the feature
+/// selects in any run it selects.
+pub fn feature_tests(policy: &Policy, evidence: &Evidence, feature: &str) -> BTreeSet<String> {
+    let Some(f) = policy.feature(feature) else { return BTreeSet::new() };
+    let cx = Cx::new(policy, evidence, Timestamp::MAX);
+    let i = cx.idx(f);
+    let keys: BTreeSet<u32> = cx
+        .index
+        .runs(&f.evidence, None)
+        .flat_map(|r| r.tests_of(i, &[Suite::Spec, Suite::Wasi]).map(|t| t.key))
+        .collect();
+    keys.into_iter().map(|k| cx.index.keys[k as usize].clone()).collect()
+}
+
 /// The feature's selected tests in the latest run of every (target,
 /// compiler) pair its selector picks: the per-target view of the matrix.
 pub fn target_results(policy: &Policy, evidence: &Evidence, feature: &str) -> Vec<TargetResult> {

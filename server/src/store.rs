@@ -316,7 +316,10 @@ impl Store {
     /// Marks runs still `received` (stored, but the server stopped before
     /// evaluating them) as evaluated, once a start-up evaluation included them.
     pub async fn settle_received(&self) -> Result<u64> {
-        Ok(sqlx::query("UPDATE runs SET state = 'evaluated' WHERE state = 'received'").execute(&self.pool).await?.rows_affected())
+        Ok(sqlx::query("UPDATE runs SET state = 'evaluated' WHERE state = 'received'")
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     /// Every stored report of runs finished at or after `since`, excluding

@@ -270,6 +270,14 @@ async fn a_regression_is_recorded_in_history_and_diffed(db: Db) {
     assert_eq!(run["flaky"], serde_json::json!([["wasm-spec/br.wast", 10]]));
     let f = app.get_json("/api/v1/features/aarch64-unknown-linux-gnu").await;
     assert_eq!(f["status"], "conforming");
+    // The feature page shows the flake too.
+    let (status, page) = app.get_text("/features/aarch64-unknown-linux-gnu").await;
+    assert_eq!(status, 200);
+    let flaky = page.split("<h2>Flaky directives</h2>").nth(1).and_then(|s| s.split("<h2>").next()).expect("section");
+    assert!(
+        flaky.contains("<td>aarch64-unknown-linux-gnu/cranelift</td><td>wasm-spec/br.wast</td><td>10</td>"),
+        "{flaky}"
+    );
 }
 
 async fn runs_no_feature_uses_are_rejected(db: Db) {

@@ -123,15 +123,56 @@ async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> 
 struct FeaturePage {
     f: FeatureDetail,
     chart: String,
+    flaky: Vec<(String, String, i64)>,
 }
 
 async fn feature(State(state): State<AppState>, Path(id): Path<String>) -> Result<Html<String>, ApiError> {
     let f = crate::routes::matrix::detail(&state, &id).await?;
-    let series = {
+    let (series, flaky) = {
         let live = state.live.read().await;
-        matrix::evaluate::feature_runs(&state.policy, &live.evidence, &id)
+        let series = matrix::evaluate::feature_runs(&state.policy, &live.evidence, &id);
+        let tests = matrix::evaluate::feature_tests(&state.policy, &live.evidence, &id);
+        (series, feature_flakes(&live.evidence, &f.targets, &tests))
     };
-    render(&FeaturePage { f, chart: chart(&series) })
+    render(&FeaturePage { f, chart: chart(&series), flaky })
+}
+
+/// Flaky directives among the feature's tests: for each target and
+/// compiler, across its last five runs of the latest engine version.
+fn feature_flakes(
+    evidence: &matrix::Evidence,
+    targets: &[matrix::evaluate::TargetResult],
+    tests: &BTreeSet<String>,
+) -> Vec<(String, String, i64)> {
+    let mut out = Vec::new();
+    for t in targets {
+        let Some(latest) = evidence.runs.iter().find(|r| r.run_id == t.run_id) else { continue };
+        let mut runs: Vec<&matrix::RunReport> = evidence
+            .runs
+            .iter()
+            .filter(|r| {
+                r.target.triple == t.target
+                    && r.engine.compiler == t.compiler
+                    && r.engine.version == latest.engine.version
+            })
+            .collect();
+        runs.sort_by_key(|r| std::cmp::Reverse(r.finished_at));
+        runs.truncate(5);
+        let rows: Vec<(String, Vec<crate::store::DirectiveRow>, BTreeSet<String>)> = runs
+            .iter()
+            .map(|r| {
+                let rows: Vec<_> =
+                    crate::store::directive_rows(r).into_iter().filter(|d| tests.contains(&d.test)).collect();
+                let names = rows.iter().map(|d| d.test.clone()).collect();
+                (r.run_id.clone(), rows, names)
+            })
+            .collect();
+        let views: Vec<(&str, &[crate::store::DirectiveRow], &BTreeSet<String>)> =
+            rows.iter().map(|(id, r, n)| (id.as_str(), r.as_slice(), n)).collect();
+        let target = format!("{}/{}", t.target, t.compiler);
+        out.extend(crate::analysis::flakes(&views).into_iter().map(|(test, line)| (target.clone(), test, line)));
+    }
+    out
 }
 
 /// An inline SVG of pass rate per run over time, one colour per target.
@@ -235,7 +276,10 @@ fn fuzz_chart(campaigns: &[CampaignRow]) -> String {
     let max = days.values().cloned().fold(1.0, f64::max);
     let (bar, h) = (18.0, 120.0);
     let w = (40.0 + bar * 1.5 * days.len() as f64).max(480.0);
-    let mut svg = format!("<svg class=\"chart\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-label=\"fuzzing hours per day\">", h + 30.0);
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-label=\"fuzzing hours per day\">",
+        h + 30.0
+    );
     for (i, (day, hours)) in days.iter().enumerate() {
         let x = 30.0 + bar * 1.5 * i as f64;
         let bh = hours / max * h;
