@@ -192,3 +192,38 @@ fn the_published_schema_is_current() {
     let schema: serde_json::Value = serde_json::from_str(&published).expect("json");
     assert!(schema["required"].as_array().expect("required").contains(&"run-id".into()));
 }
+
+#[test]
+fn serve_refuses_to_start_on_a_bad_policy_and_prints_every_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let original = std::fs::read_to_string(root().join("policy/wasmtime.yaml")).expect("policy");
+    let broken = original
+        .replacen(
+            "check: { kind: fuzzed, window: 30d, scope: feature }",
+            "check: { kind: fuzzed, window: soon, scope: feature }",
+            1,
+        )
+        .replacen(
+            "  - { id: x86_64-apple-darwin, category: target,",
+            "  - { id: x86_64-apple-darwin, category: tagret,",
+            1,
+        );
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(&file, &broken).expect("write");
+    let db = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let out = tierwatch(&[
+        "serve",
+        "--policy",
+        file.to_str().expect("utf-8"),
+        "--database-url",
+        &db,
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error[bad-window]: bad window `soon`"), "{stderr}");
+    assert!(stderr.contains("error[dangling-reference]: unknown category `tagret`"), "{stderr}");
+    assert!(stderr.contains("2 errors found"), "{stderr}");
+    assert!(!dir.path().join("db.sqlite").exists(), "nothing was created before the policy was checked");
+}
