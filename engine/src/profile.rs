@@ -1,0 +1,142 @@
+//! Engine profiles: one wasmtime configuration per compiler backend, with
+//! every proposal the policy tracks switched on, so that a proposal the
+//! backend lacks shows up as failing directives rather than as nothing.
+
+use std::fmt;
+
+use wasmtime::{Config, Engine, Strategy};
+
+/// A compiler backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compiler {
+    /// The optimising compiler.
+    Cranelift,
+    /// The baseline compiler.
+    Winch,
+}
+
+impl Compiler {
+    /// Every backend.
+    pub const ALL: [Compiler; 2] = [Compiler::Cranelift, Compiler::Winch];
+
+    /// The name used in run reports and the policy.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compiler::Cranelift => "cranelift",
+            Compiler::Winch => "winch",
+        }
+    }
+}
+
+impl fmt::Display for Compiler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Compiler {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Compiler::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| format!("unknown compiler `{s}`; use cranelift or winch"))
+    }
+}
+
+/// A configured engine and what it is.
+#[derive(Clone)]
+pub struct Profile {
+    /// The backend.
+    pub compiler: Compiler,
+    /// The engine.
+    pub engine: Engine,
+    /// Proposals the backend refused at engine creation, switched off (their
+    /// directives then fail: that is the evidence).
+    pub disabled: Vec<&'static str>,
+}
+
+impl fmt::Debug for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Profile").field("compiler", &self.compiler).field("disabled", &self.disabled).finish_non_exhaustive()
+    }
+}
+
+type Toggle = fn(&mut Config, bool);
+
+/// Every proposal the profiles switch on, by wasmtime's name for it.
+const PROPOSALS: &[(&str, Toggle)] = &[
+    ("wasm_multi_memory", |c, on| {
+        c.wasm_multi_memory(on);
+    }),
+    ("wasm_memory64", |c, on| {
+        c.wasm_memory64(on);
+    }),
+    ("wasm_tail_call", |c, on| {
+        c.wasm_tail_call(on);
+    }),
+    ("wasm_simd", |c, on| {
+        c.wasm_simd(on);
+    }),
+    ("wasm_relaxed_simd", |c, on| {
+        c.wasm_relaxed_simd(on);
+    }),
+    ("wasm_threads", |c, on| {
+        c.wasm_threads(on);
+    }),
+    ("wasm_extended_const", |c, on| {
+        c.wasm_extended_const(on);
+    }),
+    ("wasm_wide_arithmetic", |c, on| {
+        c.wasm_wide_arithmetic(on);
+    }),
+    ("wasm_custom_page_sizes", |c, on| {
+        c.wasm_custom_page_sizes(on);
+    }),
+    ("wasm_function_references", |c, on| {
+        c.wasm_function_references(on);
+    }),
+    ("wasm_gc", |c, on| {
+        c.wasm_gc(on);
+    }),
+    ("wasm_exceptions", |c, on| {
+        c.wasm_exceptions(on);
+    }),
+    ("wasm_component_model", |c, on| {
+        c.wasm_component_model(on);
+    }),
+];
+
+impl Profile {
+    /// The wasmtime configuration for `compiler` with every proposal on
+    /// except `disabled`.
+    pub fn config(compiler: Compiler, disabled: &[&str]) -> Config {
+        let mut c = Config::new();
+        c.strategy(match compiler {
+            Compiler::Cranelift => Strategy::Cranelift,
+            Compiler::Winch => Strategy::Winch,
+        });
+        for (name, toggle) in PROPOSALS {
+            toggle(&mut c, !disabled.contains(name));
+        }
+        // The threads proposal's scripts need shared memories.
+        c.shared_memory(!disabled.contains(&"wasm_threads"));
+        c
+    }
+
+    /// Builds the engine for `compiler`. A proposal the backend refuses is
+    /// switched off and recorded in `disabled`.
+    pub fn new(compiler: Compiler) -> wasmtime::Result<Profile> {
+        let mut disabled: Vec<&'static str> = Vec::new();
+        loop {
+            match Engine::new(&Self::config(compiler, &disabled)) {
+                Ok(engine) => return Ok(Profile { compiler, engine, disabled }),
+                Err(e) => {
+                    let message = format!("{e:#}");
+                    let refused = PROPOSALS.iter().map(|(n, _)| *n).find(|n| message.contains(n) && !disabled.contains(n));
+                    match refused {
+                        Some(n) => disabled.push(n),
+                        None => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+}
