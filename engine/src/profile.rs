@@ -37,7 +37,10 @@ impl fmt::Display for Compiler {
 impl std::str::FromStr for Compiler {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Compiler::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| format!("unknown compiler `{s}`; use cranelift or winch"))
+        Compiler::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("unknown compiler `{s}`; use cranelift or winch"))
     }
 }
 
@@ -55,7 +58,10 @@ pub struct Profile {
 
 impl fmt::Debug for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Profile").field("compiler", &self.compiler).field("disabled", &self.disabled).finish_non_exhaustive()
+        f.debug_struct("Profile")
+            .field("compiler", &self.compiler)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
     }
 }
 
@@ -130,7 +136,8 @@ impl Profile {
                 Ok(engine) => return Ok(Profile { compiler, engine, disabled }),
                 Err(e) => {
                     let message = format!("{e:#}");
-                    let refused = PROPOSALS.iter().map(|(n, _)| *n).find(|n| message.contains(n) && !disabled.contains(n));
+                    let refused =
+                        PROPOSALS.iter().map(|(n, _)| *n).find(|n| message.contains(n) && !disabled.contains(n));
                     match refused {
                         Some(n) => disabled.push(n),
                         None => return Err(e),

@@ -14,7 +14,9 @@ pub fn arg(store: &mut Store<()>, c: &CoreConst) -> wasmtime::Result<Val> {
         CoreConst::V128(v) => Val::V128(v.to_u128().into()),
         CoreConst::FuncRef { value: None | Some(FuncC::Null) } | CoreConst::NullFuncRef => Val::FuncRef(None),
         CoreConst::ExternRef { value: None | Some(ExternC::Null) } | CoreConst::NullExternRef => Val::ExternRef(None),
-        CoreConst::ExternRef { value: Some(ExternC::Host(n)) } => Val::ExternRef(Some(ExternRef::new(&mut *store, n.0)?)),
+        CoreConst::ExternRef { value: Some(ExternC::Host(n)) } => {
+            Val::ExternRef(Some(ExternRef::new(&mut *store, n.0)?))
+        }
         CoreConst::AnyRef { value: None | Some(AnyC::Null) } | CoreConst::NullRef => Val::AnyRef(None),
         CoreConst::AnyRef { value: Some(AnyC::Host(n)) } => {
             let e = ExternRef::new(&mut *store, n.0)?;
@@ -87,9 +89,9 @@ pub fn matches(store: &mut Store<()>, actual: &Val, want: &CoreConst) -> bool {
         (Val::ExternRef(e), CoreConst::NullExternRef) => e.is_none(),
         (Val::AnyRef(a), CoreConst::AnyRef { value }) => match (a, value) {
             (None, Some(AnyC::Null)) => true,
-            (Some(a), Some(AnyC::Host(n))) => ExternRef::convert_any(&mut *store, *a)
-                .ok()
-                .is_some_and(|e| host_number(store, &e) == Some(n.0)),
+            (Some(a), Some(AnyC::Host(n))) => {
+                ExternRef::convert_any(&mut *store, *a).ok().is_some_and(|e| host_number(store, &e) == Some(n.0))
+            }
             _ => false,
         },
         (Val::AnyRef(a), CoreConst::NullRef) => a.is_none(),

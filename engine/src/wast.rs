@@ -60,7 +60,12 @@ fn run(profile: &Profile, commands: &[Command<'_>], wasms: &[(String, Vec<u8>)])
     script.linker.allow_shadowing(true);
     let spectest = wasmtime_wast::SpectestConfig { use_shared_memory: true, suppress_prints: true };
     if let Err(e) = wasmtime_wast::link_spectest(&mut script.linker, &mut script.store, &spectest) {
-        return vec![Directive { line: 1, kind: "spectest".into(), outcome: Outcome::Fail, message: Some(format!("{e:#}")) }];
+        return vec![Directive {
+            line: 1,
+            kind: "spectest".into(),
+            outcome: Outcome::Fail,
+            message: Some(format!("{e:#}")),
+        }];
     }
     commands
         .iter()
@@ -165,13 +170,17 @@ impl Script<'_> {
                     self.definitions.insert(name.as_deref().map(str::to_owned), m);
                     Verdict::Pass
                 }
-                Err(e) if e == "component" => Verdict::Skip("component modules are not executed by this executor yet".into()),
+                Err(e) if e == "component" => {
+                    Verdict::Skip("component modules are not executed by this executor yet".into())
+                }
                 Err(e) => Verdict::Fail(format!("compilation failed: {e}")),
             },
             Command::ModuleInstance { instance, module, .. } => {
                 match self.definitions.get(&module.as_deref().map(str::to_owned)).cloned() {
                     Some(m) => self.instantiate(instance.as_deref(), &m),
-                    None => Verdict::Skip(format!("depends on module definition {module:?}, which failed or is missing")),
+                    None => {
+                        Verdict::Skip(format!("depends on module definition {module:?}, which failed or is missing"))
+                    }
                 }
             }
             Command::Register { name, as_, .. } => {
@@ -208,14 +217,18 @@ impl Script<'_> {
             Command::AssertMalformedCustom { .. } | Command::AssertInvalidCustom { .. } => {
                 Verdict::Skip("custom-section assertions are outside the engine's scope".into())
             }
-            Command::AssertUnlinkable { file, .. } | Command::AssertUninstantiable { file, .. } => match self.compile(file) {
-                Err(e) if e == "component" => Verdict::Skip("component modules are not executed by this executor yet".into()),
-                Err(e) => Verdict::Fail(format!("expected a link or start failure, but compilation failed: {e}")),
-                Ok(m) => match self.linker.instantiate(&mut self.store, &m) {
-                    Err(_) => Verdict::Pass,
-                    Ok(_) => Verdict::Fail("expected instantiation to fail, but it succeeded".into()),
-                },
-            },
+            Command::AssertUnlinkable { file, .. } | Command::AssertUninstantiable { file, .. } => {
+                match self.compile(file) {
+                    Err(e) if e == "component" => {
+                        Verdict::Skip("component modules are not executed by this executor yet".into())
+                    }
+                    Err(e) => Verdict::Fail(format!("expected a link or start failure, but compilation failed: {e}")),
+                    Ok(m) => match self.linker.instantiate(&mut self.store, &m) {
+                        Err(_) => Verdict::Pass,
+                        Ok(_) => Verdict::Fail("expected instantiation to fail, but it succeeded".into()),
+                    },
+                }
+            }
             Command::AssertReturn { action, expected, .. } => match self.act(action) {
                 Err(skip) => skip,
                 Ok(Ran::Error(e)) => Verdict::Fail(format!("expected values, got error: {e:#}")),
@@ -283,7 +296,9 @@ impl Script<'_> {
                             Ok(v) => params.push(v),
                             Err(e) => return Err(Verdict::Skip(format!("argument not supported: {e:#}"))),
                         },
-                        Const::Component(_) => return Err(Verdict::Skip("component values are not supported yet".into())),
+                        Const::Component(_) => {
+                            return Err(Verdict::Skip("component values are not supported yet".into()));
+                        }
                     }
                 }
                 let ty = func.ty(&self.store);
