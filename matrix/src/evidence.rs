@@ -287,8 +287,27 @@ impl RunReport {
         if self.version != VERSION {
             return invalid("version", format!("this tierwatch reads version {VERSION}, found {}", self.version));
         }
-        if self.run_id.trim().is_empty() {
-            return invalid("run-id", "must not be empty".into());
+        let id_ok = |c: char| c.is_ascii_alphanumeric() || "._:-".contains(c);
+        if self.run_id.is_empty() || self.run_id.len() > 128 || !self.run_id.chars().all(id_ok) {
+            return invalid("run-id", "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -".into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, c) in self.fuzz.iter().enumerate() {
+            if !names.insert(&c.name) {
+                return invalid(
+                    &format!("fuzz[{i}].name"),
+                    format!("campaign `{}` appears twice; name each campaign once", c.name),
+                );
+            }
+            let mut signatures = std::collections::BTreeSet::new();
+            for (j, x) in c.crashes.iter().enumerate() {
+                if !signatures.insert(&x.signature) {
+                    return invalid(
+                        &format!("fuzz[{i}].crashes[{j}].signature"),
+                        format!("signature `{}` appears twice; merge the crashes", x.signature),
+                    );
+                }
+            }
         }
         if self.finished_at < self.started_at {
             return invalid("finished-at", "is before started-at".into());

@@ -204,7 +204,8 @@ impl<'a> Index<'a> {
     ) -> Tally<'s, 'a> {
         let mut t = Tally { index: self, tests: HashMap::new() };
         for run in self.runs(runs, since) {
-            for test in run.tests_of(tests_of, suites) {
+            // A test whose every directive was skipped says nothing.
+            for test in run.tests_of(tests_of, suites).filter(|t| t.skipped < t.size) {
                 // Runs are visited oldest first: a later one replaces.
                 t.tests.insert((run.target, run.compiler, test.key), (run, *test));
             }
@@ -258,7 +259,7 @@ impl Tally<'_, '_> {
         let mut sizes: BTreeMap<u32, u32> = BTreeMap::new();
         for (&(_, _, key), (_, t)) in &self.tests {
             let e = sizes.entry(key).or_default();
-            *e = (*e).max(t.size);
+            *e = (*e).max(t.size - t.skipped);
         }
         sizes.values().map(|v| *v as usize).sum()
     }

@@ -104,6 +104,13 @@ pub struct SyntaxError {
 /// Parses one YAML document into a positioned tree. An empty document is an
 /// empty mapping.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    parse_checked(text).map(|(node, _)| node)
+}
+
+/// As [`parse`], also returning every key that repeats one of its mapping's
+/// earlier keys (the later occurrence), which YAML readers would silently
+/// let win.
+pub fn parse_checked(text: &str) -> Result<(Node, Vec<Key>), SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser
@@ -112,7 +119,8 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     if let Some(message) = builder.error {
         return Err(SyntaxError { pos: builder.error_pos, message });
     }
-    Ok(builder.root.unwrap_or(Node { pos: Pos { line: 1, col: 1 }, kind: NodeKind::Map(Vec::new()) }))
+    let root = builder.root.unwrap_or(Node { pos: Pos { line: 1, col: 1 }, kind: NodeKind::Map(Vec::new()) });
+    Ok((root, builder.duplicates))
 }
 
 /// Assembles nodes from parser events.
@@ -122,6 +130,7 @@ struct Builder {
     root: Option<Node>,
     error: Option<String>,
     error_pos: Pos,
+    duplicates: Vec<Key>,
 }
 
 enum Frame {
@@ -135,7 +144,12 @@ impl Builder {
             None => self.root = Some(node),
             Some(Frame::Seq(_, items)) => items.push(node),
             Some(Frame::Map(_, entries, pending)) => match pending.take() {
-                Some(key) => entries.push((key, node)),
+                Some(key) => {
+                    if entries.iter().any(|(k, _)| k.name == key.name) {
+                        self.duplicates.push(key.clone());
+                    }
+                    entries.push((key, node));
+                }
                 None => match node.kind {
                     NodeKind::Scalar { value, .. } => {
                         *pending = Some(Key { name: value, pos: node.pos });

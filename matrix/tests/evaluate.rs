@@ -198,3 +198,20 @@ fn cross_feature_iteration_is_order_independent_and_terminates() {
     let simd = forward.feature("simd").expect("feature");
     assert_eq!(texts(&simd.failing_declared), ["Tier 1 targets (`x86_64-pc-windows-msvc`)"]);
 }
+
+#[test]
+fn skipped_tests_are_not_evidence() {
+    let mut evidence = common::seed_world();
+    for f in &mut run_mut(&mut evidence, "seed-aarch64-unknown-linux-gnu-cranelift").spec {
+        for d in &mut f.directives {
+            d.outcome = Outcome::Skip;
+            d.message = Some("not run".into());
+        }
+    }
+    run_mut(&mut evidence, "seed-aarch64-unknown-linux-gnu-cranelift").wasi.clear();
+    let eval = matrix::evaluate(&common::policy(), &evidence, common::seed_now());
+    let aarch64 = eval.feature("aarch64-unknown-linux-gnu").expect("feature");
+    let ci = aarch64.outcomes.iter().find(|o| o.requirement == "t2-ci").expect("outcome");
+    assert_eq!(ci.reason, Some("no-evidence"));
+    assert_eq!(aarch64.status, Status::Violating);
+}

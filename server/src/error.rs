@@ -43,6 +43,9 @@ pub enum ApiError {
     /// Our fault.
     #[error("internal error")]
     Internal(#[from] StoreError),
+    /// A page template failed: our fault too.
+    #[error("internal error")]
+    Render(String),
 }
 
 impl ApiError {
@@ -56,7 +59,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) | ApiError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -69,15 +72,17 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::NotFound(_) => "not-found",
             ApiError::Unsupported(_) => "unsupported-media-type",
-            ApiError::Internal(_) => "internal",
+            ApiError::Internal(_) | ApiError::Render(_) => "internal",
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(e) = &self {
-            tracing::error!(error = %e, "request failed");
+        match &self {
+            ApiError::Internal(e) => tracing::error!(error = %e, "request failed"),
+            ApiError::Render(e) => tracing::error!(error = %e, "page template failed"),
+            _ => {}
         }
         let mut body = json!({ "code": self.code(), "message": self.to_string() });
         if let ApiError::Invalid { field: Some(field), .. } = &self {

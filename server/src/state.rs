@@ -19,7 +19,8 @@ use crate::store::{HistoryRow, Store, StoreError};
 pub struct Settings {
     /// Largest accepted request body, after decompression too.
     pub max_body_bytes: usize,
-    /// How far back evidence is kept in the evaluation.
+    /// How far back evidence is kept in the evaluation; at least twice the
+    /// policy's longest evidence window whatever is set here.
     pub horizon: SignedDuration,
 }
 
@@ -86,9 +87,19 @@ impl AppState {
     /// Loads the evidence within the horizon and evaluates it, recording a
     /// history entry for every feature whose standing differs from the last
     /// one recorded.
-    pub async fn start(store: Store, policy: Policy, settings: Settings) -> Result<AppState, StoreError> {
+    pub async fn start(store: Store, policy: Policy, mut settings: Settings) -> Result<AppState, StoreError> {
         let now = Timestamp::now();
-        let runs = store.reports_since(now - settings.horizon).await?;
+        settings.horizon = settings.horizon.max(horizon_for(&policy));
+        let since = now - settings.horizon;
+        let mut runs = store.reports_since(since, "rejected", true).await?;
+        // A policy change may make a rejected run useful: look again.
+        for r in store.reports_since(since, "rejected", false).await? {
+            if unused_reason(&policy, &r).is_none() {
+                store.set_state(&r.run_id, "evaluated", None).await?;
+                runs.push(r);
+            }
+        }
+        runs.sort_by(|a, b| (a.finished_at, &a.run_id).cmp(&(b.finished_at, &b.run_id)));
         let policy = Arc::new(policy);
         let evaluation = Arc::new(matrix::evaluate(&policy, &Evidence { runs: runs.clone() }, now));
         let (events, _) = broadcast::channel(64);
@@ -153,6 +164,38 @@ impl AppState {
         }
         Ok(changed)
     }
+}
+
+/// Twice the policy's longest evidence window: enough to tell evidence that
+/// went stale from evidence that never was.
+fn horizon_for(policy: &Policy) -> SignedDuration {
+    use matrix::policy::Check;
+    let longest = policy
+        .requirements
+        .iter()
+        .filter_map(|r| match r.check.as_ref()? {
+            Check::TestsPass { window, .. }
+            | Check::Fuzzed { window, .. }
+            | Check::DifferentialFuzzed { window }
+            | Check::ImplementsTierFeatures { window, .. }
+            | Check::ImplementedOnTierTargets { window, .. } => Some(window.duration),
+            _ => None,
+        })
+        .max()
+        .unwrap_or_default();
+    longest * 2
+}
+
+/// Why no feature of the policy can use this run, if none can.
+pub fn unused_reason(policy: &Policy, report: &RunReport) -> Option<String> {
+    let arch = report.target.arch();
+    let used = policy.features.iter().any(|f| {
+        f.evidence.selects_run(&report.target.triple, &report.engine.compiler) && f.evidence.selects_tests()
+            || (!report.fuzz.is_empty() && f.arch.as_deref() == Some(arch))
+    });
+    (!used).then(|| {
+        format!("no feature of the policy selects runs on `{}` with `{}`", report.target.triple, report.engine.compiler)
+    })
 }
 
 fn row(f: &matrix::FeatureResult, at: Timestamp, cause: &str) -> HistoryRow {

@@ -153,6 +153,9 @@ pub struct NewRun<'a> {
     pub body_sha256: &'a str,
     pub token_id: &'a str,
     pub received_at: Timestamp,
+    /// `received` (to be evaluated) or `rejected`.
+    pub state: &'a str,
+    pub state_reason: Option<&'a str>,
 }
 
 fn run_row(r: &sqlx::any::AnyRow) -> Result<RunRow> {
@@ -237,8 +240,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO runs (run_id, body_sha256, token_id, runner, target, compiler, engine_version, emulated, \
-             started_at, finished_at, received_at, state, passed, failed, skipped, report) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received', $12, $13, $14, $15) \
+             started_at, finished_at, received_at, state, state_reason, passed, failed, skipped, report) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (run_id) DO NOTHING",
         )
         .bind(&r.run_id)
@@ -252,6 +255,8 @@ impl Store {
         .bind(millis(r.started_at))
         .bind(millis(r.finished_at))
         .bind(millis(new.received_at))
+        .bind(new.state)
+        .bind(new.state_reason)
         .bind(count(Outcome::Pass))
         .bind(count(Outcome::Fail))
         .bind(count(Outcome::Skip))
@@ -322,15 +327,15 @@ impl Store {
             .rows_affected())
     }
 
-    /// Every stored report of runs finished at or after `since`, excluding
-    /// rejected ones, oldest first.
-    pub async fn reports_since(&self, since: Timestamp) -> Result<Vec<RunReport>> {
-        let rows = sqlx::query(
-            "SELECT run_id, report FROM runs WHERE finished_at >= $1 AND state <> 'rejected' ORDER BY finished_at, run_id",
-        )
-        .bind(millis(since))
-        .fetch_all(&self.pool)
-        .await?;
+    /// Every stored report in `state` (or in any state but it, with
+    /// `negate`) of runs finished at or after `since`, oldest first.
+    pub async fn reports_since(&self, since: Timestamp, state: &str, negate: bool) -> Result<Vec<RunReport>> {
+        let sql = if negate {
+            "SELECT run_id, report FROM runs WHERE finished_at >= $1 AND state <> $2 ORDER BY finished_at, run_id"
+        } else {
+            "SELECT run_id, report FROM runs WHERE finished_at >= $1 AND state = $2 ORDER BY finished_at, run_id"
+        };
+        let rows = sqlx::query(sql).bind(millis(since)).bind(state).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let run_id: String = row.try_get("run_id")?;
@@ -377,9 +382,22 @@ impl Store {
         row.as_ref().map(run_row).transpose()
     }
 
-    /// The runs of one target and compiler, newest first.
-    pub async fn runs_of(&self, target: &str, compiler: &str, limit: i64) -> Result<Vec<RunRow>> {
-        self.runs(Some(target), Some(compiler), limit).await
+    /// `run` and the runs of its target, compiler and engine version before
+    /// it, newest first.
+    pub async fn runs_up_to(&self, run: &RunRow, limit: i64) -> Result<Vec<RunRow>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE target = $1 AND compiler = $2 AND engine_version = $3 \
+             AND finished_at <= $4 ORDER BY finished_at DESC, run_id LIMIT $5"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&run.target)
+            .bind(&run.compiler)
+            .bind(&run.engine_version)
+            .bind(millis(run.finished_at))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(run_row).collect()
     }
 
     /// A run's directives, optionally only the non-passing ones.
@@ -450,24 +468,20 @@ impl Store {
     pub async fn append_history(&self, rows: &[HistoryRow]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for h in rows {
-            let seq: i64 =
-                sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM feature_history WHERE feature = $1")
-                    .bind(&h.feature)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("next")?;
+            // One statement, so SQLite takes the write lock at once instead of
+            // upgrading a read lock (which concurrent writers can refuse).
             sqlx::query(
                 "INSERT INTO feature_history (feature, at, seq, declared, earned, status, missing, cause) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7 FROM feature_history WHERE feature = $8",
             )
             .bind(&h.feature)
             .bind(millis(h.at))
-            .bind(seq)
             .bind(h.declared)
             .bind(h.earned)
             .bind(&h.status)
             .bind(serde_json::to_string(&h.missing).unwrap_or_default())
             .bind(&h.cause)
+            .bind(&h.feature)
             .execute(&mut *tx)
             .await?;
         }

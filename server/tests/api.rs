@@ -29,6 +29,7 @@ on_both_backends!(
     gzip_uploads_are_accepted,
     a_regression_is_recorded_in_history_and_diffed,
     runs_no_feature_uses_are_rejected,
+    report_text_is_escaped_in_pages,
     state_survives_a_restart,
     live_events_announce_new_runs,
     operations_endpoints_answer,
@@ -168,6 +169,16 @@ async fn bad_uploads_get_clear_errors_and_store_nothing(db: Db) {
     version["version"] = 7.into();
     let (status, body) = app.upload(&token, version.to_string()).await;
     expect(status, &body, 422, "invalid-report", "version: this tierwatch reads version 1, found 7");
+    let mut bad_id = serde_json::to_value(&aarch64).expect("value");
+    bad_id["run-id"] = "a/b\nc".into();
+    let (status, body) = app.upload(&token, bad_id.to_string()).await;
+    expect(status, &body, 422, "invalid-report", "run-id: must be 1 to 128 characters");
+    let mut twice = serde_json::to_value(&aarch64).expect("value");
+    let campaign = serde_json::json!({"name": "c", "oracle": "validation", "seed": 1, "generator-features": [], "iterations": 1, "valid-modules": 1, "duration-secs": 1.0});
+    twice["fuzz"] = serde_json::json!([campaign.clone(), campaign]);
+    let (status, body) = app.upload(&token, twice.to_string()).await;
+    expect(status, &body, 422, "invalid-report", "campaign `c` appears twice");
+    assert_eq!(body["error"]["field"], "fuzz[1].name");
     // Unsupported encodings.
     let resp = app
         .client
@@ -278,6 +289,26 @@ async fn a_regression_is_recorded_in_history_and_diffed(db: Db) {
         flaky.contains("<td>aarch64-unknown-linux-gnu/cranelift</td><td>wasm-spec/br.wast</td><td>10</td>"),
         "{flaky}"
     );
+}
+
+async fn report_text_is_escaped_in_pages(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    let mut r =
+        fresh_fixture().into_iter().find(|r| r.run_id == "seed-s390x-unknown-linux-gnu-cranelift").expect("fixture");
+    r.run_id = "hostile".into();
+    r.target.triple = "<script>alert(1)</script>".into();
+    let (status, body) = app.upload(&token, json(&r)).await;
+    assert_eq!((status, body["state"].as_str()), (201, Some("evaluated")), "{body}");
+    for page in ["/features/simd", "/runs/hostile", "/runs", "/"] {
+        let (status, html) = app.get_text(page).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(!html.contains("<script>alert(1)"), "{page} carries the script unescaped");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)") || html.contains("&#60;script&#62;alert(1)"),
+            "{page} lacks the escaped name"
+        );
+    }
 }
 
 async fn runs_no_feature_uses_are_rejected(db: Db) {

@@ -263,7 +263,9 @@ impl Window {
             'w' => 24 * 7,
             _ => return None,
         };
-        (n > 0).then(|| Window { duration: SignedDuration::from_hours(n * hours), text: text.to_owned() })
+        // At most a century: beyond that a window means nothing.
+        let total = n.checked_mul(hours).filter(|h| *h > 0 && *h <= 100 * 366 * 24)?;
+        Some(Window { duration: SignedDuration::from_hours(total), text: text.to_owned() })
     }
 }
 

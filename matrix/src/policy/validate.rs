@@ -62,8 +62,19 @@ pub(crate) const REASONS: &[&str] = &[
 /// Parses and validates a policy file. `file` names it in diagnostics.
 pub fn validate(file: &str, text: &str) -> Result<Policy, Diagnostics> {
     let mut cx = Cx::default();
-    let root = match yaml::parse(text) {
-        Ok(root) => root,
+    let root = match yaml::parse_checked(text) {
+        Ok((root, duplicates)) => {
+            for k in duplicates {
+                let d = Diagnostic::new(
+                    k.pos,
+                    Code::DuplicateId,
+                    format!("key `{}` appears twice in this mapping", k.name),
+                )
+                .with_help("YAML keeps only one of them; merge the two");
+                cx.push(d);
+            }
+            root
+        }
         Err(e) => {
             cx.push(Diagnostic::new(e.pos, Code::Syntax, e.message));
             return Err(cx.finish(file));
@@ -354,6 +365,17 @@ impl Cx {
             Some(c) => Some(self.check(node.get("check").unwrap_or(node), c, refs)?),
             None => None,
         };
+        if check.is_none() && (r.title.is_some() || r.applies_to.is_some() || !r.subsumes.is_empty()) {
+            let d = Diagnostic::new(
+                node.pos,
+                Code::Inconsistent,
+                format!("requirement `{}` has no `check`, so it is a process norm", r.id),
+            )
+            .with_help(
+                "a norm is never evaluated: drop its `title`, `applies-to` and `subsumes`, or give it a `check`",
+            );
+            self.push(d);
+        }
         if check.is_some() && r.title.is_none() {
             self.error(
                 node.pos,
@@ -556,6 +578,10 @@ impl Cx {
                         Code::Inconsistent,
                         "`*` stands alone: it already means every other feature",
                     );
+                }
+                if wildcards.iter().any(|(k, _)| *k == a.kind) {
+                    let msg = format!("a second `*` record for `{}`; one `*` record per kind", a.kind);
+                    self.error(pos_of(node, "features"), Code::DuplicateId, msg);
                 }
                 wildcards.push((a.kind.clone(), att));
                 continue;

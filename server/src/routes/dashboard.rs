@@ -37,10 +37,7 @@ pub fn router() -> Router<AppState> {
 const STYLE: &str = include_str!("../../../templates/style.css");
 
 fn render(t: &impl Template) -> Result<Html<String>, ApiError> {
-    t.render().map(Html).map_err(|e| {
-        tracing::error!(error = %e, "template failed");
-        ApiError::NotFound("page could not be rendered".into())
-    })
+    t.render().map(Html).map_err(|e| ApiError::Render(e.to_string()))
 }
 
 /// One cell of the features × targets grid.
@@ -191,7 +188,8 @@ fn chart(series: &[matrix::evaluate::TargetResult]) -> String {
     for r in series {
         let total = (r.passed + r.failed).max(1) as f64;
         by_target
-            .entry(format!("{}/{}", r.target, r.compiler))
+            // Report text goes into hand-built SVG: escape it.
+            .entry(crate::routes::matrix::escape(&format!("{}/{}", r.target, r.compiler)))
             .or_default()
             .push((r.at.as_second(), r.passed as f64 / total));
     }

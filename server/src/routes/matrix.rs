@@ -212,7 +212,8 @@ pub fn plain(markdown: &str) -> String {
     out
 }
 
-fn escape(s: &str) -> String {
+/// Escapes text for HTML and SVG.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

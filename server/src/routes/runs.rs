@@ -52,17 +52,23 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -
 }
 
 async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(StatusCode, Accepted), ApiError> {
-    // The body is read before anything can refuse it, so a refused client
-    // reads its answer rather than a connection reset mid-upload.
     let limit = state.settings.max_body_bytes;
+    let caller = match auth::authenticate(&state.store, headers).await {
+        Ok(c) if c.role == "runner" => c,
+        refused => {
+            // Drained without being kept, so the client reads the answer
+            // rather than a reset connection mid-upload.
+            drain(body, limit).await;
+            return Err(match refused {
+                Ok(c) => ApiError::Forbidden(format!(
+                    "token `{}` has role `{}`; uploading runs needs a `runner` token",
+                    c.name, c.role
+                )),
+                Err(e) => e,
+            });
+        }
+    };
     let raw = read_body(body, limit).await;
-    let caller = auth::authenticate(&state.store, headers).await?;
-    if caller.role != "runner" {
-        return Err(ApiError::Forbidden(format!(
-            "token `{}` has role `{}`; uploading runs needs a `runner` token",
-            caller.name, caller.role
-        )));
-    }
     let text = decode(headers, raw?, limit)?;
     let report = RunReport::from_json(&text).map_err(|e| match e {
         ReportError::Json { line, column, field, message } => ApiError::Invalid {
@@ -85,12 +91,15 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
     if let Some(answer) = repeated(state, &report.run_id, &hash).await? {
         return Ok((StatusCode::OK, answer));
     }
+    let rejection = crate::state::unused_reason(&state.policy, &report);
     let new = NewRun {
         report: &report,
         json: &text,
         body_sha256: &hash,
         token_id: &caller.token_id,
         received_at: Timestamp::now(),
+        state: if rejection.is_some() { "rejected" } else { "received" },
+        state_reason: rejection.as_deref(),
     };
     if !state.store.insert_run(&new).await? {
         // Lost a race with the same run id.
@@ -98,8 +107,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
         return answer.map(|a| (StatusCode::OK, a)).ok_or_else(|| ApiError::Conflict("run id raced".into()));
     }
     let run_id = report.run_id.clone();
-    if let Some(reason) = irrelevant(&state.policy, &report) {
-        state.store.set_state(&run_id, "rejected", Some(&reason)).await?;
+    if let Some(reason) = rejection {
         let a = Accepted {
             run_id,
             state: "rejected".into(),
@@ -161,6 +169,19 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     Ok(Bytes::from(buf))
 }
 
+/// Reads and discards up to twice `limit` bytes of a refused body.
+async fn drain(body: Body, limit: usize) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len();
+        if seen > limit.saturating_mul(2) {
+            break;
+        }
+    }
+}
+
 /// Decompresses (gzip) and checks the body is UTF-8 JSON.
 fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<String, ApiError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
@@ -184,18 +205,6 @@ fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<String, ApiEr
         Some(other) => return Err(ApiError::Unsupported(format!("Content-Encoding `{other}`: send gzip or none"))),
     };
     String::from_utf8(bytes).map_err(|_| ApiError::Invalid { field: None, message: "the body is not UTF-8".into() })
-}
-
-/// Why no feature of the policy can use this run, if none can.
-fn irrelevant(policy: &matrix::Policy, report: &RunReport) -> Option<String> {
-    let arch = report.target.arch();
-    let used = policy.features.iter().any(|f| {
-        f.evidence.selects_run(&report.target.triple, &report.engine.compiler) && f.evidence.selects_tests()
-            || (!report.fuzz.is_empty() && f.arch.as_deref() == Some(arch))
-    });
-    (!used).then(|| {
-        format!("no feature of the policy selects runs on `{}` with `{}`", report.target.triple, report.engine.compiler)
-    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,13 +241,7 @@ pub async fn detail(state: &AppState, run_id: &str) -> Result<RunDetail, ApiErro
         None => vec![],
     };
     let diff = analysis::diff(previous.as_ref().map(|p| (p.run_id.as_str(), prev_rows.as_slice())), &current);
-    let recent: Vec<RunRow> = state
-        .store
-        .runs_of(&run.target, &run.compiler, 5)
-        .await?
-        .into_iter()
-        .filter(|r| r.engine_version == run.engine_version && r.finished_at <= run.finished_at)
-        .collect();
+    let recent = state.store.runs_up_to(&run, 5).await?;
     let mut loaded = Vec::new();
     for r in &recent {
         let rows = state.store.directives(&r.run_id, false).await?;

@@ -1,0 +1,51 @@
+//! Validation problems that are easy to miss: repeated keys, absurd
+//! windows, norms with titles, two wildcard attestations.
+
+mod common;
+
+fn skeleton() -> String {
+    let doc = std::fs::read_to_string(common::root().join("docs/policy.md")).expect("docs/policy.md");
+    let section = doc.split("## Encoding another runtime").nth(1).expect("section");
+    section.split("```yaml\n").nth(1).and_then(|b| b.split("```").next()).expect("yaml block").to_owned()
+}
+
+fn problems(text: &str) -> String {
+    match matrix::validate("p.yaml", text) {
+        Ok(_) => panic!("expected problems in:\n{text}"),
+        Err(d) => d.to_string(),
+    }
+}
+
+#[test]
+fn a_repeated_key_is_reported_where_it_repeats() {
+    let text = skeleton().replacen("  name: Exampletime\n", "  name: Exampletime\n  name: Othertime\n", 1);
+    let line = text.lines().position(|l| l == "  name: Othertime").expect("edited") + 1;
+    let out = problems(&text);
+    assert!(out.contains(&format!("p.yaml:{line}:3: error[duplicate-id]: key `name` appears twice")), "{out}");
+}
+
+#[test]
+fn an_absurd_window_is_a_diagnostic_not_a_panic() {
+    let text = skeleton().replacen("window: 7d", "window: 9999999999999999h", 1);
+    assert!(problems(&text).contains("error[bad-window]: bad window `9999999999999999h`"));
+}
+
+#[test]
+fn a_norm_cannot_carry_a_title() {
+    let text = skeleton().replacen(
+        "attestation-kinds:",
+        "  - { id: rfc, tier: 1, title: RFC, prose: Major changes need an RFC. }\nattestation-kinds:",
+        1,
+    );
+    assert!(problems(&text).contains("error[inconsistent]: requirement `rfc` has no `check`, so it is a process norm"));
+}
+
+#[test]
+fn two_wildcard_records_of_one_kind_are_a_duplicate() {
+    let text = skeleton().replacen(
+        "features:\n",
+        "  - { kind: owner, features: [\"*\"], holds: false, by: \"@other\", on: 2026-02-01 }\nfeatures:\n",
+        1,
+    );
+    assert!(problems(&text).contains("error[duplicate-id]: a second `*` record for `owner`"));
+}
