@@ -4,8 +4,12 @@
 //! of HTTP.
 
 pub mod profile;
+pub mod suite;
 pub mod values;
 pub mod wast;
+
+/// The wasmtime version embedded (pinned in the workspace manifest).
+pub const WASMTIME_VERSION: &str = "48.0.8";
 
 pub use profile::{Compiler, Profile};
 pub use wast::run_wast;

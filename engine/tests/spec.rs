@@ -9,7 +9,7 @@
 //! `../shared/testsuites` beside the repository).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use engine::{Compiler, Profile};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -19,24 +19,6 @@ fn suites() -> PathBuf {
     std::env::var_os("TIERWATCH_TESTSUITES")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testsuites"))
-}
-
-fn scripts(root: &Path) -> Vec<String> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, root, out);
-            } else if p.extension().is_some_and(|x| x == "wast") {
-                out.push(p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
-    out
 }
 
 /// `compiler path: reason` lines; `#` starts a comment.
@@ -56,7 +38,7 @@ fn known_failures() -> BTreeMap<(String, String), String> {
 fn main() {
     let args = Arguments::from_args();
     let root = suites().join("wasm-spec");
-    let files = scripts(&root);
+    let files = engine::suite::scripts(&root);
     assert!(
         files.len() > 200,
         "found {} scripts under {}; set TIERWATCH_TESTSUITES to a checkout of the testsuites",

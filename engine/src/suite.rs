@@ -1,0 +1,102 @@
+//! Running a directory of `.wast` scripts in parallel, and wrapping the
+//! results in a run report.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use jiff::Timestamp;
+use matrix::evidence::{EngineInfo, FORMAT, RunReport, RunnerInfo, SpecFile, TargetInfo, VERSION};
+
+use crate::profile::Profile;
+
+/// Every `.wast` script under `root`, as `/`-separated paths relative to it,
+/// sorted.
+pub fn scripts(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, root, out);
+            } else if p.extension().is_some_and(|x| x == "wast") {
+                out.push(p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// Runs `files` (relative to `root`, reported under `suite`) on `profile`
+/// with `threads` workers; results come back in `files` order. A file that
+/// cannot be read is one failed `read` directive.
+pub fn run_scripts(profile: &Profile, suite: &str, root: &Path, files: &[String], threads: usize) -> Vec<SpecFile> {
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<SpecFile>>> = Mutex::new(vec![None; files.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
+                        let i = *n;
+                        *n += 1;
+                        i
+                    };
+                    let Some(file) = files.get(i) else { break };
+                    let path: PathBuf = root.join(file);
+                    let result = match std::fs::read_to_string(&path) {
+                        Ok(text) => crate::wast::run_wast(profile, suite, file, &text),
+                        Err(e) => SpecFile {
+                            suite: suite.into(),
+                            file: file.clone(),
+                            directives: vec![matrix::evidence::Directive {
+                                line: 0,
+                                kind: "read".into(),
+                                outcome: matrix::evidence::Outcome::Fail,
+                                message: Some(format!("{}: {e}", path.display())),
+                            }],
+                        },
+                    };
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect()
+}
+
+/// Who and where, for a report.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    /// The run's id.
+    pub run_id: String,
+    /// The runner's name.
+    pub runner: String,
+    /// The target the run executed on.
+    pub target: TargetInfo,
+}
+
+/// A run report of `spec` results produced by `profile`.
+pub fn report(p: &Provenance, profile: &Profile, started_at: Timestamp, spec: Vec<SpecFile>) -> RunReport {
+    RunReport {
+        format: FORMAT.into(),
+        version: VERSION,
+        run_id: p.run_id.clone(),
+        runner: RunnerInfo { name: p.runner.clone(), version: env!("CARGO_PKG_VERSION").into(), host: None },
+        target: p.target.clone(),
+        engine: EngineInfo {
+            name: "wasmtime".into(),
+            version: crate::WASMTIME_VERSION.into(),
+            compiler: profile.compiler.name().into(),
+        },
+        started_at,
+        finished_at: Timestamp::now().max(started_at),
+        build_only: false,
+        spec,
+        wasi: vec![],
+        fuzz: vec![],
+    }
+}

@@ -1,0 +1,88 @@
+//! A real run of the spec testsuite becomes a run report that the matrix
+//! evaluates: real evidence moves real tiers.
+
+use std::path::PathBuf;
+
+use engine::suite::{Provenance, report, run_scripts, scripts};
+use engine::{Compiler, Profile};
+use jiff::{SignedDuration, Timestamp};
+use matrix::evidence::{Outcome, TargetInfo};
+use matrix::{Evidence, RunReport, Status, Tier};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn suites() -> PathBuf {
+    std::env::var_os("TIERWATCH_TESTSUITES").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/testsuites"))
+}
+
+/// The seed-world reports, re-dated to now, with the core spec results of
+/// `run_id` taken out: a real run supplies those (component-model and WASI
+/// results, which the engine does not produce yet, stay).
+fn seed_world_without(run_id: &str) -> Vec<RunReport> {
+    let dir = root().join("policy/fixtures/seed-world");
+    let shift = Timestamp::now().duration_since("2026-11-20T00:00:00Z".parse().expect("ts"));
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("fixture dir") {
+        let p = e.expect("entry").path();
+        if p.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let mut r = RunReport::from_json(&std::fs::read_to_string(&p).expect("read")).expect("valid");
+        if r.run_id == run_id {
+            r.spec.retain(|f| f.suite != "wasm-spec");
+        }
+        r.started_at += shift;
+        r.finished_at += shift;
+        out.push(r);
+    }
+    out
+}
+
+#[test]
+fn a_real_cranelift_run_feeds_the_matrix() {
+    let wasm_spec = suites().join("wasm-spec");
+    let files = scripts(&wasm_spec);
+    assert!(files.len() > 200, "the spec testsuite is at {}", wasm_spec.display());
+    let profile = Profile::new(Compiler::Cranelift).expect("profile");
+    let started = Timestamp::now() - SignedDuration::from_secs(1);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let spec = run_scripts(&profile, "wasm-spec", &wasm_spec, &files, threads);
+    assert_eq!(spec.len(), files.len());
+    let provenance = Provenance {
+        run_id: "real-x86_64-cranelift".into(),
+        runner: "engine-test".into(),
+        target: TargetInfo { triple: "x86_64-unknown-linux-gnu".into(), emulated: false, emulator: None },
+    };
+    let real = report(&provenance, &profile, started, spec);
+    // The report is the wire format: it survives its own schema checks.
+    let json = serde_json::to_string(&real).expect("serialise");
+    let real = RunReport::from_json(&json).expect("a valid run report");
+    let passed: usize = real.spec.iter().map(|f| f.count(Outcome::Pass)).sum();
+    assert!(passed > 40_000, "{passed} directives passed");
+
+    let mut runs = seed_world_without("seed-x86_64-unknown-linux-gnu-cranelift");
+    runs.push(real);
+    let text = std::fs::read_to_string(root().join("policy/wasmtime.yaml")).expect("policy");
+    let policy = matrix::validate("wasmtime.yaml", &text).expect("valid policy");
+    let eval = matrix::evaluate(&policy, &Evidence { runs }, Timestamp::now());
+    // Real evidence for the core language and most proposals keeps them at tier 1 ...
+    for id in ["x86_64-unknown-linux-gnu", "simd", "relaxed-simd", "tail-call", "multi-memory", "bulk-memory"] {
+        let f = eval.feature(id).expect("feature");
+        assert_eq!((f.earned, f.status), (Some(Tier(1)), Status::Conforming), "{id}: {:?}", f.failing_declared);
+    }
+    // ... while the threads scripts this engine disagrees with move the
+    // threads proposal out of tier 1, with the failing files as evidence.
+    let threads = eval.feature("threads").expect("feature");
+    assert_eq!(threads.status, Status::Violating);
+    let ci = threads.outcomes.iter().find(|o| o.requirement == "t2-ci-proposal").expect("outcome");
+    assert_eq!(ci.reason, Some("failures"));
+    assert!(
+        ci.items
+            .iter()
+            .any(|i| i.starts_with("wasm-spec/proposals/threads/memory.wast on x86_64-unknown-linux-gnu/cranelift")),
+        "{:?}",
+        ci.items
+    );
+}
