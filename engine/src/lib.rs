@@ -6,6 +6,7 @@
 pub mod profile;
 pub mod suite;
 pub mod values;
+pub mod wasi;
 pub mod wast;
 
 /// The wasmtime version embedded (pinned in the workspace manifest).

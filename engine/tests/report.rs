@@ -17,9 +17,10 @@ fn suites() -> PathBuf {
     std::env::var_os("TIERWATCH_TESTSUITES").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/testsuites"))
 }
 
-/// The seed-world reports, re-dated to now, with the core spec results of
-/// `run_id` taken out: a real run supplies those (component-model and WASI
-/// results, which the engine does not produce yet, stay).
+/// The seed-world reports, re-dated to now, with the core spec and C /
+/// AssemblyScript WASI results of `run_id` taken out: a real run supplies
+/// those (component-model and preview-2 results, which the engine does not
+/// produce yet, stay).
 fn seed_world_without(run_id: &str) -> Vec<RunReport> {
     let dir = root().join("policy/fixtures/seed-world");
     let shift = Timestamp::now().duration_since("2026-11-20T00:00:00Z".parse().expect("ts"));
@@ -32,6 +33,7 @@ fn seed_world_without(run_id: &str) -> Vec<RunReport> {
         let mut r = RunReport::from_json(&std::fs::read_to_string(&p).expect("read")).expect("valid");
         if r.run_id == run_id {
             r.spec.retain(|f| f.suite != "wasm-spec");
+            r.wasi.retain(|w| w.suite == "rust");
         }
         r.started_at += shift;
         r.finished_at += shift;
@@ -55,7 +57,10 @@ fn a_real_cranelift_run_feeds_the_matrix() {
         runner: "engine-test".into(),
         target: TargetInfo { triple: "x86_64-unknown-linux-gnu".into(), emulated: false, emulator: None },
     };
-    let real = report(&provenance, &profile, started, spec);
+    let mut real = report(&provenance, &profile, started, spec);
+    let wasi_cases = engine::wasi::discover(&suites().join("wasi/tests"));
+    real.wasi = wasi_cases.iter().map(|c| engine::wasi::run_case(&profile, c)).collect();
+    assert!(real.wasi.len() >= 20 && real.wasi.iter().all(|w| w.outcome == Outcome::Pass), "{:?}", real.wasi);
     // The report is the wire format: it survives its own schema checks.
     let json = serde_json::to_string(&real).expect("serialise");
     let real = RunReport::from_json(&json).expect("a valid run report");
@@ -68,7 +73,17 @@ fn a_real_cranelift_run_feeds_the_matrix() {
     let policy = matrix::validate("wasmtime.yaml", &text).expect("valid policy");
     let eval = matrix::evaluate(&policy, &Evidence { runs }, Timestamp::now());
     // Real evidence for the core language and most proposals keeps them at tier 1 ...
-    for id in ["x86_64-unknown-linux-gnu", "simd", "relaxed-simd", "tail-call", "multi-memory", "bulk-memory"] {
+    for id in [
+        "x86_64-unknown-linux-gnu",
+        "simd",
+        "relaxed-simd",
+        "tail-call",
+        "multi-memory",
+        "bulk-memory",
+        "wasi_snapshot_preview1",
+        "wasi-clocks",
+        "wasi-filesystem",
+    ] {
         let f = eval.feature(id).expect("feature");
         assert_eq!((f.earned, f.status), (Some(Tier(1)), Status::Conforming), "{id}: {:?}", f.failing_declared);
     }
