@@ -108,6 +108,30 @@ const PROPOSALS: &[(&str, Toggle)] = &[
     ("wasm_component_model", |c, on| {
         c.wasm_component_model(on);
     }),
+    ("wasm_component_model_async", |c, on| {
+        c.wasm_component_model_async(on);
+    }),
+    ("wasm_component_model_more_async_builtins", |c, on| {
+        c.wasm_component_model_more_async_builtins(on);
+    }),
+    ("wasm_component_model_async_stackful", |c, on| {
+        c.wasm_component_model_async_stackful(on);
+    }),
+    ("wasm_component_model_threading", |c, on| {
+        c.wasm_component_model_threading(on);
+    }),
+    ("wasm_component_model_error_context", |c, on| {
+        c.wasm_component_model_error_context(on);
+    }),
+    ("wasm_component_model_map", |c, on| {
+        c.wasm_component_model_map(on);
+    }),
+    ("wasm_component_model_fixed_length_lists", |c, on| {
+        c.wasm_component_model_fixed_length_lists(on);
+    }),
+    ("wasm_component_model_implements", |c, on| {
+        c.wasm_component_model_implements(on);
+    }),
 ];
 
 impl Profile {

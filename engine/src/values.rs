@@ -111,3 +111,36 @@ pub fn matches(store: &mut Store<()>, actual: &Val, want: &CoreConst) -> bool {
         _ => false,
     }
 }
+
+/// A component-model script constant as a component value.
+pub fn component_val(c: &json_from_wast::ComponentConst<'_>) -> wasmtime::component::Val {
+    use json_from_wast::ComponentConst as C;
+    use wasmtime::component::Val as V;
+    let boxed = |o: &Option<Box<C<'_>>>| o.as_ref().map(|b| Box::new(component_val(b)));
+    match c {
+        C::String(s) => V::String(s.to_string()),
+        C::Char(c) => V::Char(*c),
+        C::Bool(b) => V::Bool(*b),
+        C::U8(v) => V::U8(v.0),
+        C::S8(v) => V::S8(v.0),
+        C::U16(v) => V::U16(v.0),
+        C::S16(v) => V::S16(v.0),
+        C::U32(v) => V::U32(v.0),
+        C::S32(v) => V::S32(v.0),
+        C::U64(v) => V::U64(v.0),
+        C::S64(v) => V::S64(v.0),
+        C::F32(v) => V::Float32(f32::from_bits(v.0)),
+        C::F64(v) => V::Float64(f64::from_bits(v.0)),
+        C::List(items) => V::List(items.iter().map(component_val).collect()),
+        C::Record(fields) => V::Record(fields.iter().map(|(n, v)| (n.to_string(), component_val(v))).collect()),
+        C::Tuple(items) => V::Tuple(items.iter().map(component_val).collect()),
+        C::Variant { case, payload } => V::Variant(case.to_string(), boxed(payload)),
+        C::Enum(e) => V::Enum(e.to_string()),
+        C::Option(o) => V::Option(boxed(o)),
+        C::Result(r) => V::Result(match r {
+            Ok(v) => Ok(boxed(v)),
+            Err(e) => Err(boxed(e)),
+        }),
+        C::Flags(f) => V::Flags(f.iter().map(|s| s.to_string()).collect()),
+    }
+}

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use json_from_wast::{Action, Command, Const, WasmFileType};
 use matrix::evidence::{Directive, Outcome, SpecFile};
+use wasmtime::component::{Component, Instance as ComponentInstance, Linker as ComponentLinker};
 use wasmtime::{Extern, Instance, Linker, Module, Store, Trap, Val};
 
 use crate::profile::Profile;
@@ -22,6 +23,11 @@ enum Verdict {
 struct Script<'w> {
     store: Store<()>,
     linker: Linker<()>,
+    component_linker: ComponentLinker<()>,
+    /// Component instances by name; `None` is the current one when the
+    /// last instantiated thing was a component.
+    components: HashMap<Option<String>, ComponentInstance>,
+    component_definitions: HashMap<Option<String>, Component>,
     /// Instances by name; `None` is the current (last) instance.
     instances: HashMap<Option<String>, Instance>,
     /// Defined but not instantiated modules.
@@ -52,12 +58,16 @@ fn run(profile: &Profile, commands: &[Command<'_>], wasms: &[(String, Vec<u8>)])
     let mut script = Script {
         store: Store::new(&profile.engine, ()),
         linker: Linker::new(&profile.engine),
+        component_linker: ComponentLinker::new(&profile.engine),
+        components: HashMap::new(),
+        component_definitions: HashMap::new(),
         instances: HashMap::new(),
         definitions: HashMap::new(),
         failed: HashSet::new(),
         wasms: wasms.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect(),
     };
     script.linker.allow_shadowing(true);
+    script.component_linker.allow_shadowing(true);
     let spectest = wasmtime_wast::SpectestConfig { use_shared_memory: true, suppress_prints: true };
     if let Err(e) = wasmtime_wast::link_spectest(&mut script.linker, &mut script.store, &spectest) {
         return vec![Directive {
@@ -67,10 +77,26 @@ fn run(profile: &Profile, commands: &[Command<'_>], wasms: &[(String, Vec<u8>)])
             message: Some(format!("{e:#}")),
         }];
     }
+    let mut poisoned = false;
     commands
         .iter()
         .map(|c| {
-            let (outcome, message) = match script.directive(c) {
+            let verdict = if poisoned {
+                Verdict::Skip("an earlier directive panicked inside the engine".into())
+            } else {
+                // A panic inside the engine is a finding about the engine,
+                // not a reason to lose the rest of the script's results.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| script.directive(c))).unwrap_or_else(|p| {
+                    poisoned = true;
+                    let msg = p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    Verdict::Fail(format!("the engine panicked: {msg}"))
+                })
+            };
+            let (outcome, message) = match verdict {
                 Verdict::Pass => (Outcome::Pass, None),
                 Verdict::Fail(m) => (Outcome::Fail, Some(m)),
                 Verdict::Skip(m) => (Outcome::Skip, Some(m)),
@@ -108,6 +134,12 @@ fn is_component(bytes: &[u8]) -> bool {
 /// Outcome of running an action.
 enum Ran {
     Values(Vec<Val>),
+    Component(Vec<wasmtime::component::Val>),
+    Error(wasmtime::Error),
+}
+
+enum ComponentRan {
+    Values(Vec<wasmtime::component::Val>),
     Error(wasmtime::Error),
 }
 
@@ -151,11 +183,13 @@ impl Script<'_> {
         match c {
             Command::Module { name, file, .. } => match self.compile(file) {
                 Ok(m) => self.instantiate(name.as_deref(), &m),
-                Err(e) if e == "component" => {
-                    self.failed.insert(None);
-                    self.instances.remove(&None);
-                    Verdict::Skip("component modules are not executed by this executor yet".into())
-                }
+                Err(e) if e == "component" => match self.compile_component(file) {
+                    Ok(c) => self.instantiate_component(name.as_deref(), &c),
+                    Err(e) => {
+                        self.mark_failed(name.as_deref());
+                        Verdict::Fail(format!("compilation failed: {e}"))
+                    }
+                },
                 Err(e) => {
                     self.failed.insert(None);
                     self.instances.remove(&None);
@@ -170,23 +204,34 @@ impl Script<'_> {
                     self.definitions.insert(name.as_deref().map(str::to_owned), m);
                     Verdict::Pass
                 }
-                Err(e) if e == "component" => {
-                    Verdict::Skip("component modules are not executed by this executor yet".into())
-                }
+                Err(e) if e == "component" => match self.compile_component(file) {
+                    Ok(c) => {
+                        self.component_definitions.insert(name.as_deref().map(str::to_owned), c);
+                        Verdict::Pass
+                    }
+                    Err(e) => Verdict::Fail(format!("compilation failed: {e}")),
+                },
                 Err(e) => Verdict::Fail(format!("compilation failed: {e}")),
             },
             Command::ModuleInstance { instance, module, .. } => {
-                match self.definitions.get(&module.as_deref().map(str::to_owned)).cloned() {
-                    Some(m) => self.instantiate(instance.as_deref(), &m),
-                    None => {
-                        Verdict::Skip(format!("depends on module definition {module:?}, which failed or is missing"))
-                    }
+                let key = module.as_deref().map(str::to_owned);
+                if let Some(m) = self.definitions.get(&key).cloned() {
+                    self.instantiate(instance.as_deref(), &m)
+                } else if let Some(c) = self.component_definitions.get(&key).cloned() {
+                    self.instantiate_component(instance.as_deref(), &c)
+                } else {
+                    Verdict::Skip(format!("depends on module definition {module:?}, which failed or is missing"))
                 }
             }
             Command::Register { name, as_, .. } => {
                 let key = name.as_deref().map(str::to_owned);
                 if self.failed.contains(&key) {
                     return Verdict::Skip("depends on a module that failed to instantiate".into());
+                }
+                if self.components.contains_key(&key) {
+                    return Verdict::Skip(
+                        "registering component instances is not supported by this executor yet".into(),
+                    );
                 }
                 match self.instances.get(&key).copied() {
                     Some(i) => match self.linker.instance(&mut self.store, as_, i) {
@@ -219,9 +264,15 @@ impl Script<'_> {
             }
             Command::AssertUnlinkable { file, .. } | Command::AssertUninstantiable { file, .. } => {
                 match self.compile(file) {
-                    Err(e) if e == "component" => {
-                        Verdict::Skip("component modules are not executed by this executor yet".into())
-                    }
+                    Err(e) if e == "component" => match self.compile_component(file) {
+                        Err(e) => {
+                            Verdict::Fail(format!("expected a link or start failure, but compilation failed: {e}"))
+                        }
+                        Ok(c) => match self.component_linker.instantiate(&mut self.store, &c) {
+                            Err(_) => Verdict::Pass,
+                            Ok(_) => Verdict::Fail("expected instantiation to fail, but it succeeded".into()),
+                        },
+                    },
                     Err(e) => Verdict::Fail(format!("expected a link or start failure, but compilation failed: {e}")),
                     Ok(m) => match self.linker.instantiate(&mut self.store, &m) {
                         Err(_) => Verdict::Pass,
@@ -233,27 +284,34 @@ impl Script<'_> {
                 Err(skip) => skip,
                 Ok(Ran::Error(e)) => Verdict::Fail(format!("expected values, got error: {e:#}")),
                 Ok(Ran::Values(got)) => self.compare(&got, expected),
+                Ok(Ran::Component(got)) => compare_component(&got, expected),
             },
             Command::Action { action, .. } => match self.act(action) {
                 Err(skip) => skip,
                 Ok(Ran::Error(e)) => Verdict::Fail(format!("action failed: {e:#}")),
-                Ok(Ran::Values(_)) => Verdict::Pass,
+                Ok(Ran::Values(_) | Ran::Component(_)) => Verdict::Pass,
             },
             Command::AssertTrap { action, text, .. } => match self.act(action) {
                 Err(skip) => skip,
                 Ok(Ran::Values(v)) => Verdict::Fail(format!("expected trap `{text}`, got {v:?}")),
+                Ok(Ran::Component(v)) => Verdict::Fail(format!("expected trap `{text}`, got {v:?}")),
                 Ok(Ran::Error(e)) if e.downcast_ref::<Trap>().is_some() => Verdict::Pass,
+                // The component model reports many traps as errors with the
+                // spec's message rather than as a `Trap` code.
+                Ok(Ran::Error(e)) if format!("{e:#}").contains(text.as_ref()) => Verdict::Pass,
                 Ok(Ran::Error(e)) => Verdict::Fail(format!("expected trap `{text}`, got error: {e:#}")),
             },
             Command::AssertExhaustion { action, .. } => match self.act(action) {
                 Err(skip) => skip,
                 Ok(Ran::Values(v)) => Verdict::Fail(format!("expected stack exhaustion, got {v:?}")),
+                Ok(Ran::Component(v)) => Verdict::Fail(format!("expected stack exhaustion, got {v:?}")),
                 Ok(Ran::Error(e)) if e.downcast_ref::<Trap>() == Some(&Trap::StackOverflow) => Verdict::Pass,
                 Ok(Ran::Error(e)) => Verdict::Fail(format!("expected stack exhaustion, got: {e:#}")),
             },
             Command::AssertException { action, .. } => match self.act(action) {
                 Err(skip) => skip,
                 Ok(Ran::Values(v)) => Verdict::Fail(format!("expected an exception, got {v:?}")),
+                Ok(Ran::Component(v)) => Verdict::Fail(format!("expected an exception, got {v:?}")),
                 Ok(Ran::Error(e)) if e.is::<wasmtime::ThrownException>() => {
                     let _ = self.store.take_pending_exception();
                     Verdict::Pass
@@ -267,8 +325,65 @@ impl Script<'_> {
         }
     }
 
+    fn compile_component(&self, file: &json_from_wast::WasmFile<'_>) -> Result<Component, String> {
+        Component::new(self.store.engine(), self.bytes(file)?).map_err(|e| format!("{e:#}"))
+    }
+
+    fn mark_failed(&mut self, name: Option<&str>) {
+        self.failed.insert(None);
+        self.instances.remove(&None);
+        self.components.remove(&None);
+        if let Some(n) = name {
+            self.failed.insert(Some(n.to_owned()));
+        }
+    }
+
+    fn instantiate_component(&mut self, name: Option<&str>, component: &Component) -> Verdict {
+        match self.component_linker.instantiate(&mut self.store, component) {
+            Ok(i) => {
+                self.failed.remove(&None);
+                self.instances.remove(&None);
+                self.components.insert(None, i);
+                if let Some(n) = name {
+                    self.failed.remove(&Some(n.to_owned()));
+                    self.components.insert(Some(n.to_owned()), i);
+                }
+                Verdict::Pass
+            }
+            Err(e) => {
+                self.mark_failed(name);
+                Verdict::Fail(format!("instantiation failed: {e:#}"))
+            }
+        }
+    }
+
+    /// Invokes an export of a component instance.
+    fn invoke_component(
+        &mut self,
+        instance: ComponentInstance,
+        field: &str,
+        args: &[Const<'_>],
+    ) -> Result<ComponentRan, Verdict> {
+        let Some(func) = instance.get_func(&mut self.store, field) else {
+            return Ok(ComponentRan::Error(wasmtime::format_err!("no exported function `{field}`")));
+        };
+        let mut params = Vec::with_capacity(args.len());
+        for a in args {
+            match a {
+                Const::Component(c) => params.push(values::component_val(c)),
+                Const::Core(_) => return Err(Verdict::Skip("core values passed to a component".into())),
+            }
+        }
+        let n = func.ty(&self.store).results().len();
+        let mut results = vec![wasmtime::component::Val::Bool(false); n];
+        Ok(match func.call(&mut self.store, &params, &mut results) {
+            Ok(()) => ComponentRan::Values(results),
+            Err(e) => ComponentRan::Error(e),
+        })
+    }
+
     fn component_rejected(&self, file: &json_from_wast::WasmFile<'_>) -> Verdict {
-        match self.bytes(file).map(|b| wasmtime::component::Component::new(self.store.engine(), b)) {
+        match self.bytes(file).map(|b| Component::new(self.store.engine(), b)) {
             Ok(Ok(_)) => Verdict::Fail("expected the component to be rejected, but it compiled".into()),
             _ => Verdict::Pass,
         }
@@ -285,6 +400,13 @@ impl Script<'_> {
     fn act(&mut self, action: &Action<'_>) -> Result<Ran, Verdict> {
         match action {
             Action::Invoke { module, field, args } => {
+                let key = module.as_deref().map(str::to_owned);
+                if let Some(c) = self.components.get(&key).copied().filter(|_| !self.failed.contains(&key)) {
+                    return Ok(match self.invoke_component(c, field, args)? {
+                        ComponentRan::Values(v) => Ran::Component(v),
+                        ComponentRan::Error(e) => Ran::Error(e),
+                    });
+                }
                 let instance = self.instance(module)?;
                 let Some(func) = instance.get_func(&mut self.store, field) else {
                     return Ok(Ran::Error(wasmtime::format_err!("no exported function `{field}`")));
@@ -330,4 +452,20 @@ impl Script<'_> {
         }
         Verdict::Pass
     }
+}
+
+fn compare_component(got: &[wasmtime::component::Val], expected: &[Const<'_>]) -> Verdict {
+    if got.len() != expected.len() {
+        return Verdict::Fail(format!("expected {} values, got {}", expected.len(), got.len()));
+    }
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        let Const::Component(e) = e else {
+            return Verdict::Fail(format!("result {i}: a core value expected of a component"));
+        };
+        let want = values::component_val(e);
+        if *g != want {
+            return Verdict::Fail(format!("result {i}: expected {want:?}, got {g:?}"));
+        }
+    }
+    Verdict::Pass
 }
