@@ -1,7 +1,11 @@
 //! A real run of the spec testsuite becomes a run report that the matrix
 //! evaluates: real evidence moves real tiers.
 
+mod common;
+
 use std::path::PathBuf;
+
+use common::suites;
 
 use engine::suite::{Provenance, report, run_scripts, scripts};
 use engine::{Compiler, Profile};
@@ -11,10 +15,6 @@ use matrix::{Evidence, RunReport, Status, Tier};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn suites() -> PathBuf {
-    std::env::var_os("TIERWATCH_TESTSUITES").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/testsuites"))
 }
 
 /// The seed-world reports, re-dated to now, with the core spec and C /
