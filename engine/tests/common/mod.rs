@@ -59,3 +59,37 @@ pub fn wast_failures(profile: &Profile, suite: &str, root: &Path, file: &str) ->
         .map(|d| format!("{file}:{}: {}: {}", d.line, d.kind, d.message.as_deref().unwrap_or("")))
         .collect())
 }
+
+/// A harness over every `.wast` script under `$TIERWATCH_TESTSUITES/suite`:
+/// one trial per (compiler, script), judged against `list` (named `list_name`).
+pub fn run_wast_harness(suite: &'static str, list: &str, list_name: &'static str, at_least: usize) -> ! {
+    use std::sync::Arc;
+
+    use engine::Compiler;
+    use libtest_mimic::{Arguments, Trial};
+
+    let args = Arguments::from_args();
+    let root = Arc::new(suites().join(suite));
+    let files = engine::suite::scripts(&root);
+    assert!(
+        files.len() >= at_least,
+        "found {} scripts under {}; set TIERWATCH_TESTSUITES",
+        files.len(),
+        root.display()
+    );
+    let known = Arc::new(known_failures(list));
+    let mut trials = Vec::new();
+    for compiler in Compiler::ALL {
+        let profile = Profile::new(compiler).expect("engine profile");
+        for file in &files {
+            let name = format!("{compiler}/{file}");
+            let (profile, known, root, file, key) =
+                (profile.clone(), known.clone(), root.clone(), file.clone(), name.clone());
+            trials.push(Trial::test(name, move || {
+                let failures = wast_failures(&profile, suite, &root, &file)?;
+                judge(&key, &failures, known.get(&key), list_name)
+            }));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit()
+}
