@@ -35,6 +35,8 @@ struct Script<'w> {
     /// Names (and `None` for the current one) whose module failed.
     failed: HashSet<Option<String>>,
     wasms: HashMap<&'w str, &'w [u8]>,
+    /// Modules compiled so far in this script, by their bytes.
+    compiled: std::cell::RefCell<HashMap<&'w [u8], Module>>,
 }
 
 /// Runs `text` (the script at `suite/path`) on `profile`, every directive.
@@ -65,6 +67,7 @@ fn run(profile: &Profile, commands: &[Command<'_>], wasms: &[(String, Vec<u8>)])
         definitions: HashMap::new(),
         failed: HashSet::new(),
         wasms: wasms.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect(),
+        compiled: std::cell::RefCell::default(),
     };
     script.linker.allow_shadowing(true);
     script.component_linker.allow_shadowing(true);
@@ -143,17 +146,24 @@ enum ComponentRan {
     Error(wasmtime::Error),
 }
 
-impl Script<'_> {
-    fn bytes(&self, file: &json_from_wast::WasmFile<'_>) -> Result<&[u8], String> {
+impl<'w> Script<'w> {
+    fn bytes(&self, file: &json_from_wast::WasmFile<'_>) -> Result<&'w [u8], String> {
         self.wasms.get(&*file.filename).copied().ok_or_else(|| format!("script module {} is missing", file.filename))
     }
 
+    /// Compiles a module, reusing the compilation when the script defines
+    /// the same bytes again (scripts often repeat a module per test group).
     fn compile(&self, file: &json_from_wast::WasmFile<'_>) -> Result<Module, String> {
         let bytes = self.bytes(file)?;
         if is_component(bytes) {
             return Err("component".into());
         }
-        Module::new(self.store.engine(), bytes).map_err(|e| format!("{e:#}"))
+        if let Some(m) = self.compiled.borrow().get(bytes) {
+            return Ok(m.clone());
+        }
+        let module = Module::new(self.store.engine(), bytes).map_err(|e| format!("{e:#}"))?;
+        self.compiled.borrow_mut().insert(bytes, module.clone());
+        Ok(module)
     }
 
     fn instantiate(&mut self, name: Option<&str>, module: &Module) -> Verdict {
