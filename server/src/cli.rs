@@ -34,6 +34,10 @@ enum Command {
         /// Print the full evaluation as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Instead of the table, show this feature's requirements and its
+        /// latest results on every target.
+        #[arg(long, value_name = "ID")]
+        feature: Option<String>,
     },
     /// Write TIERS.md, computed from the policy and run reports, to stdout.
     TiersMd {
@@ -122,11 +126,11 @@ struct Input {
 }
 
 impl Input {
-    fn evaluate(&self) -> Result<(Policy, Evaluation)> {
+    fn evaluate(&self) -> Result<(Policy, matrix::Evidence, Evaluation)> {
         let policy = load::policy(&self.policy)?;
         let evidence = load::evidence(&self.evidence)?;
         let evaluation = matrix::evaluate(&policy, &evidence, self.now.unwrap_or_else(Timestamp::now));
-        Ok((policy, evaluation))
+        Ok((policy, evidence, evaluation))
     }
 }
 
@@ -158,14 +162,17 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Evaluate { input, json } => {
-            let (policy, evaluation) = input.evaluate()?;
-            let out =
-                if json { serde_json::to_string_pretty(&evaluation)? + "\n" } else { table(&policy, &evaluation) };
+        Command::Evaluate { input, json, feature } => {
+            let (policy, evidence, evaluation) = input.evaluate()?;
+            let out = match feature {
+                Some(id) => feature_detail(&policy, &evaluation, &evidence, &id)?,
+                None if json => serde_json::to_string_pretty(&evaluation)? + "\n",
+                None => table(&policy, &evaluation),
+            };
             print(&out)
         }
         Command::TiersMd { input, check } => {
-            let (policy, evaluation) = input.evaluate()?;
+            let (policy, _, evaluation) = input.evaluate()?;
             let rendered = matrix::tiers_md::render(&policy, &evaluation);
             match check {
                 None => print(&rendered),
@@ -222,6 +229,34 @@ fn check_file(path: &std::path::Path, rendered: &str) -> Result<ExitCode> {
     eprint!("{}", diff.unified_diff().context_radius(2).header(&name, "computed"));
     eprintln!("{name} is stale: regenerate it with `tierwatch tiers-md ... > {name}`");
     Ok(ExitCode::FAILURE)
+}
+
+/// One feature: its standing, every requirement's verdict, and its latest
+/// results per target and compiler.
+fn feature_detail(policy: &Policy, evaluation: &Evaluation, evidence: &matrix::Evidence, id: &str) -> Result<String> {
+    let r = evaluation
+        .feature(id)
+        .with_context(|| format!("no feature `{id}` in the policy; `tierwatch evaluate` lists them"))?;
+    let earned = r.earned.map_or("no tier".to_owned(), |t| t.to_string());
+    let mut out = format!("{id}: declared {}, earned {earned}\n\nrequirements:\n", r.declared);
+    for o in &r.outcomes {
+        let verdict = if o.met { "met".to_owned() } else { format!("MISSING ({})", o.reason.unwrap_or_default()) };
+        let _ = writeln!(out, "  {} {:<32} {:<24} {}", o.tier, o.requirement, verdict, o.detail);
+    }
+    out.push_str("\nlatest results per target:\n");
+    let results = matrix::evaluate::target_results(policy, evidence, id);
+    if results.is_empty() {
+        out.push_str("  (no run selects this feature)\n");
+    }
+    for t in results {
+        let emulated = if t.emulated { " (emulated)" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {:<30} {:<10} {:>7} passed {:>5} failed {:>5} skipped  {}{emulated}",
+            t.target, t.compiler, t.passed, t.failed, t.skipped, t.run_id
+        );
+    }
+    Ok(out)
 }
 
 /// A plain-text table: one line per feature.

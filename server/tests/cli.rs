@@ -144,6 +144,21 @@ fn evaluate_prints_a_table_and_json() {
 }
 
 #[test]
+fn evaluate_shows_a_features_results_per_target() {
+    let out = tierwatch(&["evaluate", "--evidence", EVIDENCE, "--now", NOW, "--feature", "simd"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("simd: declared Tier 1, earned Tier 1"), "{stdout}");
+    let s390x = stdout.lines().find(|l| l.trim_start().starts_with("s390x-unknown-linux-gnu")).expect("an s390x line");
+    let cells: Vec<&str> = s390x.split_whitespace().collect();
+    assert_eq!(&cells[..3], ["s390x-unknown-linux-gnu", "cranelift", "236"], "{s390x}");
+    assert!(s390x.ends_with("(emulated)"), "{s390x}");
+    let missing = tierwatch(&["evaluate", "--evidence", EVIDENCE, "--now", NOW, "--feature", "nope"]);
+    assert!(!missing.status.success());
+    assert!(text(&missing.stderr).contains("no feature `nope` in the policy"));
+}
+
+#[test]
 fn tiers_md_check_passes_when_fresh_and_fails_with_a_diff_when_stale() {
     let out = tierwatch(&["tiers-md", "--evidence", EVIDENCE, "--now", NOW]);
     assert!(out.status.success(), "{}", text(&out.stderr));
