@@ -278,8 +278,7 @@ fn table(policy: &Policy, evaluation: &Evaluation) -> String {
         (0..4).map(|c| rows.iter().map(|r| r[c].len()).chain([header[c].len()]).max().unwrap_or(0)).collect();
     let mut out = String::new();
     let mut line = |cells: [&str; 5]| {
-        let _ = writeln!(
-            out,
+        let row = format!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
             cells[0],
             cells[1],
@@ -291,6 +290,7 @@ fn table(policy: &Policy, evaluation: &Evaluation) -> String {
             w2 = widths[2],
             w3 = widths[3]
         );
+        let _ = writeln!(out, "{}", row.trim_end());
     };
     line(header);
     for r in &rows {

@@ -144,6 +144,13 @@ fn evaluate_prints_a_table_and_json() {
 }
 
 #[test]
+fn evaluate_table_snapshot() {
+    let out = tierwatch(&["evaluate", "--evidence", EVIDENCE, "--now", NOW]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    insta::assert_snapshot!("evaluate_seed_world", text(&out.stdout));
+}
+
+#[test]
 fn evaluate_shows_a_features_results_per_target() {
     let out = tierwatch(&["evaluate", "--evidence", EVIDENCE, "--now", NOW, "--feature", "simd"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
