@@ -185,54 +185,79 @@ pub struct TargetResult {
     pub skipped: usize,
 }
 
-/// The feature's selected tests in every run its selector picks, oldest
-/// first: the series behind pass-rate charts.
-pub fn feature_runs(policy: &Policy, evidence: &Evidence, feature: &str) -> Vec<TargetResult> {
-    let Some(f) = policy.feature(feature) else { return Vec::new() };
-    let cx = Cx::new(policy, evidence, Timestamp::MAX);
-    let i = cx.idx(f);
-    cx.index
-        .runs(&f.evidence, None)
-        .filter_map(|run| {
-            let (mut size, mut failed, mut skipped) = (0, 0, 0);
-            for t in run.tests_of(i, &[Suite::Spec, Suite::Wasi]) {
-                size += t.size as usize;
-                failed += t.failures as usize;
-                skipped += t.skipped as usize;
-            }
-            (size > 0).then(|| TargetResult {
-                target: run.report.target.triple.clone(),
-                compiler: run.report.engine.compiler.clone(),
-                emulated: run.report.target.emulated,
-                run_id: run.report.run_id.clone(),
-                at: run.report.finished_at,
-                passed: size - failed - skipped,
-                failed,
-                skipped,
+/// Per-feature views of the evidence (pass counts per run and per target,
+/// the tests a feature selects). The evidence is indexed once, in `new`, so
+/// build one `Views` per request and ask it about as many features as needed.
+pub struct Views<'a> {
+    cx: Cx<'a>,
+}
+
+impl std::fmt::Debug for Views<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Views").field("runs", &self.cx.index.runs.len()).finish()
+    }
+}
+
+impl<'a> Views<'a> {
+    /// Indexes `evidence` for `policy`.
+    pub fn new(policy: &'a Policy, evidence: &'a Evidence) -> Self {
+        Views { cx: Cx::new(policy, evidence, Timestamp::MAX) }
+    }
+
+    /// The feature's selected tests in every run its selector picks, oldest
+    /// first: the series behind pass-rate charts.
+    pub fn feature_runs(&self, feature: &str) -> Vec<TargetResult> {
+        let Some(f) = self.cx.policy.feature(feature) else { return Vec::new() };
+        let i = self.cx.idx(f);
+        self.cx
+            .index
+            .runs(&f.evidence, None)
+            .filter_map(|run| {
+                let (mut size, mut failed, mut skipped) = (0, 0, 0);
+                for t in run.tests_of(i, &[Suite::Spec, Suite::Wasi]) {
+                    size += t.size as usize;
+                    failed += t.failures as usize;
+                    skipped += t.skipped as usize;
+                }
+                (size > 0).then(|| TargetResult {
+                    target: run.report.target.triple.clone(),
+                    compiler: run.report.engine.compiler.clone(),
+                    emulated: run.report.target.emulated,
+                    run_id: run.report.run_id.clone(),
+                    at: run.report.finished_at,
+                    passed: size - failed - skipped,
+                    failed,
+                    skipped,
+                })
             })
-        })
-        .collect()
+            .collect()
+    }
+
+    /// The names (`suite/file`, `suite/test`) of every test the feature
+    /// selects in any run it selects.
+    pub fn feature_tests(&self, feature: &str) -> BTreeSet<String> {
+        let Some(f) = self.cx.policy.feature(feature) else { return BTreeSet::new() };
+        let i = self.cx.idx(f);
+        let keys: BTreeSet<u32> = self
+            .cx
+            .index
+            .runs(&f.evidence, None)
+            .flat_map(|r| r.tests_of(i, &[Suite::Spec, Suite::Wasi]).map(|t| t.key))
+            .collect();
+        keys.into_iter().map(|k| self.cx.index.keys[k as usize].clone()).collect()
+    }
+
+    /// The feature's selected tests in the latest run of every (target,
+    /// compiler) pair its selector picks: the per-target view of the matrix.
+    pub fn target_results(&self, feature: &str) -> Vec<TargetResult> {
+        latest_per_target(self.feature_runs(feature))
+    }
 }
 
-/// The names (`suite/file`, `suite/test`) of every test the feature
-/// selects in any run it selects.
-pub fn feature_tests(policy: &Policy, evidence: &Evidence, feature: &str) -> BTreeSet<String> {
-    let Some(f) = policy.feature(feature) else { return BTreeSet::new() };
-    let cx = Cx::new(policy, evidence, Timestamp::MAX);
-    let i = cx.idx(f);
-    let keys: BTreeSet<u32> = cx
-        .index
-        .runs(&f.evidence, None)
-        .flat_map(|r| r.tests_of(i, &[Suite::Spec, Suite::Wasi]).map(|t| t.key))
-        .collect();
-    keys.into_iter().map(|k| cx.index.keys[k as usize].clone()).collect()
-}
-
-/// The feature's selected tests in the latest run of every (target,
-/// compiler) pair its selector picks: the per-target view of the matrix.
-pub fn target_results(policy: &Policy, evidence: &Evidence, feature: &str) -> Vec<TargetResult> {
+/// The latest result of each (target, compiler) pair in an oldest-first series.
+pub fn latest_per_target(series: Vec<TargetResult>) -> Vec<TargetResult> {
     let mut latest: BTreeMap<(String, String), TargetResult> = BTreeMap::new();
-    for r in feature_runs(policy, evidence, feature) {
+    for r in series {
         latest.insert((r.target.clone(), r.compiler.clone()), r);
     }
     latest.into_values().collect()

@@ -314,11 +314,6 @@ impl RunReport {
         }
         Ok(())
     }
-
-    /// Whether the report carries any executed test.
-    pub fn has_tests(&self) -> bool {
-        !self.spec.is_empty() || !self.wasi.is_empty()
-    }
 }
 
 /// The JSON Schema of [`RunReport`], as published.

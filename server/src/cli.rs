@@ -244,7 +244,7 @@ fn feature_detail(policy: &Policy, evaluation: &Evaluation, evidence: &matrix::E
         let _ = writeln!(out, "  {} {:<32} {:<24} {}", o.tier, o.requirement, verdict, o.detail);
     }
     out.push_str("\nlatest results per target:\n");
-    let results = matrix::evaluate::target_results(policy, evidence, id);
+    let results = matrix::evaluate::Views::new(policy, evidence).target_results(id);
     if results.is_empty() {
         out.push_str("  (no run selects this feature)\n");
     }

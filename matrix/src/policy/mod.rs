@@ -67,11 +67,6 @@ impl Policy {
         self.categories.iter().find(|c| c.id == id)
     }
 
-    /// The lowest tier (the baseline, e.g. Tier 3).
-    pub fn lowest_tier(&self) -> Tier {
-        Tier(self.tiers.len() as u8)
-    }
-
     /// The requirements that apply to `feature`, tier by tier from the lowest.
     pub fn requirements_for<'a>(&'a self, feature: &'a Feature) -> impl Iterator<Item = &'a Requirement> + 'a {
         self.requirements.iter().filter(move |r| r.check.is_some() && r.applies_to(&feature.category))
@@ -215,13 +210,6 @@ pub enum Check {
         /// How old the attestation may be; `None` never expires.
         max_age: Option<Window>,
     },
-}
-
-impl Check {
-    /// Whether the check consults other features' tiers.
-    pub fn is_cross_feature(&self) -> bool {
-        matches!(self, Check::ImplementsTierFeatures { .. } | Check::ImplementedOnTierTargets { .. })
-    }
 }
 
 /// A test suite kind in run reports.

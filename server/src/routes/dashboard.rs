@@ -74,8 +74,9 @@ async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> 
         .to_vec();
     let mut per_feature = BTreeMap::new();
     let mut targets = BTreeSet::new();
+    let views = matrix::evaluate::Views::new(&state.policy, &live.evidence);
     for s in all.iter().filter(|s| s.category != "target") {
-        let results = matrix::evaluate::target_results(&state.policy, &live.evidence, &s.id);
+        let results = views.target_results(&s.id);
         targets.extend(results.iter().map(|r| r.target.clone()));
         per_feature.insert(s.id.clone(), results);
     }
@@ -124,12 +125,10 @@ struct FeaturePage {
 }
 
 async fn feature(State(state): State<AppState>, Path(id): Path<String>) -> Result<Html<String>, ApiError> {
-    let f = crate::routes::matrix::detail(&state, &id).await?;
-    let (series, flaky) = {
+    let (f, series, tests) = crate::routes::matrix::detail_with_series(&state, &id).await?;
+    let flaky = {
         let live = state.live.read().await;
-        let series = matrix::evaluate::feature_runs(&state.policy, &live.evidence, &id);
-        let tests = matrix::evaluate::feature_tests(&state.policy, &live.evidence, &id);
-        (series, feature_flakes(&live.evidence, &f.targets, &tests))
+        feature_flakes(&live.evidence, &f.targets, &tests)
     };
     render(&FeaturePage { f, chart: chart(&series), flaky })
 }

@@ -109,12 +109,23 @@ pub struct Checklist {
     pub outcome: RequirementOutcome,
 }
 
-/// Builds a feature's detail; shared by the API and the dashboard.
+/// Builds a feature's detail for the API.
 pub async fn detail(state: &AppState, id: &str) -> Result<FeatureDetail, ApiError> {
-    let (eval, targets) = {
+    Ok(detail_with_series(state, id).await?.0)
+}
+
+/// [`detail`], plus the feature's results in every run and its test names,
+/// for the dashboard; the evidence is indexed once for all three.
+pub async fn detail_with_series(
+    state: &AppState,
+    id: &str,
+) -> Result<(FeatureDetail, Vec<TargetResult>, std::collections::BTreeSet<String>), ApiError> {
+    let (eval, series, tests) = {
         let live = state.live.read().await;
-        (live.evaluation.clone(), matrix::evaluate::target_results(&state.policy, &live.evidence, id))
+        let views = matrix::evaluate::Views::new(&state.policy, &live.evidence);
+        (live.evaluation.clone(), views.feature_runs(id), views.feature_tests(id))
     };
+    let targets = matrix::evaluate::latest_per_target(series.clone());
     let not_found = || ApiError::NotFound(format!("no feature `{id}` in the policy; GET /api/v1/features lists them"));
     let r = eval.feature(id).ok_or_else(not_found)?;
     let f = state.policy.feature(id).ok_or_else(not_found)?;
@@ -127,14 +138,15 @@ pub async fn detail(state: &AppState, id: &str) -> Result<FeatureDetail, ApiErro
             Checklist { title, outcome: o.clone() }
         })
         .collect();
-    Ok(FeatureDetail {
+    let detail = FeatureDetail {
         summary: summary(state, r).ok_or_else(not_found)?,
         owners: f.owners.clone(),
         link: f.link.clone(),
         requirements,
         targets,
         history: state.store.history(Some(id)).await?,
-    })
+    };
+    Ok((detail, series, tests))
 }
 
 async fn feature(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<FeatureDetail>, ApiError> {
@@ -152,11 +164,12 @@ pub struct TargetView {
 
 async fn targets(State(state): State<AppState>) -> Json<Vec<TargetView>> {
     let live = state.live.read().await;
+    let index = matrix::evaluate::Views::new(&state.policy, &live.evidence);
     let views = summaries(&state, &live.evaluation)
         .into_iter()
         .filter(|s| s.category == "target")
         .map(|s| {
-            let results = matrix::evaluate::target_results(&state.policy, &live.evidence, &s.id);
+            let results = index.target_results(&s.id);
             TargetView { summary: s, results }
         })
         .collect();
