@@ -120,17 +120,11 @@ impl TestApp {
 /// they were on the fixture's date.
 pub fn fresh_fixture() -> Vec<RunReport> {
     let shift: SignedDuration = Timestamp::now().duration_since("2026-11-20T00:00:00Z".parse().expect("ts"));
-    let dir = root().join("policy/fixtures/seed-world");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("fixture dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| {
-            let mut r = RunReport::from_json(&std::fs::read_to_string(f).expect("read")).expect("valid fixture");
+    let evidence = tierwatch::load::evidence(&root().join("policy/fixtures/seed-world")).expect("the fixture loads");
+    evidence
+        .runs
+        .into_iter()
+        .map(|mut r| {
             r.started_at += shift;
             r.finished_at += shift;
             r
