@@ -3,6 +3,7 @@
 //! outcome in the evidence wire format (`matrix::evidence`). Knows nothing
 //! of HTTP.
 
+pub mod fuzz;
 pub mod profile;
 pub mod suite;
 pub mod values;
@@ -12,5 +13,5 @@ pub mod wast;
 /// The wasmtime version embedded (pinned in the workspace manifest).
 pub const WASMTIME_VERSION: &str = "48.0.8";
 
-pub use profile::{Compiler, Profile};
+pub use profile::{Compiler, Options, Profile};
 pub use wast::run_wast;

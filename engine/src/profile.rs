@@ -138,7 +138,19 @@ impl Profile {
     /// The wasmtime configuration for `compiler` with every proposal on
     /// except `disabled`.
     pub fn config(compiler: Compiler, disabled: &[&str]) -> Config {
+        Self::config_with(compiler, disabled, &Options::default())
+    }
+
+    /// [`Profile::config`] with `options` applied.
+    pub fn config_with(compiler: Compiler, disabled: &[&str], options: &Options) -> Config {
         let mut c = Config::new();
+        if options.small_reservations {
+            c.memory_reservation(1 << 20);
+            c.memory_guard_size(0);
+            c.memory_reservation_for_growth(0);
+        }
+        c.relaxed_simd_deterministic(options.deterministic_relaxed_simd);
+        c.consume_fuel(options.consume_fuel);
         c.strategy(match compiler {
             Compiler::Cranelift => Strategy::Cranelift,
             Compiler::Winch => Strategy::Winch,
@@ -154,9 +166,14 @@ impl Profile {
     /// Builds the engine for `compiler`. A proposal the backend refuses is
     /// switched off and recorded in `disabled`.
     pub fn new(compiler: Compiler) -> wasmtime::Result<Profile> {
+        Self::build(compiler, &Options::default())
+    }
+
+    /// [`Profile::new`] with `options`.
+    pub fn build(compiler: Compiler, options: &Options) -> wasmtime::Result<Profile> {
         let mut disabled: Vec<&'static str> = Vec::new();
         loop {
-            match Engine::new(&Self::config(compiler, &disabled)) {
+            match Engine::new(&Self::config_with(compiler, &disabled, options)) {
                 Ok(engine) => return Ok(Profile { compiler, engine, disabled }),
                 Err(e) => {
                     let message = format!("{e:#}");
@@ -168,6 +185,43 @@ impl Profile {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the backend compiles code on this target at all (Winch
+    /// builds everywhere but has code generators for few architectures).
+    pub fn runs(&self) -> bool {
+        wasmtime::Module::new(&self.engine, "(module (func (result i32) i32.const 1))").is_ok()
+    }
+}
+
+/// Engine settings that do not change what a profile tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Small virtual memory reservations with no guard pages. Under QEMU
+    /// user-mode emulation wasmtime's default multi-GiB reservations make
+    /// every instantiation slow; bounds checks stay explicit, so traps are
+    /// unchanged.
+    pub small_reservations: bool,
+    /// Relaxed-SIMD instructions give their deterministic results, so they
+    /// can be compared with another engine.
+    pub deterministic_relaxed_simd: bool,
+    /// Stores count fuel, so code that never ends can be stopped (a shrunk
+    /// fuzz input may have lost its generated loop limits).
+    pub consume_fuel: bool,
+}
+
+impl Options {
+    /// The options for a run on this host: small reservations when the
+    /// environment says the process is emulated (`TIERWATCH_EMULATED`, set
+    /// by the runner's QEMU wrappers, or wasmtime's own
+    /// `WASMTIME_TEST_NO_HOG_MEMORY`).
+    pub fn from_env() -> Options {
+        let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty() && v != "0");
+        Options {
+            small_reservations: set("TIERWATCH_EMULATED") || set("WASMTIME_TEST_NO_HOG_MEMORY"),
+            deterministic_relaxed_simd: false,
+            consume_fuel: false,
         }
     }
 }

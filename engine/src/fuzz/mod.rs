@@ -1,0 +1,376 @@
+//! Fuzz campaigns: wasm-smith modules per proposal, judged by an oracle,
+//! deterministic from a seed, reported as `matrix::evidence::FuzzCampaign`.
+//!
+//! An input is a byte string; iteration `i` of a campaign with seed `s`
+//! always gets the same bytes, so a campaign replays exactly. The module is
+//! generated from the front of the input and call arguments come from the
+//! rest, which lets a crash's module be shrunk with its arguments held fixed.
+
+pub mod component;
+pub mod exec;
+pub mod exercised;
+pub mod oracles;
+pub mod proposals;
+mod reproducer;
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use arbitrary::Unstructured;
+use matrix::evidence::{Crash, FuzzCampaign, Oracle};
+
+pub use exec::{Engine, Instance, Value, Wasmi, Wasmtime};
+pub use oracles::Finding;
+pub use proposals::{PROPOSALS, Proposal, proposal};
+pub use reproducer::{Reproducer, replay};
+
+use crate::{Compiler, Profile};
+
+/// How long a campaign runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// A fixed number of inputs.
+    Iterations(u64),
+    /// Wall time.
+    Time(Duration),
+}
+
+/// The engines an oracle compares.
+pub struct Judges {
+    /// The oracle kind, as reported.
+    pub oracle: Oracle,
+    /// The engine under test.
+    pub subject: Box<dyn Engine + Send + Sync>,
+    /// What it is compared against; `None` for the validation oracle.
+    pub reference: Option<Box<dyn Engine + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Judges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Judges")
+            .field("oracle", &self.oracle)
+            .field("subject", &self.subject.name())
+            .field("reference", &self.reference.as_ref().map(|r| r.name().to_owned()))
+            .finish()
+    }
+}
+
+impl Judges {
+    /// The best oracle this machine has for `proposal`: differential against
+    /// wasmi where wasmi implements it, Cranelift against Winch where Winch
+    /// does, otherwise validation. `winch` is `None` where Winch does not run.
+    pub fn choose(proposal: &Proposal, cranelift: &Profile, winch: Option<&Profile>) -> Judges {
+        let subject: Box<dyn Engine + Send + Sync> = if proposal.id == "component-model" {
+            Box::new(component::WasmtimeComponent::new(cranelift))
+        } else {
+            Box::new(Wasmtime::new(cranelift))
+        };
+        if proposal.in_wasmi {
+            return Judges { oracle: Oracle::Differential, subject, reference: Some(Box::new(Wasmi::new())) };
+        }
+        let winch_has = |p: &Profile| proposal.wasmtime_flag.is_none_or(|f| !p.disabled.contains(&f));
+        match winch.filter(|w| winch_has(w)) {
+            Some(w) => {
+                Judges { oracle: Oracle::CompilerDifferential, subject, reference: Some(Box::new(Wasmtime::new(w))) }
+            }
+            None => Judges { oracle: Oracle::Validation, subject, reference: None },
+        }
+    }
+
+    /// The campaign name, e.g. `differential-wasmi/simd`.
+    pub fn campaign_name(&self, proposal: &str) -> String {
+        match &self.reference {
+            Some(r) => format!("differential-{}/{proposal}", r.name()),
+            None => format!("validation/{proposal}"),
+        }
+    }
+
+    /// Runs the oracle on one module with argument bytes `args`.
+    pub fn check(&self, wasm: &[u8], args: &[u8]) -> Result<u64, Finding> {
+        self.check_consumed(wasm, args).0
+    }
+
+    /// [`Judges::check`], also saying how many argument bytes were used.
+    fn check_consumed(&self, wasm: &[u8], args: &[u8]) -> (Result<u64, Finding>, usize) {
+        let mut u = Unstructured::new(args);
+        let result = match &self.reference {
+            Some(r) => oracles::differential(self.subject.as_ref(), r.as_ref(), wasm, &mut u),
+            None => oracles::validation(self.subject.as_ref(), wasm, &mut u),
+        };
+        (result, args.len() - u.len())
+    }
+}
+
+/// Engine profiles for fuzzing: wasmtime's relaxed-SIMD made deterministic
+/// so it can be compared at all, and fuel on so every call ends.
+pub fn fuzz_profiles(options: &crate::profile::Options) -> (Profile, Option<Profile>) {
+    let options = crate::profile::Options { deterministic_relaxed_simd: true, consume_fuel: true, ..options.clone() };
+    let cranelift =
+        Profile::build(Compiler::Cranelift, &options).expect("Cranelift supports every target tierwatch runs on");
+    // Winch refuses targets it has no backend for; that is not an error here.
+    let winch = Profile::build(Compiler::Winch, &options).ok().filter(|w| w.runs());
+    (cranelift, winch)
+}
+
+/// A campaign to run.
+#[derive(Debug, Clone)]
+pub struct CampaignSpec {
+    /// The proposal.
+    pub proposal: &'static Proposal,
+    /// The seed.
+    pub seed: u64,
+    /// How long.
+    pub budget: Budget,
+    /// How many shrink attempts each new crash signature gets.
+    pub shrink_attempts: u32,
+}
+
+/// A crash as found: the evidence entry plus the reproducer file's bytes.
+#[derive(Debug, Clone)]
+pub struct FoundCrash {
+    /// The evidence entry.
+    pub crash: Crash,
+    /// A wasm file that replays the crash (the minimised module carrying the
+    /// arguments and generator config in a custom section).
+    pub reproducer: Vec<u8>,
+}
+
+/// What a campaign produced.
+#[derive(Debug, Clone)]
+pub struct CampaignResult {
+    /// The evidence entry.
+    pub evidence: FuzzCampaign,
+    /// Calls the oracle compared.
+    pub calls: u64,
+    /// Crashes with reproducers, one per signature.
+    pub crashes: Vec<FoundCrash>,
+}
+
+/// SplitMix64: the input bytes of iteration `i`, stable across platforms
+/// and releases (a library RNG's stream may change between versions).
+pub fn input(seed: u64, iteration: u64) -> Vec<u8> {
+    let mut state = seed ^ iteration.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let len = 1024 + (next() % 15_360) as usize;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        bytes.extend_from_slice(&next().to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// Generates a module for `proposal` from the front of `u`, with fuel
+/// checks so every loop and recursion ends the same way on every engine.
+pub fn generate(proposal: &Proposal, u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u8>> {
+    let mut module = wasm_smith::Module::new(proposal.config(), u)?;
+    module.ensure_termination(1_000).map_err(|_| arbitrary::Error::IncorrectFormat)?;
+    Ok(module.to_bytes())
+}
+
+/// One iteration's outcome.
+#[derive(Debug)]
+enum Step {
+    /// The generator could not make a module from the input.
+    Invalid,
+    /// The oracle compared this many calls without a finding.
+    Clean { calls: u64, exercised: BTreeMap<String, u64> },
+    /// The oracle (or a panic) caught something.
+    Found { finding: Finding, wasm: Option<Vec<u8>>, args: Vec<u8> },
+}
+
+fn step(judges: &Judges, proposal: &Proposal, data: &[u8]) -> Step {
+    let mut u = Unstructured::new(data);
+    let wasm = match catch_quietly(|| generate(proposal, &mut u)) {
+        Ok(Ok(wasm)) => wasm,
+        Ok(Err(_)) => return Step::Invalid,
+        Err(panic) => return Step::Found { finding: panic, wasm: None, args: Vec::new() },
+    };
+    let args = u.take_rest().to_vec();
+    match catch_quietly(|| judges.check(&wasm, &args)) {
+        Ok(Ok(calls)) => {
+            let mut exercised = exercised::count(&wasm);
+            if proposal.id == "component-model" {
+                exercised.insert("component-model".to_owned(), calls);
+            }
+            Step::Clean { calls, exercised }
+        }
+        Ok(Err(finding)) | Err(finding) => Step::Found { finding, wasm: Some(wasm), args },
+    }
+}
+
+/// Runs `f`, turning a panic into a finding keyed by its message with
+/// digits removed (addresses and indices vary; the place does not).
+pub(crate) fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, Finding> {
+    quiet_panics::enter();
+    let result = catch_unwind(AssertUnwindSafe(f));
+    quiet_panics::leave();
+    result.map_err(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+        let key: String = message.chars().filter(|c| !c.is_ascii_digit()).take(120).collect();
+        Finding { key: format!("panic:{key}"), message: format!("panicked: {message}") }
+    })
+}
+
+/// Panics inside campaigns are findings, not noise on stderr.
+mod quiet_panics {
+    use std::cell::Cell;
+    use std::sync::Once;
+
+    thread_local! { static QUIET: Cell<u32> = const { Cell::new(0) }; }
+    static HOOK: Once = Once::new();
+
+    pub fn enter() {
+        HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if QUIET.with(Cell::get) == 0 {
+                    previous(info);
+                }
+            }));
+        });
+        QUIET.with(|q| q.set(q.get() + 1));
+    }
+
+    pub fn leave() {
+        QUIET.with(|q| q.set(q.get().saturating_sub(1)));
+    }
+}
+
+/// A stable signature for a finding: the key's FNV-1a hash, prefixed with
+/// the key's first word so people can read it.
+pub fn signature(finding: &Finding) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in finding.key.bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let word: String = finding.key.split(':').next().unwrap_or("crash").chars().take(40).collect();
+    format!("{word}-{hash:016x}")
+}
+
+/// Runs a campaign.
+pub fn run_campaign(spec: &CampaignSpec, judges: &Judges) -> CampaignResult {
+    let name = judges.campaign_name(spec.proposal.id);
+    let generator = proposals::describe(&spec.proposal.config());
+    let started = Instant::now();
+    let mut evidence = FuzzCampaign {
+        name: name.clone(),
+        oracle: judges.oracle,
+        seed: spec.seed,
+        generator_features: proposals::features(&spec.proposal.config()),
+        iterations: 0,
+        valid_modules: 0,
+        duration_secs: 0.0,
+        exercised: BTreeMap::new(),
+        crashes: Vec::new(),
+    };
+    let mut calls = 0;
+    let mut found: Vec<FoundCrash> = Vec::new();
+    let mut iteration = 0;
+    while !done(spec.budget, iteration, started) {
+        let data = input(spec.seed, iteration);
+        match step(judges, spec.proposal, &data) {
+            Step::Invalid => {}
+            Step::Clean { calls: n, exercised } => {
+                evidence.valid_modules += 1;
+                calls += n;
+                for (k, v) in exercised {
+                    *evidence.exercised.entry(k).or_insert(0) += v;
+                }
+            }
+            Step::Found { finding, wasm, args } => {
+                evidence.valid_modules += u64::from(wasm.is_some());
+                let signature = signature(&finding);
+                match found.iter_mut().find(|c| c.crash.signature == signature) {
+                    Some(c) => c.crash.count += 1,
+                    None => {
+                        let at =
+                            reproducer::Origin { campaign: &name, seed: spec.seed, iteration, generator: &generator };
+                        found.push(new_crash(judges, spec, &finding, signature, wasm, args, &at));
+                    }
+                }
+            }
+        }
+        iteration += 1;
+    }
+    evidence.iterations = iteration;
+    evidence.duration_secs = started.elapsed().as_secs_f64();
+    evidence.crashes = found.iter().map(|c| c.crash.clone()).collect();
+    CampaignResult { evidence, calls, crashes: found }
+}
+
+fn done(budget: Budget, iteration: u64, started: Instant) -> bool {
+    match budget {
+        Budget::Iterations(n) => iteration >= n,
+        Budget::Time(d) => started.elapsed() >= d,
+    }
+}
+
+/// Shrinks a new crash's module (arguments held fixed) while the oracle
+/// still reports the same signature, and packs the reproducer.
+fn new_crash(
+    judges: &Judges,
+    spec: &CampaignSpec,
+    finding: &Finding,
+    signature: String,
+    wasm: Option<Vec<u8>>,
+    args: Vec<u8>,
+    at: &reproducer::Origin<'_>,
+) -> FoundCrash {
+    let wasm = wasm.map(|w| shrink(judges, &signature, w, &args, spec.shrink_attempts));
+    // Keep only the argument bytes the (shrunk) module's calls draw on.
+    let mut args = args;
+    if let Some(w) = &wasm
+        && let Ok((_, used)) = catch_quietly(|| judges.check_consumed(w, &args))
+    {
+        args.truncate(used);
+    }
+    let reproducer = Reproducer {
+        campaign: at.campaign.to_owned(),
+        proposal: spec.proposal.id.to_owned(),
+        seed: at.seed,
+        iteration: at.iteration,
+        generator: at.generator.to_owned(),
+        signature: signature.clone(),
+        message: finding.message.clone(),
+        args,
+    };
+    let bytes = reproducer.encode(wasm.as_deref());
+    let crash = Crash {
+        signature,
+        message: format!("{} [{}; seed {} iteration {}]", finding.message, at.generator, at.seed, at.iteration),
+        count: 1,
+        open: true,
+        reproducer: Some(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes)),
+    };
+    FoundCrash { crash, reproducer: bytes }
+}
+
+/// The smallest module wasm-shrink finds that still produces `signature`.
+pub fn shrink(judges: &Judges, signature: &str, wasm: Vec<u8>, args: &[u8], attempts: u32) -> Vec<u8> {
+    if attempts == 0 {
+        return wasm;
+    }
+    let still = |candidate: &[u8]| -> anyhow::Result<bool> {
+        let outcome = catch_quietly(|| judges.check(candidate, args));
+        Ok(match outcome {
+            Ok(Err(f)) | Err(f) => self::signature(&f) == signature,
+            Ok(Ok(_)) => false,
+        })
+    };
+    match wasm_shrink::WasmShrink::default().attempts(attempts).run(wasm.clone(), still) {
+        Ok(info) => info.output,
+        Err(_) => wasm,
+    }
+}

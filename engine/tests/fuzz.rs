@@ -1,0 +1,148 @@
+//! Fuzz campaigns end to end: clean campaigns on the real engines, a
+//! deliberately wrong engine caught, deduplicated, shrunk and replayed.
+
+use engine::fuzz::exec::{CallResult, ParamType, Stop, Value};
+use engine::fuzz::{
+    Budget, CampaignSpec, Engine, Instance, Judges, PROPOSALS, Wasmi, Wasmtime, fuzz_profiles, proposal, replay,
+    run_campaign,
+};
+use engine::{Compiler, Options, Profile};
+use matrix::evidence::Oracle;
+
+/// wasmtime, except that odd `i32` results come back one too high.
+struct OffByOne(Wasmtime);
+
+struct OffByOneInstance(Box<dyn Instance>);
+
+impl Engine for OffByOne {
+    fn name(&self) -> &str {
+        "off-by-one"
+    }
+
+    fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn Instance>, Stop> {
+        Ok(Box::new(OffByOneInstance(self.0.instantiate(wasm)?)))
+    }
+}
+
+impl Instance for OffByOneInstance {
+    fn funcs(&mut self) -> Vec<(String, Vec<ParamType>)> {
+        self.0.funcs()
+    }
+
+    fn call(&mut self, name: &str, args: &[Value]) -> CallResult {
+        let results = self.0.call(name, args)?;
+        Ok(results
+            .into_iter()
+            .map(|v| match v {
+                Value::I32(x) if x % 2 != 0 => Value::I32(x.wrapping_add(1)),
+                other => other,
+            })
+            .collect())
+    }
+
+    fn globals(&mut self) -> Option<Vec<(String, Value)>> {
+        self.0.globals()
+    }
+
+    fn memories(&mut self) -> Option<Vec<(String, Vec<u8>)>> {
+        self.0.memories()
+    }
+}
+
+fn cranelift() -> Profile {
+    fuzz_profiles(&Options::default()).0
+}
+
+fn spec(id: &str, iterations: u64, seed: u64) -> CampaignSpec {
+    CampaignSpec {
+        proposal: proposal(id).expect("known proposal"),
+        seed,
+        budget: Budget::Iterations(iterations),
+        shrink_attempts: 300,
+    }
+}
+
+#[test]
+fn the_differential_oracle_catches_a_wrong_answer_engine() {
+    let broken = || Judges {
+        oracle: Oracle::Differential,
+        subject: Box::new(OffByOne(Wasmtime::new(&cranelift()))),
+        reference: Some(Box::new(Wasmi::new())),
+    };
+    let judges = broken();
+    let result = run_campaign(&spec("multi-value", 200, 7), &judges);
+    let mismatches: Vec<_> =
+        result.evidence.crashes.iter().filter(|c| c.signature.starts_with("result-mismatch")).collect();
+    assert_eq!(mismatches.len(), 1, "one signature for one bug: {:#?}", result.evidence.crashes);
+    let crash = mismatches[0];
+    assert!(crash.count > 1, "repeats are deduplicated into the one signature, counted: {crash:?}");
+    assert!(crash.message.contains("seed 7"), "the generator config and origin are logged: {}", crash.message);
+
+    let found = result.crashes.iter().find(|c| c.crash.signature == crash.signature).expect("reproducer kept");
+    let replayed = replay(&found.reproducer, &broken()).expect("a reproducer file");
+    assert!(replayed.reproduces, "the minimised reproducer replays: {replayed:?}");
+    let (module, _) = engine::fuzz::Reproducer::decode(&found.reproducer).expect("decodes");
+    let module = module.expect("a module");
+    assert!(module.len() < 200, "the reproducer is minimised, {} bytes", module.len());
+
+    let (cranelift, winch) = fuzz_profiles(&Options::default());
+    let honest = Judges::choose(proposal("multi-value").expect("known"), &cranelift, winch.as_ref());
+    assert!(
+        !replay(&found.reproducer, &honest).expect("a reproducer file").reproduces,
+        "the real engine agrees with wasmi"
+    );
+}
+
+#[test]
+fn short_campaigns_run_clean_and_exercise_their_proposal() {
+    let (cranelift, winch) = fuzz_profiles(&Options::default());
+    for p in PROPOSALS {
+        let judges = Judges::choose(p, &cranelift, winch.as_ref());
+        let result = run_campaign(&spec(p.id, 40, 1), &judges);
+        let e = &result.evidence;
+        assert!(e.crashes.is_empty(), "{}: {:#?}", e.name, e.crashes);
+        assert!(e.valid_modules > 0, "{}: no valid module in 40 inputs", e.name);
+        if p.id != "mutable-globals" {
+            assert!(
+                e.exercised.get(p.id).is_some_and(|n| *n > 0),
+                "{} never exercised {}: {:?}",
+                e.name,
+                p.id,
+                e.exercised
+            );
+        }
+        eprintln!(
+            "{}: {} valid, {} calls, exercised {:?}",
+            e.name,
+            e.valid_modules,
+            result.calls,
+            e.exercised.get(p.id)
+        );
+    }
+}
+
+#[test]
+fn a_campaign_is_deterministic_from_its_seed() {
+    let (cranelift, winch) = fuzz_profiles(&Options::default());
+    let p = proposal("simd").expect("known");
+    let judges = Judges::choose(p, &cranelift, winch.as_ref());
+    let a = run_campaign(&spec("simd", 15, 42), &judges);
+    let b = run_campaign(&spec("simd", 15, 42), &judges);
+    assert_eq!(
+        (a.evidence.valid_modules, &a.evidence.exercised, a.calls),
+        (b.evidence.valid_modules, &b.evidence.exercised, b.calls)
+    );
+    let c = run_campaign(&spec("simd", 15, 43), &judges);
+    assert_ne!(a.evidence.exercised, c.evidence.exercised, "another seed, other modules");
+}
+
+#[test]
+fn oracles_are_chosen_by_what_each_engine_implements() {
+    let cranelift = Profile::build(Compiler::Cranelift, &Options::default()).expect("cranelift");
+    let winch = Profile::build(Compiler::Winch, &Options::default()).expect("winch");
+    let choose = |id| Judges::choose(proposal(id).expect("known"), &cranelift, Some(&winch)).oracle;
+    assert_eq!(choose("simd"), Oracle::Differential);
+    assert_eq!(choose("component-model"), Oracle::Differential);
+    assert_eq!(choose("gc"), Oracle::Validation, "neither wasmi nor Winch implement GC");
+    assert_eq!(Judges::choose(proposal("threads").expect("known"), &cranelift, None).oracle, Oracle::Validation);
+}
