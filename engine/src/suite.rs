@@ -33,6 +33,27 @@ pub fn scripts(root: &Path) -> Vec<String> {
 /// with `threads` workers; results come back in `files` order. A file that
 /// cannot be read is one failed `read` directive.
 pub fn run_scripts(profile: &Profile, suite: &str, root: &Path, files: &[String], threads: usize) -> Vec<SpecFile> {
+    let read = |file: &str| {
+        let path: PathBuf = root.join(file);
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    run_files(profile, suite, files, threads, &read, &|_| {})
+}
+
+/// Reads a script's text, or says why it cannot.
+pub type Reader<'a> = dyn Fn(&str) -> Result<String, String> + Sync + 'a;
+
+/// Runs `files`, read with `read` (a directory, or scripts bundled into a
+/// binary), on `profile` with `threads` workers, calling `done` as each file
+/// finishes (for progress); results come back in `files` order.
+pub fn run_files(
+    profile: &Profile,
+    suite: &str,
+    files: &[String],
+    threads: usize,
+    read: &Reader<'_>,
+    done: &(dyn Fn(&SpecFile) + Sync),
+) -> Vec<SpecFile> {
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<SpecFile>>> = Mutex::new(vec![None; files.len()]);
     std::thread::scope(|scope| {
@@ -46,20 +67,20 @@ pub fn run_scripts(profile: &Profile, suite: &str, root: &Path, files: &[String]
                         i
                     };
                     let Some(file) = files.get(i) else { break };
-                    let path: PathBuf = root.join(file);
-                    let result = match std::fs::read_to_string(&path) {
+                    let result = match read(file) {
                         Ok(text) => crate::wast::run_wast(profile, suite, file, &text),
-                        Err(e) => SpecFile {
+                        Err(message) => SpecFile {
                             suite: suite.into(),
                             file: file.clone(),
                             directives: vec![matrix::evidence::Directive {
                                 line: 0,
                                 kind: "read".into(),
                                 outcome: matrix::evidence::Outcome::Fail,
-                                message: Some(format!("{}: {e}", path.display())),
+                                message: Some(message),
                             }],
                         },
                     };
+                    done(&result);
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
                 }
             });

@@ -1,0 +1,412 @@
+//! The `tierwatch-runner` command line. Every flag is also an environment
+//! variable, so CI systems can configure a runner without changing its
+//! command.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use engine::Compiler;
+use jiff::Timestamp;
+
+use crate::spool::Spool;
+use crate::suites::{Filter, Testsuite};
+use crate::upload::{Server, Tally};
+use crate::work::{self, FuzzPlan, Parts};
+
+/// Runs tierwatch's engine suites and fuzz campaigns on this target and
+/// uploads the evidence.
+#[derive(Debug, Parser)]
+#[command(name = "tierwatch-runner", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings every command shares.
+#[derive(Debug, Args)]
+struct Global {
+    /// The server's base URL, e.g. http://tierwatch.example:8080.
+    #[arg(long, global = true, env = "TIERWATCH_SERVER")]
+    server: Option<String>,
+    /// A runner-role token (`tierwatch token create --role runner`).
+    #[arg(long, global = true, env = "TIERWATCH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Where undelivered reports wait [default: $XDG_STATE_HOME/tierwatch/spool].
+    #[arg(long, global = true, env = "TIERWATCH_SPOOL")]
+    spool_dir: Option<PathBuf>,
+    /// This runner's name in reports [default: the host name].
+    #[arg(long, global = true, env = "TIERWATCH_RUNNER_NAME")]
+    runner_name: Option<String>,
+    /// Upload attempts per report before it is spooled.
+    #[arg(long, global = true, env = "TIERWATCH_UPLOAD_ATTEMPTS", default_value_t = 4)]
+    upload_attempts: u32,
+    /// Delay before the first upload retry, in milliseconds (doubles each time).
+    #[arg(long, global = true, env = "TIERWATCH_UPLOAD_BACKOFF_MS", default_value_t = 500)]
+    upload_backoff_ms: u64,
+}
+
+/// Where test data comes from and which of it runs.
+#[derive(Debug, Args)]
+struct Data {
+    /// A testsuite checkout (wasm-spec/, component-model/, wasi/tests/)
+    /// [default: ../shared/testsuites if present, else the bundled spec scripts].
+    #[arg(long, env = "TIERWATCH_TESTSUITES")]
+    testsuite: Option<PathBuf>,
+    /// Only tests matching these globs, e.g. `wasm-spec/simd_*.wast` or `c/*`.
+    #[arg(long, env = "TIERWATCH_FILTER", value_delimiter = ',')]
+    filter: Vec<String>,
+}
+
+/// Where a single report goes.
+#[derive(Debug, Args)]
+struct Output {
+    /// The evidence report (JSON).
+    #[arg(long, short, env = "TIERWATCH_OUTPUT")]
+    output: Option<PathBuf>,
+    /// JUnit XML of the same results.
+    #[arg(long, env = "TIERWATCH_JUNIT")]
+    junit: Option<PathBuf>,
+}
+
+/// Fuzzing settings.
+#[derive(Debug, Args)]
+struct Fuzzing {
+    /// Proposals to fuzz (policy feature ids) [default: all].
+    #[arg(long = "proposal", env = "TIERWATCH_FUZZ_PROPOSALS", value_delimiter = ',')]
+    proposals: Vec<String>,
+    /// Seconds per campaign.
+    #[arg(long, env = "TIERWATCH_FUZZ_SECONDS")]
+    seconds: Option<f64>,
+    /// Inputs per campaign (instead of a time budget).
+    #[arg(long, env = "TIERWATCH_FUZZ_ITERATIONS", conflicts_with = "seconds")]
+    iterations: Option<u64>,
+    /// The first campaign's seed [default: from the clock].
+    #[arg(long, env = "TIERWATCH_FUZZ_SEED")]
+    seed: Option<u64>,
+    /// Where crash reproducers are written.
+    #[arg(long, env = "TIERWATCH_CRASH_DIR", default_value = "tierwatch-crashes")]
+    crashes: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the spec (.wast) scripts.
+    Spec {
+        #[command(flatten)]
+        data: Data,
+        /// The compiler.
+        #[arg(long, env = "TIERWATCH_COMPILER", default_value = "cranelift")]
+        compiler: Compiler,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Run the WASI testsuite programs.
+    Wasi {
+        #[command(flatten)]
+        data: Data,
+        /// The compiler.
+        #[arg(long, env = "TIERWATCH_COMPILER", default_value = "cranelift")]
+        compiler: Compiler,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Run fuzz campaigns (Cranelift as the engine under test).
+    Fuzz {
+        #[command(flatten)]
+        fuzz: Fuzzing,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Run everything for every compiler that runs here, then upload.
+    Run {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        fuzz: Fuzzing,
+        /// Compilers [default: those that run on this target].
+        #[arg(long, env = "TIERWATCH_COMPILERS", value_delimiter = ',')]
+        compilers: Vec<Compiler>,
+        /// Skip fuzzing.
+        #[arg(long, env = "TIERWATCH_NO_FUZZ")]
+        no_fuzz: bool,
+        /// Directory for the reports and JUnit files.
+        #[arg(long, env = "TIERWATCH_OUT_DIR", default_value = "tierwatch-reports")]
+        out_dir: PathBuf,
+        /// Write the reports but do not upload them.
+        #[arg(long, env = "TIERWATCH_NO_UPLOAD")]
+        no_upload: bool,
+    },
+    /// Upload report files; with --spool, resend the spooled ones too.
+    Upload {
+        /// Report files.
+        files: Vec<PathBuf>,
+        /// Resend everything in the spool.
+        #[arg(long = "spool")]
+        from_spool: bool,
+    },
+    /// Say what this runner sees: target, emulation, CPU, engine, data, server.
+    Doctor {
+        #[command(flatten)]
+        data: Data,
+    },
+    /// Replay a crash reproducer written by a fuzz campaign.
+    Replay {
+        /// The reproducer (.wasm).
+        file: PathBuf,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    let runner = g.runner_name.clone().unwrap_or_else(crate::host::hostname);
+    match cli.command {
+        Command::Spec { data, compiler, output } => {
+            let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
+            let filter = Filter::new(&data.filter)?;
+            let started = Timestamp::now();
+            let profile = work::profile(compiler)?;
+            let spec = work::spec(&profile, &testsuite, &filter);
+            anyhow::ensure!(!spec.is_empty(), "no spec scripts in {} match the filter", testsuite.describe());
+            finish_one(&runner, &profile, started, Parts { spec, ..Parts::default() }, &output, "tierwatch-spec.json")
+        }
+        Command::Wasi { data, compiler, output } => {
+            let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
+            let root = testsuite.wasi_root().ok_or_else(|| {
+                anyhow::anyhow!("{} has no wasi/tests; pass --testsuite with a wasi-testsuite checkout", testsuite.describe())
+            })?;
+            let filter = Filter::new(&data.filter)?;
+            let started = Timestamp::now();
+            let profile = work::profile(compiler)?;
+            let wasi = work::wasi(&profile, &root, &filter);
+            anyhow::ensure!(!wasi.is_empty(), "no WASI tests under {} match the filter", root.display());
+            finish_one(&runner, &profile, started, Parts { wasi, ..Parts::default() }, &output, "tierwatch-wasi.json")
+        }
+        Command::Fuzz { fuzz, output } => {
+            let started = Timestamp::now();
+            let profile = work::profile(Compiler::Cranelift)?;
+            let campaigns = work::fuzz(&plan(&fuzz, started))?;
+            finish_one(&runner, &profile, started, Parts { fuzz: campaigns, ..Parts::default() }, &output, "tierwatch-fuzz.json")
+        }
+        Command::Run { data, fuzz, compilers, no_fuzz, out_dir, no_upload } => {
+            let spool = spool(g);
+            let server = server(g)?;
+            if !no_upload && server.is_some() {
+                resend(server.as_ref(), &spool)?;
+            }
+            let files = run_all(&runner, &data, &fuzz, &compilers, no_fuzz, &out_dir)?;
+            if no_upload {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let tally = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
+            Ok(verdict(&tally))
+        }
+        Command::Upload { files, from_spool } => {
+            let spool = spool(g);
+            let server = server(g)?;
+            anyhow::ensure!(server.is_some(), "no server to upload to: pass --server URL or set TIERWATCH_SERVER");
+            anyhow::ensure!(from_spool || !files.is_empty(), "name report files to upload, or pass --spool to resend the spool");
+            let mut tally = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
+            if from_spool {
+                let t = resend(server.as_ref(), &spool)?;
+                tally.delivered += t.delivered;
+                tally.spooled += t.spooled;
+                tally.refused += t.refused;
+            }
+            Ok(verdict(&tally))
+        }
+        Command::Doctor { data } => doctor(g, &data),
+        Command::Replay { file } => replay(&file),
+    }
+}
+
+fn spool(g: &Global) -> Spool {
+    Spool::new(g.spool_dir.clone().unwrap_or_else(crate::spool::default_dir))
+}
+
+fn server(g: &Global) -> anyhow::Result<Option<Server>> {
+    let Some(url) = g.server.clone() else { return Ok(None) };
+    anyhow::ensure!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "--server {url}: give a URL starting with http:// or https://"
+    );
+    let token = g.token.clone().ok_or_else(|| {
+        anyhow::anyhow!("--server is set but no token: pass --token or set TIERWATCH_TOKEN (create one with `tierwatch token create --role runner`)")
+    })?;
+    Ok(Some(Server {
+        url,
+        token,
+        attempts: g.upload_attempts.max(1),
+        backoff: Duration::from_millis(g.upload_backoff_ms),
+    }))
+}
+
+fn resend(server: Option<&Server>, spool: &Spool) -> anyhow::Result<Tally> {
+    let pending = spool.pending()?;
+    if !pending.is_empty() {
+        eprintln!("spool {}: resending {} report(s)", spool.dir().display(), pending.len());
+    }
+    crate::upload::upload_files(server, spool, &pending)
+}
+
+fn verdict(t: &Tally) -> ExitCode {
+    eprintln!("upload: {} delivered, {} spooled, {} refused", t.delivered, t.spooled, t.refused);
+    if t.spooled == 0 && t.refused == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn plan(f: &Fuzzing, started: Timestamp) -> FuzzPlan {
+    FuzzPlan {
+        proposals: f.proposals.clone(),
+        budget: work::budget(f.seconds, f.iterations),
+        seed: f.seed.unwrap_or(started.as_millisecond().unsigned_abs()),
+        crash_dir: Some(f.crashes.clone()),
+    }
+}
+
+fn finish_one(
+    runner: &str,
+    profile: &engine::Profile,
+    started: Timestamp,
+    parts: Parts,
+    output: &Output,
+    default: &str,
+) -> anyhow::Result<ExitCode> {
+    let report = work::report(runner, profile, started, parts);
+    let path = output.output.clone().unwrap_or_else(|| PathBuf::from(default));
+    work::write(&report, &path, output.junit.as_deref())?;
+    eprintln!("{}", work::summary(&report));
+    eprintln!("report: {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The compilers that run on this target.
+fn usable_compilers() -> Vec<Compiler> {
+    Compiler::ALL.into_iter().filter(|c| work::profile(*c).is_ok_and(|p| p.runs())).collect()
+}
+
+fn run_all(
+    runner: &str,
+    data: &Data,
+    fuzz: &Fuzzing,
+    compilers: &[Compiler],
+    no_fuzz: bool,
+    out_dir: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
+    let filter = Filter::new(&data.filter)?;
+    let compilers = if compilers.is_empty() { usable_compilers() } else { compilers.to_vec() };
+    eprintln!("testsuite: {}", testsuite.describe());
+    let mut files = Vec::new();
+    for compiler in compilers {
+        let started = Timestamp::now();
+        let profile = work::profile(compiler)?;
+        let mut parts = Parts { spec: work::spec(&profile, &testsuite, &filter), ..Parts::default() };
+        if let Some(root) = testsuite.wasi_root() {
+            parts.wasi = work::wasi(&profile, &root, &filter);
+        }
+        if compiler == Compiler::Cranelift && !no_fuzz {
+            parts.fuzz = work::fuzz(&plan(fuzz, started))?;
+        }
+        let report = work::report(runner, &profile, started, parts);
+        let path = out_dir.join(format!("{}.json", report.run_id));
+        let junit = out_dir.join(format!("{}.junit.xml", report.run_id));
+        work::write(&report, &path, Some(&junit))?;
+        eprintln!("{}", work::summary(&report));
+        eprintln!("report: {}", path.display());
+        files.push(path);
+    }
+    Ok(files)
+}
+
+fn doctor(g: &Global, data: &Data) -> anyhow::Result<ExitCode> {
+    use crate::host;
+    println!("target:      {}", host::TARGET);
+    match host::emulation() {
+        Some(e) => println!("emulated:    yes, by {} (known from {})", e.emulator, e.how),
+        None => println!("emulated:    no"),
+    }
+    let features = host::cpu_features();
+    println!("cpu:         {}", if features.is_empty() { "no feature detection on this architecture".to_owned() } else { features.join(" ") });
+    println!("engine:      wasmtime {} (options: {:?})", engine::WASMTIME_VERSION, host::engine_options());
+    for c in Compiler::ALL {
+        let state = match work::profile(c) {
+            Ok(p) if p.runs() && p.disabled.is_empty() => "runs".to_owned(),
+            Ok(p) if p.runs() => format!("runs; refuses {}", p.disabled.join(", ")),
+            Ok(_) => "builds but does not compile code on this target".to_owned(),
+            Err(e) => format!("unavailable: {e:#}"),
+        };
+        println!("  {c:<10} {state}");
+    }
+    match Testsuite::resolve(data.testsuite.as_deref()) {
+        Ok(t) => {
+            let spec: usize = t.spec_files(&Filter::new(&[])?).iter().map(|(_, f)| f.len()).sum();
+            let wasi = t.wasi_root().map(|r| engine::wasi::discover(&r).len()).unwrap_or(0);
+            println!("testsuite:   {} ({spec} spec scripts, {wasi} WASI programs)", t.describe());
+        }
+        Err(e) => println!("testsuite:   {e:#}"),
+    }
+    let spool = spool(g);
+    println!("spool:       {} ({} waiting)", spool.dir().display(), spool.pending().map(|p| p.len()).unwrap_or(0));
+    let mut healthy = true;
+    match &g.server {
+        None => println!("server:      none configured (--server / TIERWATCH_SERVER)"),
+        Some(url) => {
+            let health = format!("{}/healthz", url.trim_end_matches('/'));
+            let answer = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .and_then(|c| c.get(&health).send());
+            match answer {
+                Ok(r) if r.status().is_success() => println!("server:      {url} reachable"),
+                Ok(r) => {
+                    healthy = false;
+                    println!("server:      {url} answered {} at /healthz", r.status());
+                }
+                Err(e) => {
+                    healthy = false;
+                    println!("server:      {url} unreachable: {e}");
+                }
+            }
+            println!("token:       {}", if g.token.is_some() { "set" } else { "missing (TIERWATCH_TOKEN)" });
+        }
+    }
+    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn replay(file: &Path) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let (_, meta) = engine::fuzz::Reproducer::decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let proposal = work::proposals(std::slice::from_ref(&meta.proposal))?[0];
+    let (cranelift, winch) = engine::fuzz::fuzz_profiles(&crate::host::engine_options());
+    let judges = engine::fuzz::Judges::choose(proposal, &cranelift, winch.as_ref());
+    let replay = engine::fuzz::replay(&bytes, &judges).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!("campaign:    {} (seed {}, iteration {})", meta.campaign, meta.seed, meta.iteration);
+    println!("generator:   {}", meta.generator);
+    println!("recorded:    {}: {}", meta.signature, meta.message);
+    match &replay.finding {
+        Some(f) => println!("now:         {}: {}", engine::fuzz::signature(f), f.message),
+        None => println!("now:         no finding: the oracle agrees on this input"),
+    }
+    if replay.reproduces {
+        println!("reproduces:  yes");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("reproduces:  no");
+        Ok(ExitCode::from(1))
+    }
+}

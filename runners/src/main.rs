@@ -1,0 +1,5 @@
+//! The `tierwatch-runner` binary; everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    runner::cli::main()
+}

@@ -1,0 +1,216 @@
+//! The work a runner does, each producing parts of a run report: spec
+//! scripts, WASI programs and fuzz campaigns, on one compiler.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use engine::fuzz::{Budget, CampaignSpec, Judges, PROPOSALS, Proposal};
+use engine::{Compiler, Profile};
+use jiff::Timestamp;
+use matrix::RunReport;
+use matrix::evidence::{FuzzCampaign, Outcome, SpecFile, WasiTest};
+
+use crate::progress::Progress;
+use crate::suites::{Filter, Testsuite};
+
+/// Builds the engine profile for `compiler` on this host.
+pub fn profile(compiler: Compiler) -> anyhow::Result<Profile> {
+    let p = Profile::build(compiler, &crate::host::engine_options())
+        .map_err(|e| anyhow::anyhow!("building the {compiler} engine: {e:#}"))?;
+    Ok(p)
+}
+
+/// Worker threads: the machine's parallelism.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+}
+
+/// Runs the spec scripts `testsuite` has (filtered) on `profile`.
+pub fn spec(profile: &Profile, testsuite: &Testsuite, filter: &Filter) -> Vec<SpecFile> {
+    let mut all = Vec::new();
+    for (suite, files) in testsuite.spec_files(filter) {
+        let progress = Progress::new(&format!("{suite} {}", profile.compiler), files.len() as u64);
+        let read = |file: &str| testsuite.read(&suite, file);
+        let done = |f: &SpecFile| progress.tick(f.directives.iter().any(|d| d.outcome == Outcome::Fail));
+        all.extend(engine::suite::run_files(profile, &suite, &files, threads(), &read, &done));
+        progress.finish();
+    }
+    all
+}
+
+/// Runs the WASI programs under `root` (filtered by `suite/test`).
+pub fn wasi(profile: &Profile, root: &Path, filter: &Filter) -> Vec<WasiTest> {
+    let cases: Vec<_> =
+        engine::wasi::discover(root).into_iter().filter(|c| filter.allows(&format!("{}/{}", c.suite, c.name))).collect();
+    let progress = Progress::new(&format!("wasi {}", profile.compiler), cases.len() as u64);
+    let results: Vec<WasiTest> = cases
+        .iter()
+        .map(|c| {
+            let r = engine::wasi::run_case(profile, c);
+            progress.tick(r.outcome == Outcome::Fail);
+            r
+        })
+        .collect();
+    progress.finish();
+    results
+}
+
+/// Fuzz settings.
+#[derive(Debug, Clone)]
+pub struct FuzzPlan {
+    /// Proposals (policy ids); empty means every one.
+    pub proposals: Vec<String>,
+    /// Per-campaign budget.
+    pub budget: Budget,
+    /// Seed of the first campaign (each proposal's seed is derived from it).
+    pub seed: u64,
+    /// Where reproducers are written.
+    pub crash_dir: Option<PathBuf>,
+}
+
+/// The proposals a plan names, or an error naming the known ones.
+pub fn proposals(names: &[String]) -> anyhow::Result<Vec<&'static Proposal>> {
+    if names.is_empty() {
+        return Ok(PROPOSALS.iter().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            engine::fuzz::proposal(n).ok_or_else(|| {
+                let known: Vec<&str> = PROPOSALS.iter().map(|p| p.id).collect();
+                anyhow::anyhow!("--proposal {n}: not a fuzzable proposal; use one of {}", known.join(", "))
+            })
+        })
+        .collect()
+}
+
+/// Runs one campaign per proposal, in parallel across cores.
+pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
+    let proposals = proposals(&plan.proposals)?;
+    let (cranelift, winch) = engine::fuzz::fuzz_profiles(&crate::host::engine_options());
+    let progress = Progress::new("fuzz", proposals.len() as u64);
+    let next = std::sync::Mutex::new(0usize);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads().min(proposals.len()).max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
+                        *n += 1;
+                        *n - 1
+                    };
+                    let Some(p) = proposals.get(i) else { break };
+                    let judges = Judges::choose(p, &cranelift, winch.as_ref());
+                    let spec = CampaignSpec {
+                        proposal: p,
+                        seed: plan.seed.wrapping_add(i as u64),
+                        budget: plan.budget,
+                        shrink_attempts: 500,
+                    };
+                    let result = engine::fuzz::run_campaign(&spec, &judges);
+                    progress.tick(!result.crashes.is_empty());
+                    results.lock().unwrap_or_else(|e| e.into_inner()).push((i, result));
+                }
+            });
+        }
+    });
+    progress.finish();
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    let mut campaigns = Vec::new();
+    for (_, r) in results {
+        if let Some(dir) = &plan.crash_dir {
+            for c in &r.crashes {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                let path = dir.join(format!("{}.wasm", c.crash.signature));
+                std::fs::write(&path, &c.reproducer).with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("fuzz {}: crash {} (x{}) -> {}", r.evidence.name, c.crash.signature, c.crash.count, path.display());
+            }
+        }
+        campaigns.push(r.evidence);
+    }
+    Ok(campaigns)
+}
+
+/// A budget from `--seconds` / `--iterations`.
+pub fn budget(seconds: Option<f64>, iterations: Option<u64>) -> Budget {
+    match (iterations, seconds) {
+        (Some(n), _) => Budget::Iterations(n),
+        (None, Some(s)) => Budget::Time(Duration::from_secs_f64(s.max(0.0))),
+        (None, None) => Budget::Time(Duration::from_secs(60)),
+    }
+}
+
+/// A run id: runner, target, compiler and start time, in the wire format's
+/// character set.
+pub fn run_id(runner: &str, compiler: Compiler, started: Timestamp) -> String {
+    let clean = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect::<String>();
+    let stamp = started.strftime("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let id = format!("{}.{}.{}.{}", clean(runner), crate::host::TARGET, compiler, clean(&stamp));
+    id.chars().take(128).collect()
+}
+
+/// The report of one compiler's work.
+pub fn report(runner: &str, profile: &Profile, started: Timestamp, parts: Parts) -> RunReport {
+    let provenance = engine::suite::Provenance {
+        run_id: run_id(runner, profile.compiler, started),
+        runner: runner.to_owned(),
+        target: crate::host::target_info(),
+    };
+    let mut report = engine::suite::report(&provenance, profile, started, parts.spec);
+    report.runner.version = env!("CARGO_PKG_VERSION").to_owned();
+    report.runner.host = Some(crate::host::hostname());
+    report.wasi = parts.wasi;
+    report.fuzz = parts.fuzz;
+    report.finished_at = Timestamp::now().max(started);
+    report
+}
+
+/// The results going into one report.
+#[derive(Debug, Default)]
+pub struct Parts {
+    /// Spec files.
+    pub spec: Vec<SpecFile>,
+    /// WASI tests.
+    pub wasi: Vec<WasiTest>,
+    /// Fuzz campaigns.
+    pub fuzz: Vec<FuzzCampaign>,
+}
+
+/// Writes the report (and JUnit next to it when asked); returns the JSON.
+pub fn write(report: &RunReport, output: &Path, junit: Option<&Path>) -> anyhow::Result<Vec<u8>> {
+    report.check().map_err(|e| anyhow::anyhow!("the report this runner made is invalid: {e}"))?;
+    let json = serde_json::to_vec_pretty(report)?;
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(output, &json).with_context(|| format!("writing {}", output.display()))?;
+    if let Some(junit) = junit {
+        std::fs::write(junit, crate::junit::render(report)).with_context(|| format!("writing {}", junit.display()))?;
+    }
+    Ok(json)
+}
+
+/// A one-line summary of a report.
+pub fn summary(report: &RunReport) -> String {
+    let directives: Vec<_> = report.spec.iter().flat_map(|f| &f.directives).collect();
+    let count = |o: Outcome| directives.iter().filter(|d| d.outcome == o).count();
+    let wasi_pass = report.wasi.iter().filter(|t| t.outcome == Outcome::Pass).count();
+    let crashes: usize = report.fuzz.iter().map(|c| c.crashes.len()).sum();
+    format!(
+        "{} on {}{}: spec {} files, {} pass / {} fail / {} skip directives; wasi {}/{} pass; fuzz {} campaigns, {} crash signatures",
+        report.engine.compiler,
+        report.target.triple,
+        report.target.emulator.as_deref().map(|e| format!(" (emulated by {e})")).unwrap_or_default(),
+        report.spec.len(),
+        count(Outcome::Pass),
+        count(Outcome::Fail),
+        count(Outcome::Skip),
+        wasi_pass,
+        report.wasi.len(),
+        report.fuzz.len(),
+        crashes
+    )
+}
