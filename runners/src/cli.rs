@@ -188,7 +188,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wasi { data, compiler, output } => {
             let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
             let root = testsuite.wasi_root().ok_or_else(|| {
-                anyhow::anyhow!("{} has no wasi/tests; pass --testsuite with a wasi-testsuite checkout", testsuite.describe())
+                anyhow::anyhow!(
+                    "{} has no wasi/tests; pass --testsuite with a wasi-testsuite checkout",
+                    testsuite.describe()
+                )
             })?;
             let filter = Filter::new(&data.filter)?;
             let started = Timestamp::now();
@@ -201,7 +204,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let started = Timestamp::now();
             let profile = work::profile(Compiler::Cranelift)?;
             let campaigns = work::fuzz(&plan(&fuzz, started))?;
-            finish_one(&runner, &profile, started, Parts { fuzz: campaigns, ..Parts::default() }, &output, "tierwatch-fuzz.json")
+            finish_one(
+                &runner,
+                &profile,
+                started,
+                Parts { fuzz: campaigns, ..Parts::default() },
+                &output,
+                "tierwatch-fuzz.json",
+            )
         }
         Command::Run { data, fuzz, compilers, no_fuzz, out_dir, no_upload } => {
             let spool = spool(g);
@@ -220,7 +230,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let spool = spool(g);
             let server = server(g)?;
             anyhow::ensure!(server.is_some(), "no server to upload to: pass --server URL or set TIERWATCH_SERVER");
-            anyhow::ensure!(from_spool || !files.is_empty(), "name report files to upload, or pass --spool to resend the spool");
+            anyhow::ensure!(
+                from_spool || !files.is_empty(),
+                "name report files to upload, or pass --spool to resend the spool"
+            );
             let mut tally = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
             if from_spool {
                 let t = resend(server.as_ref(), &spool)?;
@@ -341,7 +354,10 @@ fn doctor(g: &Global, data: &Data) -> anyhow::Result<ExitCode> {
         None => println!("emulated:    no"),
     }
     let features = host::cpu_features();
-    println!("cpu:         {}", if features.is_empty() { "no feature detection on this architecture".to_owned() } else { features.join(" ") });
+    println!(
+        "cpu:         {}",
+        if features.is_empty() { "no feature detection on this architecture".to_owned() } else { features.join(" ") }
+    );
     println!("engine:      wasmtime {} (options: {:?})", engine::WASMTIME_VERSION, host::engine_options());
     for c in Compiler::ALL {
         let state = match work::profile(c) {

@@ -58,11 +58,7 @@ pub fn qemu_version(binary: &str) -> Option<String> {
 /// The report's target section.
 pub fn target_info() -> TargetInfo {
     let emulation = emulation();
-    TargetInfo {
-        triple: TARGET.to_owned(),
-        emulated: emulation.is_some(),
-        emulator: emulation.map(|e| e.emulator),
-    }
+    TargetInfo { triple: TARGET.to_owned(), emulated: emulation.is_some(), emulator: emulation.map(|e| e.emulator) }
 }
 
 /// Engine options for this host: small memory reservations when emulated.

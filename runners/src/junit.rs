@@ -43,7 +43,12 @@ fn suite_xml(out: &mut String, name: &str, cases: &[Case]) {
         let _ = write!(out, r#"    <testcase classname="{}" name="{}""#, escape(name), escape(&c.name));
         match (&c.failure, c.skipped) {
             (Some(m), _) => {
-                let _ = writeln!(out, ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>", escape(first_line(m)), escape(m));
+                let _ = writeln!(
+                    out,
+                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                    escape(first_line(m)),
+                    escape(m)
+                );
             }
             (None, true) => {
                 let _ = writeln!(out, ">\n      <skipped/>\n    </testcase>");
@@ -73,7 +78,11 @@ pub fn render(report: &RunReport) -> String {
             .collect();
         let skipped = !f.directives.is_empty() && f.directives.iter().all(|d| d.outcome == Outcome::Skip);
         let failure = (!failed.is_empty()).then(|| failed.join("\n"));
-        suites.entry(format!("{compiler}/{}", f.suite)).or_default().push(Case { name: f.file.clone(), failure, skipped });
+        suites.entry(format!("{compiler}/{}", f.suite)).or_default().push(Case {
+            name: f.file.clone(),
+            failure,
+            skipped,
+        });
     }
     for t in &report.wasi {
         let failure = (t.outcome == Outcome::Fail).then(|| t.message.clone().unwrap_or_else(|| "failed".into()));
@@ -82,7 +91,11 @@ pub fn render(report: &RunReport) -> String {
     }
     for c in &report.fuzz {
         let failure = (!c.crashes.is_empty()).then(|| {
-            c.crashes.iter().map(|x| format!("{} (x{}): {}", x.signature, x.count, x.message)).collect::<Vec<_>>().join("\n")
+            c.crashes
+                .iter()
+                .map(|x| format!("{} (x{}): {}", x.signature, x.count, x.message))
+                .collect::<Vec<_>>()
+                .join("\n")
         });
         suites.entry("fuzz".to_owned()).or_default().push(Case { name: c.name.clone(), failure, skipped: false });
     }

@@ -41,8 +41,10 @@ pub fn spec(profile: &Profile, testsuite: &Testsuite, filter: &Filter) -> Vec<Sp
 
 /// Runs the WASI programs under `root` (filtered by `suite/test`).
 pub fn wasi(profile: &Profile, root: &Path, filter: &Filter) -> Vec<WasiTest> {
-    let cases: Vec<_> =
-        engine::wasi::discover(root).into_iter().filter(|c| filter.allows(&format!("{}/{}", c.suite, c.name))).collect();
+    let cases: Vec<_> = engine::wasi::discover(root)
+        .into_iter()
+        .filter(|c| filter.allows(&format!("{}/{}", c.suite, c.name)))
+        .collect();
     let progress = Progress::new(&format!("wasi {}", profile.compiler), cases.len() as u64);
     let results: Vec<WasiTest> = cases
         .iter()
@@ -126,7 +128,13 @@ pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
                 let path = dir.join(format!("{}.wasm", c.crash.signature));
                 std::fs::write(&path, &c.reproducer).with_context(|| format!("writing {}", path.display()))?;
-                eprintln!("fuzz {}: crash {} (x{}) -> {}", r.evidence.name, c.crash.signature, c.crash.count, path.display());
+                eprintln!(
+                    "fuzz {}: crash {} (x{}) -> {}",
+                    r.evidence.name,
+                    c.crash.signature,
+                    c.crash.count,
+                    path.display()
+                );
             }
         }
         campaigns.push(r.evidence);
@@ -146,7 +154,9 @@ pub fn budget(seconds: Option<f64>, iterations: Option<u64>) -> Budget {
 /// A run id: runner, target, compiler and start time, in the wire format's
 /// character set.
 pub fn run_id(runner: &str, compiler: Compiler, started: Timestamp) -> String {
-    let clean = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect::<String>();
+    let clean = |s: &str| {
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect::<String>()
+    };
     let stamp = started.strftime("%Y%m%dT%H%M%S%.3fZ").to_string();
     let id = format!("{}.{}.{}.{}", clean(runner), crate::host::TARGET, compiler, clean(&stamp));
     id.chars().take(128).collect()
