@@ -194,16 +194,26 @@ fn step(judges: &Judges, proposal: &Proposal, data: &[u8]) -> Step {
         Err(panic) => return Step::Found { finding: panic, wasm: None, args: Vec::new() },
     };
     let args = u.take_rest().to_vec();
-    match catch_quietly(|| judges.check(&wasm, &args)) {
-        Ok(Ok(calls)) => {
-            let mut exercised = exercised::count(&wasm);
-            if proposal.id == "component-model" {
-                exercised.insert("component-model".to_owned(), calls);
-            }
-            Step::Clean { calls, exercised }
-        }
-        Ok(Err(finding)) | Err(finding) => Step::Found { finding, wasm: Some(wasm), args },
+    match judge_module(judges, proposal, &wasm, &args) {
+        Ok((calls, exercised)) => Step::Clean { calls, exercised },
+        Err(finding) => Step::Found { finding, wasm: Some(wasm), args },
     }
+}
+
+/// The harness's work on one generated module: the oracle (panics caught)
+/// and the operator counts. Returns the calls compared and the counts.
+pub fn judge_module(
+    judges: &Judges,
+    proposal: &Proposal,
+    wasm: &[u8],
+    args: &[u8],
+) -> Result<(u64, BTreeMap<String, u64>), Finding> {
+    let calls = catch_quietly(|| judges.check(wasm, args)).and_then(|r| r)?;
+    let mut exercised = exercised::count(wasm);
+    if proposal.id == "component-model" {
+        exercised.insert("component-model".to_owned(), calls);
+    }
+    Ok((calls, exercised))
 }
 
 /// Runs `f`, turning a panic into a finding keyed by its message with
