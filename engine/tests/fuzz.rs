@@ -146,3 +146,54 @@ fn oracles_are_chosen_by_what_each_engine_implements() {
     assert_eq!(choose("gc"), Oracle::Validation, "neither wasmi nor Winch implement GC");
     assert_eq!(Judges::choose(proposal("threads").expect("known"), &cranelift, None).oracle, Oracle::Validation);
 }
+
+/// An engine whose instances panic on every call: a stand-in for a bug in
+/// the reference implementation.
+struct Panicky;
+
+struct PanickyInstance;
+
+impl Engine for Panicky {
+    fn name(&self) -> &str {
+        "wasmi"
+    }
+
+    fn instantiate(&self, _wasm: &[u8]) -> Result<Box<dyn Instance>, Stop> {
+        Ok(Box::new(PanickyInstance))
+    }
+}
+
+impl Instance for PanickyInstance {
+    fn funcs(&mut self) -> Vec<(String, Vec<ParamType>)> {
+        vec![("f".into(), vec![])]
+    }
+
+    fn call(&mut self, _name: &str, _args: &[Value]) -> CallResult {
+        panic!("the reference implementation fell over")
+    }
+
+    fn globals(&mut self) -> Option<Vec<(String, Value)>> {
+        None
+    }
+
+    fn memories(&mut self) -> Option<Vec<(String, Vec<u8>)>> {
+        None
+    }
+}
+
+#[test]
+fn a_reference_engine_panic_is_inconclusive_not_a_crash_of_the_engine_under_test() {
+    let finding = engine::fuzz::Finding {
+        key: "panic:wasmi-2.0.0/src/engine/translator/func/mod.rs:2583:internal error".into(),
+        message: "m".into(),
+    };
+    let judges = Judges { oracle: Oracle::Differential, subject: Box::new(Wasmtime::new(&cranelift())), reference: Some(Box::new(Wasmi::new())) };
+    assert!(judges.reference_fault(&finding));
+    let own = engine::fuzz::Finding { key: "panic:cranelift-codegen-0.135.8/src/x.rs:1:boom".into(), message: "m".into() };
+    assert!(!judges.reference_fault(&own), "a panic in the engine under test is a crash");
+    // A panic in this test file's stand-in is located here, not in a crate
+    // named after the reference engine, so it is a finding like any other.
+    let odd = Judges { oracle: Oracle::Differential, subject: Box::new(Wasmtime::new(&cranelift())), reference: Some(Box::new(Panicky)) };
+    let result = run_campaign(&spec("mutable-globals", 10, 3), &odd);
+    assert!(result.evidence.crashes.iter().any(|c| c.message.contains("fuzz.rs")), "{:?}", result.evidence.crashes);
+}

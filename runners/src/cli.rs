@@ -59,6 +59,22 @@ struct Data {
     /// Only tests matching these globs, e.g. `wasm-spec/simd_*.wast` or `c/*`.
     #[arg(long, env = "TIERWATCH_FILTER", value_delimiter = ',')]
     filter: Vec<String>,
+    /// A file of such globs, one per line (`#` comments), added to --filter.
+    #[arg(long, env = "TIERWATCH_FILTER_FILE")]
+    filter_file: Option<PathBuf>,
+}
+
+impl Data {
+    fn filter(&self) -> anyhow::Result<Filter> {
+        let mut patterns = self.filter.clone();
+        if let Some(path) = &self.filter_file {
+            let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--filter-file {}: {e}", path.display()))?;
+            patterns.extend(
+                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned),
+            );
+        }
+        Filter::new(&patterns)
+    }
 }
 
 /// Where a single report goes.
@@ -178,7 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Spec { data, compiler, output } => {
             let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
-            let filter = Filter::new(&data.filter)?;
+            let filter = data.filter()?;
             let started = Timestamp::now();
             let profile = work::profile(compiler)?;
             let spec = work::spec(&profile, &testsuite, &filter);
@@ -193,7 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     testsuite.describe()
                 )
             })?;
-            let filter = Filter::new(&data.filter)?;
+            let filter = data.filter()?;
             let started = Timestamp::now();
             let profile = work::profile(compiler)?;
             let wasi = work::wasi(&profile, &root, &filter);
@@ -321,7 +337,7 @@ fn run_all(
     out_dir: &Path,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
-    let filter = Filter::new(&data.filter)?;
+    let filter = data.filter()?;
     let compilers = if compilers.is_empty() { usable_compilers() } else { compilers.to_vec() };
     eprintln!("testsuite: {}", testsuite.describe());
     let mut files = Vec::new();

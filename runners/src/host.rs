@@ -84,7 +84,7 @@ pub fn cpu_features() -> Vec<&'static str> {
         macro_rules! arm {
             ($($f:tt),*) => { $( if std::arch::is_aarch64_feature_detected!($f) { found.push($f); } )* };
         }
-        arm!("neon", "lse", "fp16", "crc", "aes", "sha2", "pauth", "bti");
+        arm!("neon", "lse", "fp16", "crc", "aes", "sha2", "sve", "dotprod");
     }
     found
 }

@@ -137,6 +137,12 @@ pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
                 );
             }
         }
+        if r.reference_faults > 0 {
+            eprintln!(
+                "fuzz {}: {} input(s) skipped because the reference engine itself failed on them",
+                r.evidence.name, r.reference_faults
+            );
+        }
         campaigns.push(r.evidence);
     }
     Ok(campaigns)

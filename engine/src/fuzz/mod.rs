@@ -86,6 +86,13 @@ impl Judges {
         }
     }
 
+    /// Whether a finding is the reference engine's own failure (a panic
+    /// inside it): not evidence about the engine under test, so the input
+    /// is inconclusive rather than a crash.
+    pub fn reference_fault(&self, finding: &Finding) -> bool {
+        self.reference.as_ref().is_some_and(|r| finding.key.starts_with(&format!("panic:{}", r.name())))
+    }
+
     /// Runs the oracle on one module with argument bytes `args`.
     pub fn check(&self, wasm: &[u8], args: &[u8]) -> Result<u64, Finding> {
         self.check_consumed(wasm, args).0
@@ -143,6 +150,8 @@ pub struct CampaignResult {
     pub evidence: FuzzCampaign,
     /// Calls the oracle compared.
     pub calls: u64,
+    /// Inputs on which the reference engine itself failed (skipped).
+    pub reference_faults: u64,
     /// Crashes with reproducers, one per signature.
     pub crashes: Vec<FoundCrash>,
 }
@@ -182,6 +191,8 @@ enum Step {
     Invalid,
     /// The oracle compared this many calls without a finding.
     Clean { calls: u64, exercised: BTreeMap<String, u64> },
+    /// The reference engine failed on its own; nothing learned.
+    Inconclusive(Finding),
     /// The oracle (or a panic) caught something.
     Found { finding: Finding, wasm: Option<Vec<u8>>, args: Vec<u8> },
 }
@@ -196,6 +207,7 @@ fn step(judges: &Judges, proposal: &Proposal, data: &[u8]) -> Step {
     let args = u.take_rest().to_vec();
     match judge_module(judges, proposal, &wasm, &args) {
         Ok((calls, exercised)) => Step::Clean { calls, exercised },
+        Err(finding) if judges.reference_fault(&finding) => Step::Inconclusive(finding),
         Err(finding) => Step::Found { finding, wasm: Some(wasm), args },
     }
 }
@@ -228,8 +240,9 @@ pub(crate) fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, Finding> {
             .cloned()
             .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
             .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+        let place = quiet_panics::last_location().unwrap_or_else(|| "unknown place".to_owned());
         let key: String = message.chars().filter(|c| !c.is_ascii_digit()).take(120).collect();
-        Finding { key: format!("panic:{key}"), message: format!("panicked: {message}") }
+        Finding { key: format!("panic:{place}:{key}"), message: format!("panicked at {place}: {message}") }
     })
 }
 
@@ -238,8 +251,17 @@ mod quiet_panics {
     use std::cell::Cell;
     use std::sync::Once;
 
-    thread_local! { static QUIET: Cell<u32> = const { Cell::new(0) }; }
+    thread_local! {
+        static QUIET: Cell<u32> = const { Cell::new(0) };
+        static LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    }
     static HOOK: Once = Once::new();
+
+    /// Where the last quiet panic on this thread happened: a source path
+    /// (from the crate's own directory on) and line, stable for a version.
+    pub fn last_location() -> Option<String> {
+        LOCATION.with(|l| l.borrow_mut().take())
+    }
 
     pub fn enter() {
         HOOK.call_once(|| {
@@ -247,7 +269,14 @@ mod quiet_panics {
             std::panic::set_hook(Box::new(move |info| {
                 if QUIET.with(Cell::get) == 0 {
                     previous(info);
+                    return;
                 }
+                let place = info.location().map(|l| {
+                    let file = l.file();
+                    let short = file.rfind("/src/").and_then(|i| file[..i].rfind('/').map(|j| &file[j + 1..])).unwrap_or(file);
+                    format!("{short}:{}", l.line())
+                });
+                LOCATION.with(|l| *l.borrow_mut() = place);
             }));
         });
         QUIET.with(|q| q.set(q.get() + 1));
@@ -286,12 +315,19 @@ pub fn run_campaign(spec: &CampaignSpec, judges: &Judges) -> CampaignResult {
         crashes: Vec::new(),
     };
     let mut calls = 0;
+    let mut reference_faults = 0;
     let mut found: Vec<FoundCrash> = Vec::new();
     let mut iteration = 0;
     while !done(spec.budget, iteration, started) {
         let data = input(spec.seed, iteration);
         match step(judges, spec.proposal, &data) {
             Step::Invalid => {}
+            Step::Inconclusive(finding) => {
+                reference_faults += 1;
+                if reference_faults == 1 {
+                    eprintln!("{name}: the reference engine failed on iteration {iteration} (input skipped): {}", finding.message);
+                }
+            }
             Step::Clean { calls: n, exercised } => {
                 evidence.valid_modules += 1;
                 calls += n;
@@ -317,7 +353,7 @@ pub fn run_campaign(spec: &CampaignSpec, judges: &Judges) -> CampaignResult {
     evidence.iterations = iteration;
     evidence.duration_secs = started.elapsed().as_secs_f64();
     evidence.crashes = found.iter().map(|c| c.crash.clone()).collect();
-    CampaignResult { evidence, calls, crashes: found }
+    CampaignResult { evidence, calls, reference_faults, crashes: found }
 }
 
 fn done(budget: Budget, iteration: u64, started: Instant) -> bool {
