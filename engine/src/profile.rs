@@ -151,6 +151,9 @@ impl Profile {
         }
         c.relaxed_simd_deterministic(options.deterministic_relaxed_simd);
         c.consume_fuel(options.consume_fuel);
+        // Fuzz campaigns run in parallel already; compiling on the calling
+        // thread keeps a compiler panic's location with the campaign.
+        c.parallel_compilation(!options.serial_compilation);
         c.strategy(match compiler {
             Compiler::Cranelift => Strategy::Cranelift,
             Compiler::Winch => Strategy::Winch,
@@ -209,6 +212,9 @@ pub struct Options {
     /// Stores count fuel, so code that never ends can be stopped (a shrunk
     /// fuzz input may have lost its generated loop limits).
     pub consume_fuel: bool,
+    /// Compile on the calling thread only (fuzz campaigns are parallel
+    /// already, and a compiler panic then keeps its location).
+    pub serial_compilation: bool,
 }
 
 impl Options {
@@ -222,6 +228,7 @@ impl Options {
             small_reservations: set("TIERWATCH_EMULATED") || set("WASMTIME_TEST_NO_HOG_MEMORY"),
             deterministic_relaxed_simd: false,
             consume_fuel: false,
+            serial_compilation: false,
         }
     }
 }

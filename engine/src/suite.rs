@@ -58,7 +58,8 @@ pub fn run_files(
     let results: Mutex<Vec<Option<SpecFile>>> = Mutex::new(vec![None; files.len()]);
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
-            scope.spawn(|| {
+            let worker = std::thread::Builder::new().stack_size(crate::WORKER_STACK);
+            let spawned = worker.spawn_scoped(scope, || {
                 loop {
                     let i = {
                         let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,6 +85,8 @@ pub fn run_files(
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
                 }
             });
+            // Only fails when the system cannot make a thread at all.
+            let _worker = spawned.expect("spawning a worker thread");
         }
     });
     results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect()

@@ -35,13 +35,20 @@ impl Testsuite {
     /// `given`, else the sibling checkout, else the bundle. A given
     /// directory must exist.
     pub fn resolve(given: Option<&Path>) -> anyhow::Result<Testsuite> {
+        // An empty value (e.g. an unset variable in a compose file) is none.
+        let given = given.filter(|p| !p.as_os_str().is_empty());
+        let laid_out = |d: &Path| ["wasm-spec", "component-model", "wasi/tests"].iter().any(|s| d.join(s).is_dir());
         match given {
-            Some(dir) if dir.is_dir() => Ok(Testsuite::Dir(dir.to_owned())),
+            Some(dir) if dir.is_dir() && laid_out(dir) => Ok(Testsuite::Dir(dir.to_owned())),
+            Some(dir) if dir.is_dir() => anyhow::bail!(
+                "--testsuite {}: has none of wasm-spec/, component-model/, wasi/tests/; point it at a checkout with that layout",
+                dir.display()
+            ),
             Some(dir) => anyhow::bail!(
                 "--testsuite {}: no such directory; pass a checkout laid out as wasm-spec/, component-model/, wasi/tests/, or leave it out to use the bundled spec scripts",
                 dir.display()
             ),
-            None if Path::new(SIBLING).is_dir() => Ok(Testsuite::Dir(PathBuf::from(SIBLING))),
+            None if laid_out(Path::new(SIBLING)) => Ok(Testsuite::Dir(PathBuf::from(SIBLING))),
             None => Ok(Testsuite::Bundled),
         }
     }

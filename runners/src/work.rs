@@ -96,7 +96,8 @@ pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
     let results = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..threads().min(proposals.len()).max(1) {
-            scope.spawn(|| {
+            let worker = std::thread::Builder::new().stack_size(engine::WORKER_STACK);
+            let spawned = worker.spawn_scoped(scope, || {
                 loop {
                     let i = {
                         let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
@@ -116,6 +117,7 @@ pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
                     results.lock().unwrap_or_else(|e| e.into_inner()).push((i, result));
                 }
             });
+            let _worker = spawned.expect("spawning a worker thread");
         }
     });
     progress.finish();

@@ -112,7 +112,12 @@ impl Judges {
 /// Engine profiles for fuzzing: wasmtime's relaxed-SIMD made deterministic
 /// so it can be compared at all, and fuel on so every call ends.
 pub fn fuzz_profiles(options: &crate::profile::Options) -> (Profile, Option<Profile>) {
-    let options = crate::profile::Options { deterministic_relaxed_simd: true, consume_fuel: true, ..options.clone() };
+    let options = crate::profile::Options {
+        deterministic_relaxed_simd: true,
+        consume_fuel: true,
+        serial_compilation: true,
+        ..options.clone()
+    };
     let cranelift =
         Profile::build(Compiler::Cranelift, &options).expect("Cranelift supports every target tierwatch runs on");
     // Winch refuses targets it has no backend for; that is not an error here.
