@@ -187,13 +187,22 @@ fn a_reference_engine_panic_is_inconclusive_not_a_crash_of_the_engine_under_test
         key: "panic:wasmi-2.0.0/src/engine/translator/func/mod.rs:2583:internal error".into(),
         message: "m".into(),
     };
-    let judges = Judges { oracle: Oracle::Differential, subject: Box::new(Wasmtime::new(&cranelift())), reference: Some(Box::new(Wasmi::new())) };
+    let judges = Judges {
+        oracle: Oracle::Differential,
+        subject: Box::new(Wasmtime::new(&cranelift())),
+        reference: Some(Box::new(Wasmi::new())),
+    };
     assert!(judges.reference_fault(&finding));
-    let own = engine::fuzz::Finding { key: "panic:cranelift-codegen-0.135.8/src/x.rs:1:boom".into(), message: "m".into() };
+    let own =
+        engine::fuzz::Finding { key: "panic:cranelift-codegen-0.135.8/src/x.rs:1:boom".into(), message: "m".into() };
     assert!(!judges.reference_fault(&own), "a panic in the engine under test is a crash");
     // A panic in this test file's stand-in is located here, not in a crate
     // named after the reference engine, so it is a finding like any other.
-    let odd = Judges { oracle: Oracle::Differential, subject: Box::new(Wasmtime::new(&cranelift())), reference: Some(Box::new(Panicky)) };
+    let odd = Judges {
+        oracle: Oracle::Differential,
+        subject: Box::new(Wasmtime::new(&cranelift())),
+        reference: Some(Box::new(Panicky)),
+    };
     let result = run_campaign(&spec("mutable-globals", 10, 3), &odd);
     assert!(result.evidence.crashes.iter().any(|c| c.message.contains("fuzz.rs")), "{:?}", result.evidence.crashes);
 }

@@ -21,10 +21,13 @@ pub const VERSION: u32 = 1;
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RunReport {
     /// Always `tierwatch-run-report`.
+    #[schemars(extend("const" = "tierwatch-run-report"))]
     pub format: String,
     /// The wire-format version; this is version 1.
+    #[schemars(extend("const" = 1))]
     pub version: u32,
     /// Unique id of the run, chosen by the runner; the idempotency key for uploads.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._:-]{1,128}$"))]
     pub run_id: String,
     /// Who ran it.
     pub runner: RunnerInfo,
@@ -33,10 +36,10 @@ pub struct RunReport {
     /// What ran.
     pub engine: EngineInfo,
     /// When the run started (RFC 3339).
-    #[schemars(with = "String")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub started_at: Timestamp,
-    /// When the run finished (RFC 3339).
-    #[schemars(with = "String")]
+    /// When the run finished (RFC 3339), not before it started.
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub finished_at: Timestamp,
     /// True when the engine could be built for the target but tests could not
     /// be executed there (e.g. a compile-only target).

@@ -68,7 +68,8 @@ impl Data {
     fn filter(&self) -> anyhow::Result<Filter> {
         let mut patterns = self.filter.clone();
         if let Some(path) = &self.filter_file {
-            let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--filter-file {}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--filter-file {}: {e}", path.display()))?;
             patterns.extend(
                 text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned),
             );

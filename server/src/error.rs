@@ -34,6 +34,9 @@ pub enum ApiError {
     /// Same run id, different body.
     #[error("{0}")]
     Conflict(String),
+    /// A query parameter is malformed or out of range.
+    #[error("{0}")]
+    BadRequest(String),
     /// Nothing there.
     #[error("{0}")]
     NotFound(String),
@@ -57,6 +60,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(_) | ApiError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -70,6 +74,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => "too-large",
             ApiError::Invalid { .. } => "invalid-report",
             ApiError::Conflict(_) => "conflict",
+            ApiError::BadRequest(_) => "bad-request",
             ApiError::NotFound(_) => "not-found",
             ApiError::Unsupported(_) => "unsupported-media-type",
             ApiError::Internal(_) | ApiError::Render(_) => "internal",
@@ -93,5 +98,27 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// `Query` whose refusal is the API's JSON error (axum's own is plain
+/// text): a malformed query string is a 400 that says what to fix.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(e) => {
+                Err(ApiError::BadRequest(format!("{}; see /api/v1/openapi.json for the parameters", e.body_text())))
+            }
+        }
     }
 }

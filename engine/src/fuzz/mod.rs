@@ -278,7 +278,8 @@ mod quiet_panics {
                 }
                 let place = info.location().map(|l| {
                     let file = l.file();
-                    let short = file.rfind("/src/").and_then(|i| file[..i].rfind('/').map(|j| &file[j + 1..])).unwrap_or(file);
+                    let short =
+                        file.rfind("/src/").and_then(|i| file[..i].rfind('/').map(|j| &file[j + 1..])).unwrap_or(file);
                     format!("{short}:{}", l.line())
                 });
                 LOCATION.with(|l| *l.borrow_mut() = place);
@@ -330,7 +331,10 @@ pub fn run_campaign(spec: &CampaignSpec, judges: &Judges) -> CampaignResult {
             Step::Inconclusive(finding) => {
                 reference_faults += 1;
                 if reference_faults == 1 {
-                    eprintln!("{name}: the reference engine failed on iteration {iteration} (input skipped): {}", finding.message);
+                    eprintln!(
+                        "{name}: the reference engine failed on iteration {iteration} (input skipped): {}",
+                        finding.message
+                    );
                 }
             }
             Step::Clean { calls: n, exercised } => {

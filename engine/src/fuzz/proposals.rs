@@ -59,7 +59,11 @@ pub const PROPOSALS: &[Proposal] = &[
         id: "multi-memory",
         in_wasmi: true,
         wasmtime_flag: Some("wasm_multi_memory"),
-        enable: |c| c.max_memories = 4,
+        enable: |c| {
+            // At least two memories, or most modules never address a second.
+            c.min_memories = 2;
+            c.max_memories = 4;
+        },
     },
     Proposal {
         id: "threads",

@@ -1,6 +1,6 @@
 //! The matrix: evaluation results as JSON, TIERS.md, history and badges.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -10,7 +10,7 @@ use matrix::evaluate::{Missing, RequirementOutcome, TargetResult};
 use matrix::{FeatureResult, Tier};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiQuery};
 use crate::state::{AppState, status_str};
 use crate::store::HistoryRow;
 
@@ -183,7 +183,7 @@ struct HistoryQuery {
 
 async fn history(
     State(state): State<AppState>,
-    Query(q): Query<HistoryQuery>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Vec<HistoryRow>>, ApiError> {
     Ok(Json(state.store.history(q.feature.as_deref()).await?))
 }

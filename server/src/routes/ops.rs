@@ -65,3 +65,41 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// `#/$defs/X` references made `#/components/schemas/X`.
+    fn rewrite(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, x)| match (k.as_str(), x.as_str()) {
+                        ("$ref", Some(r)) if r.starts_with("#/$defs/") => {
+                            (k.clone(), Value::String(r.replacen("#/$defs/", "#/components/schemas/", 1)))
+                        }
+                        _ => (k.clone(), rewrite(x)),
+                    })
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(rewrite).collect()),
+            other => other.clone(),
+        }
+    }
+
+    #[test]
+    fn the_openapi_request_schema_is_the_wire_format() {
+        let doc: Value = serde_json::from_str(super::OPENAPI).expect("docs/openapi.json parses");
+        let mut schema = matrix::evidence::json_schema();
+        let defs = schema.as_object_mut().and_then(|o| o.remove("$defs")).unwrap_or_default();
+        if let Some(o) = schema.as_object_mut() {
+            o.remove("$schema");
+        }
+        let components = &doc["components"]["schemas"];
+        assert_eq!(components["RunReport"], rewrite(&schema), "regenerate RunReport in docs/openapi.json");
+        for (name, def) in defs.as_object().expect("definitions") {
+            assert_eq!(&components[name], &rewrite(def), "regenerate {name} in docs/openapi.json");
+        }
+    }
+}

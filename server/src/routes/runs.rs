@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 
 use crate::analysis::{self, RunDiff};
 use crate::auth;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiQuery};
 use crate::state::AppState;
 use crate::store::{DirectiveRow, NewRun, RunRow};
 
@@ -211,11 +211,21 @@ fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<String, ApiEr
 struct ListQuery {
     target: Option<String>,
     compiler: Option<String>,
-    limit: Option<i64>,
+    // Read as text so a bad value gets the API's JSON error, not axum's.
+    limit: Option<String>,
 }
 
-async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Vec<RunRow>>, ApiError> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+/// `limit`: 1 to 1000, default 100.
+fn limit(raw: Option<&str>) -> Result<i64, ApiError> {
+    let Some(raw) = raw else { return Ok(100) };
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(ApiError::BadRequest(format!("limit `{raw}`: give a whole number from 1 to 1000"))),
+    }
+}
+
+async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<RunRow>>, ApiError> {
+    let limit = limit(q.limit.as_deref())?;
     Ok(Json(state.store.runs(q.target.as_deref(), q.compiler.as_deref(), limit).await?))
 }
 
