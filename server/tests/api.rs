@@ -30,6 +30,7 @@ on_both_backends!(
     a_regression_is_recorded_in_history_and_diffed,
     runs_no_feature_uses_are_rejected,
     report_text_is_escaped_in_pages,
+    a_nul_in_report_text_is_stored_as_a_replacement_character,
     state_survives_a_restart,
     live_events_announce_new_runs,
     operations_endpoints_answer,
@@ -309,6 +310,23 @@ async fn report_text_is_escaped_in_pages(db: Db) {
             "{page} lacks the escaped name"
         );
     }
+}
+
+async fn a_nul_in_report_text_is_stored_as_a_replacement_character(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    let mut r =
+        fresh_fixture().into_iter().find(|r| r.run_id == "seed-s390x-unknown-linux-gnu-cranelift").expect("fixture");
+    r.run_id = "nul".into();
+    let failing =
+        r.spec.iter_mut().flat_map(|f| f.directives.iter_mut()).find(|d| d.message.is_some()).expect("a message");
+    failing.message = Some("export \0name\0 differs".into());
+    let (status, body) = app.upload(&token, json(&r)).await;
+    assert_eq!((status, body["state"].as_str()), (201, Some("evaluated")), "{body}");
+    let (status, again) = app.upload(&token, json(&r)).await;
+    assert_eq!((status, again["duplicate"].as_bool()), (200, Some(true)), "the same body is the same run: {again}");
+    let (_, page) = app.get_text("/api/v1/runs/nul").await;
+    assert!(page.contains("export \u{fffd}name\u{fffd} differs"), "{page}");
 }
 
 async fn runs_no_feature_uses_are_rejected(db: Db) {

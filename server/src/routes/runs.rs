@@ -69,7 +69,8 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
         }
     };
     let raw = read_body(body, limit).await;
-    let text = decode(headers, raw?, limit)?;
+    let original = decode(headers, raw?, limit)?;
+    let text = without_nul(&original);
     let report = RunReport::from_json(&text).map_err(|e| match e {
         ReportError::Json { line, column, field, message } => ApiError::Invalid {
             message: format!("line {line}, column {column}: {field}: {message}"),
@@ -87,7 +88,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
             report.target.triple
         )));
     }
-    let hash = auth::sha256_hex(text.as_bytes());
+    let hash = auth::sha256_hex(original.as_bytes());
     if let Some(answer) = repeated(state, &report.run_id, &hash).await? {
         return Ok((StatusCode::OK, answer));
     }
@@ -123,6 +124,32 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
         StatusCode::CREATED,
         Accepted { run_id, state: "evaluated".into(), state_reason: None, duplicate: false, changed },
     ))
+}
+
+/// The JSON text with every `\u0000` escape made `\ufffd`: PostgreSQL text
+/// cannot hold NUL, and generated wasm (export names in fuzz messages) can
+/// contain it. Escaped backslashes are left alone.
+fn without_nul(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("\\u0000") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let escape = &rest[i..];
+        if let Some(after) = escape.strip_prefix("\\u0000") {
+            out.push_str("\\ufffd");
+            rest = after;
+        } else {
+            // Any other escape, `\\` included, is copied whole.
+            let len = escape[1..].chars().next().map_or(1, |c| 1 + c.len_utf8());
+            out.push_str(&escape[..len]);
+            rest = &escape[len..];
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// The stored answer for a repeated upload, or a conflict.
@@ -267,4 +294,17 @@ pub async fn detail(state: &AppState, run_id: &str) -> Result<RunDetail, ApiErro
 
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RunDetail>, ApiError> {
     Ok(Json(detail(&state, &id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_nul;
+
+    #[test]
+    fn nul_escapes_become_replacement_characters_and_nothing_else_changes() {
+        assert_eq!(without_nul(r#"{"a": "x\u0000y"}"#), r#"{"a": "x\ufffdy"}"#);
+        assert_eq!(without_nul(r#"{"a": "\\u0000"}"#), r#"{"a": "\\u0000"}"#, "an escaped backslash is text");
+        assert_eq!(without_nul(r#"{"a": "\\\u0000"}"#), r#"{"a": "\\\ufffd"}"#);
+        assert!(matches!(without_nul("{}"), std::borrow::Cow::Borrowed(_)));
+    }
 }
