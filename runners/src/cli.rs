@@ -109,28 +109,24 @@ struct Fuzzing {
     crashes: PathBuf,
 }
 
+/// One suite on one compiler, into one report.
+#[derive(Debug, Args)]
+struct OneSuite {
+    #[command(flatten)]
+    data: Data,
+    /// The compiler.
+    #[arg(long, env = "TIERWATCH_COMPILER", default_value = "cranelift")]
+    compiler: Compiler,
+    #[command(flatten)]
+    output: Output,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the spec (.wast) scripts.
-    Spec {
-        #[command(flatten)]
-        data: Data,
-        /// The compiler.
-        #[arg(long, env = "TIERWATCH_COMPILER", default_value = "cranelift")]
-        compiler: Compiler,
-        #[command(flatten)]
-        output: Output,
-    },
+    Spec(OneSuite),
     /// Run the WASI testsuite programs.
-    Wasi {
-        #[command(flatten)]
-        data: Data,
-        /// The compiler.
-        #[arg(long, env = "TIERWATCH_COMPILER", default_value = "cranelift")]
-        compiler: Compiler,
-        #[command(flatten)]
-        output: Output,
-    },
+    Wasi(OneSuite),
     /// Run fuzz campaigns (Cranelift as the engine under test).
     Fuzz {
         #[command(flatten)]
@@ -193,7 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     let runner = g.runner_name.clone().unwrap_or_else(crate::host::hostname);
     match cli.command {
-        Command::Spec { data, compiler, output } => {
+        Command::Spec(OneSuite { data, compiler, output }) => {
             let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
             let filter = data.filter()?;
             let started = Timestamp::now();
@@ -202,7 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(!spec.is_empty(), "no spec scripts in {} match the filter", testsuite.describe());
             finish_one(&runner, &profile, started, Parts { spec, ..Parts::default() }, &output, "tierwatch-spec.json")
         }
-        Command::Wasi { data, compiler, output } => {
+        Command::Wasi(OneSuite { data, compiler, output }) => {
             let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
             let root = testsuite.wasi_root().ok_or_else(|| {
                 anyhow::anyhow!(
