@@ -4,6 +4,7 @@
 //! of HTTP.
 
 pub mod fuzz;
+pub mod panics;
 pub mod profile;
 pub mod suite;
 pub mod values;

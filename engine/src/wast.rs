@@ -92,14 +92,9 @@ fn run(profile: &Profile, commands: &[Command<'_>], wasms: &[(String, Vec<u8>)])
             } else {
                 // A panic inside the engine is a finding about the engine,
                 // not a reason to lose the rest of the script's results.
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| script.directive(c))).unwrap_or_else(|p| {
+                crate::panics::catch(|| script.directive(c)).unwrap_or_else(|p| {
                     poisoned = true;
-                    let msg = p
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    Verdict::Fail(format!("the engine panicked: {msg}"))
+                    Verdict::Fail(format!("the engine panicked at {}: {}", p.place, p.message))
                 })
             };
             let (outcome, message) = match verdict {

@@ -14,7 +14,6 @@ pub mod proposals;
 mod reproducer;
 
 use std::collections::BTreeMap;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use arbitrary::Unstructured;
@@ -233,64 +232,14 @@ pub fn judge_module(
     Ok((calls, exercised))
 }
 
-/// Runs `f`, turning a panic into a finding keyed by its message with
-/// digits removed (addresses and indices vary; the place does not).
+/// Runs `f`, turning a panic into a finding keyed by where it happened and
+/// its message with digits removed (addresses and indices vary; the place
+/// does not).
 pub(crate) fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, Finding> {
-    quiet_panics::enter();
-    let result = catch_unwind(AssertUnwindSafe(f));
-    quiet_panics::leave();
-    result.map_err(|payload| {
-        let message = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "panic with a non-string payload".to_owned());
-        let place = quiet_panics::last_location().unwrap_or_else(|| "unknown place".to_owned());
-        let key: String = message.chars().filter(|c| !c.is_ascii_digit()).take(120).collect();
-        Finding { key: format!("panic:{place}:{key}"), message: format!("panicked at {place}: {message}") }
+    crate::panics::catch(f).map_err(|p| {
+        let key: String = p.message.chars().filter(|c| !c.is_ascii_digit()).take(120).collect();
+        Finding { key: format!("panic:{}:{key}", p.place), message: format!("panicked at {}: {}", p.place, p.message) }
     })
-}
-
-/// Panics inside campaigns are findings, not noise on stderr.
-mod quiet_panics {
-    use std::cell::Cell;
-    use std::sync::Once;
-
-    thread_local! {
-        static QUIET: Cell<u32> = const { Cell::new(0) };
-        static LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-    }
-    static HOOK: Once = Once::new();
-
-    /// Where the last quiet panic on this thread happened: a source path
-    /// (from the crate's own directory on) and line, stable for a version.
-    pub fn last_location() -> Option<String> {
-        LOCATION.with(|l| l.borrow_mut().take())
-    }
-
-    pub fn enter() {
-        HOOK.call_once(|| {
-            let previous = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                if QUIET.with(Cell::get) == 0 {
-                    previous(info);
-                    return;
-                }
-                let place = info.location().map(|l| {
-                    let file = l.file();
-                    let short =
-                        file.rfind("/src/").and_then(|i| file[..i].rfind('/').map(|j| &file[j + 1..])).unwrap_or(file);
-                    format!("{short}:{}", l.line())
-                });
-                LOCATION.with(|l| *l.borrow_mut() = place);
-            }));
-        });
-        QUIET.with(|q| q.set(q.get() + 1));
-    }
-
-    pub fn leave() {
-        QUIET.with(|q| q.set(q.get().saturating_sub(1)));
-    }
 }
 
 /// A stable signature for a finding: the key's FNV-1a hash, prefixed with
