@@ -216,7 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fuzz { fuzz, output } => {
             let started = Timestamp::now();
             let profile = work::profile(Compiler::Cranelift)?;
-            let campaigns = work::fuzz(&plan(&fuzz, started))?;
+            let campaigns = work::fuzz(&plan(&fuzz, started)?)?;
             finish_one(
                 &runner,
                 &profile,
@@ -232,12 +232,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !no_upload && server.is_some() {
                 resend(server.as_ref(), &spool)?;
             }
-            let files = run_all(&runner, &data, &fuzz, &compilers, no_fuzz, &out_dir)?;
-            if no_upload {
-                return Ok(ExitCode::SUCCESS);
-            }
-            let tally = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
-            Ok(verdict(&tally))
+            let (files, failed) = run_all(&runner, &data, &fuzz, &compilers, no_fuzz, &out_dir)?;
+            let delivered = no_upload || {
+                let tally = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
+                verdict(&tally) == ExitCode::SUCCESS
+            };
+            anyhow::ensure!(failed.is_empty(), "no report for {}: see the errors above", failed.join(", "));
+            Ok(if delivered { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Upload { files, from_spool } => {
             let spool = spool(g);
@@ -247,13 +248,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 from_spool || !files.is_empty(),
                 "name report files to upload, or pass --spool to resend the spool"
             );
-            let mut tally = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
-            if from_spool {
-                let t = resend(server.as_ref(), &spool)?;
-                tally.delivered += t.delivered;
-                tally.spooled += t.spooled;
-                tally.refused += t.refused;
-            }
+            // The spool first: a named file that fails now is spooled once,
+            // not resent straight away.
+            let mut tally = if from_spool { resend(server.as_ref(), &spool)? } else { Tally::default() };
+            let t = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
+            tally.delivered += t.delivered;
+            tally.spooled += t.spooled;
+            tally.refused += t.refused;
             Ok(verdict(&tally))
         }
         Command::Doctor { data } => doctor(g, &data),
@@ -295,13 +296,13 @@ fn verdict(t: &Tally) -> ExitCode {
     if t.spooled == 0 && t.refused == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-fn plan(f: &Fuzzing, started: Timestamp) -> FuzzPlan {
-    FuzzPlan {
+fn plan(f: &Fuzzing, started: Timestamp) -> anyhow::Result<FuzzPlan> {
+    Ok(FuzzPlan {
         proposals: f.proposals.clone(),
-        budget: work::budget(f.seconds, f.iterations),
+        budget: work::budget(f.seconds, f.iterations)?,
         seed: f.seed.unwrap_or(started.as_millisecond().unsigned_abs()),
         crash_dir: Some(f.crashes.clone()),
-    }
+    })
 }
 
 fn finish_one(
@@ -332,31 +333,51 @@ fn run_all(
     compilers: &[Compiler],
     no_fuzz: bool,
     out_dir: &Path,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<(Vec<PathBuf>, Vec<&'static str>)> {
     let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
     let filter = data.filter()?;
     let compilers = if compilers.is_empty() { usable_compilers() } else { compilers.to_vec() };
     eprintln!("testsuite: {}", testsuite.describe());
     let mut files = Vec::new();
+    let mut failed = Vec::new();
     for compiler in compilers {
-        let started = Timestamp::now();
-        let profile = work::profile(compiler)?;
-        let mut parts = Parts { spec: work::spec(&profile, &testsuite, &filter), ..Parts::default() };
-        if let Some(root) = testsuite.wasi_root() {
-            parts.wasi = work::wasi(&profile, &root, &filter);
+        // One compiler's failure does not cost the others' reports.
+        match run_compiler(runner, compiler, &testsuite, &filter, fuzz, no_fuzz, out_dir) {
+            Ok(path) => files.push(path),
+            Err(e) => {
+                eprintln!("error: {compiler}: {e:#}");
+                failed.push(compiler.name());
+            }
         }
-        if compiler == Compiler::Cranelift && !no_fuzz {
-            parts.fuzz = work::fuzz(&plan(fuzz, started))?;
-        }
-        let report = work::report(runner, &profile, started, parts);
-        let path = out_dir.join(format!("{}.json", report.run_id));
-        let junit = out_dir.join(format!("{}.junit.xml", report.run_id));
-        work::write(&report, &path, Some(&junit))?;
-        eprintln!("{}", work::summary(&report));
-        eprintln!("report: {}", path.display());
-        files.push(path);
     }
-    Ok(files)
+    Ok((files, failed))
+}
+
+fn run_compiler(
+    runner: &str,
+    compiler: Compiler,
+    testsuite: &Testsuite,
+    filter: &Filter,
+    fuzz: &Fuzzing,
+    no_fuzz: bool,
+    out_dir: &Path,
+) -> anyhow::Result<PathBuf> {
+    let started = Timestamp::now();
+    let profile = work::profile(compiler)?;
+    let mut parts = Parts { spec: work::spec(&profile, testsuite, filter), ..Parts::default() };
+    if let Some(root) = testsuite.wasi_root() {
+        parts.wasi = work::wasi(&profile, &root, filter);
+    }
+    if compiler == Compiler::Cranelift && !no_fuzz {
+        parts.fuzz = work::fuzz(&plan(fuzz, started)?)?;
+    }
+    let report = work::report(runner, &profile, started, parts);
+    let path = out_dir.join(format!("{}.json", report.run_id));
+    let junit = out_dir.join(format!("{}.junit.xml", report.run_id));
+    work::write(&report, &path, Some(&junit))?;
+    eprintln!("{}", work::summary(&report));
+    eprintln!("report: {}", path.display());
+    Ok(path)
 }
 
 fn doctor(g: &Global, data: &Data) -> anyhow::Result<ExitCode> {

@@ -59,7 +59,7 @@ impl Spool {
         let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json") && !is_hidden(p))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json") && !is_hidden(p))
             .map(|p| (p.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), p))
             .collect();
         files.sort();
@@ -71,27 +71,32 @@ impl Spool {
         path.parent().is_some_and(|p| same_dir(p, &self.dir))
     }
 
-    /// The server acknowledged `run_id`: forget it.
-    pub fn acknowledged(&self, run_id: &str) -> anyhow::Result<()> {
-        match std::fs::remove_file(self.path(run_id)) {
+    /// The server acknowledged the report in `path`: forget it.
+    pub fn acknowledged(&self, path: &Path) -> anyhow::Result<()> {
+        match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
         }
     }
 
-    /// The server refused `run_id`: keep it aside, with the reason.
-    pub fn rejected(&self, run_id: &str, reason: &str) -> anyhow::Result<PathBuf> {
+    /// The server refused the report in `path` (or it is no report): keep
+    /// it aside, with the reason.
+    pub fn rejected(&self, path: &Path, reason: &str) -> anyhow::Result<PathBuf> {
         let dir = self.dir.join("rejected");
         std::fs::create_dir_all(&dir)?;
-        let to = dir.join(format!("{run_id}.json"));
-        std::fs::rename(self.path(run_id), &to)?;
-        std::fs::write(dir.join(format!("{run_id}.reason.txt")), reason)?;
+        let name = path.file_name().map(|n| n.to_owned()).unwrap_or_else(|| "report.json".into());
+        let to = dir.join(&name);
+        std::fs::rename(path, &to).with_context(|| format!("moving {} to {}", path.display(), to.display()))?;
+        let mut note = name;
+        note.push(".reason.txt");
+        std::fs::write(dir.join(note), reason)?;
         Ok(to)
     }
 }
 
+/// A report being written (`put` renames it into place when complete).
 fn is_hidden(p: &Path) -> bool {
-    p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".json.tmp"))
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {

@@ -74,6 +74,9 @@ fn server_message(body: &str) -> String {
 impl Server {
     fn client() -> anyhow::Result<reqwest::blocking::Client> {
         Ok(reqwest::blocking::Client::builder()
+            // A redirect would turn the POST into a bodiless GET of the run
+            // list, whose 200 must not pass for an acknowledgement.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("tierwatch-runner/", env!("CARGO_PKG_VERSION")))
@@ -102,16 +105,27 @@ impl Server {
             match sent {
                 Ok(r) if r.status().is_success() => {
                     let status = r.status().as_u16();
-                    let text = r.text().unwrap_or_default();
-                    let duplicate = serde_json::from_str::<serde_json::Value>(&text)
-                        .ok()
-                        .and_then(|v| v.get("duplicate")?.as_bool())
-                        .unwrap_or(false);
+                    let answer: serde_json::Value =
+                        serde_json::from_str(&r.text().unwrap_or_default()).unwrap_or_default();
+                    // Only the server's answer for this run acknowledges it.
+                    if answer.get("run-id").and_then(|v| v.as_str()) != Some(run_id) {
+                        return Delivery::Unreachable(format!(
+                            "{url} answered {status} without acknowledging {run_id}"
+                        ));
+                    }
+                    let duplicate = answer.get("duplicate").and_then(|v| v.as_bool()).unwrap_or(false);
                     return Delivery::Acknowledged { status, duplicate };
                 }
-                Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                Ok(r) if refuses_report(r.status().as_u16()) => {
                     let status = r.status().as_u16();
                     return Delivery::Refused { status, message: server_message(&r.text().unwrap_or_default()) };
+                }
+                Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                    // A wrong token or URL: nothing wrong with the report, and
+                    // retrying will not help; it waits in the spool.
+                    let status = r.status();
+                    let message = server_message(&r.text().unwrap_or_default());
+                    return Delivery::Unreachable(format!("{url} answered {status}: {message}"));
                 }
                 Ok(r) => last = format!("{} answered {}", url, r.status()),
                 Err(e) => last = format!("{url}: {e}"),
@@ -124,6 +138,13 @@ impl Server {
         }
         Delivery::Unreachable(last)
     }
+}
+
+/// Answers that judge the report itself (malformed, too large, for a target
+/// the token may not report for, a different body under its run id); other
+/// 4xx (401, 404, …) are about the runner's set-up, not the report.
+fn refuses_report(status: u16) -> bool {
+    matches!(status, 400 | 403 | 409 | 413 | 415 | 422)
 }
 
 /// A report file read for upload: its run id and bytes.
@@ -152,25 +173,36 @@ pub fn upload_files(server: Option<&Server>, spool: &Spool, files: &[impl AsRef<
     let mut tally = Tally::default();
     for path in files {
         let path = path.as_ref();
-        let (run_id, bytes) = read_report(path)?;
+        let in_spool = spool.holds(path);
+        let (run_id, bytes) = match read_report(path) {
+            Ok(r) => r,
+            // A spool file that is no report must not stop the others.
+            Err(e) if in_spool => {
+                eprintln!("upload: {e:#}");
+                let kept = spool.rejected(path, &format!("{e:#}"))?;
+                eprintln!("upload: kept at {}", kept.display());
+                tally.refused += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let delivery = match server {
             Some(s) => s.deliver(&run_id, &bytes),
             None => Delivery::Unreachable("no server configured (--server / TIERWATCH_SERVER)".into()),
         };
-        let in_spool = spool.holds(path);
         match delivery {
             Delivery::Acknowledged { status, duplicate } => {
                 let note = if duplicate { ", already held" } else { "" };
                 eprintln!("upload {run_id}: delivered ({status}{note})");
                 if in_spool {
-                    spool.acknowledged(&run_id)?;
+                    spool.acknowledged(path)?;
                 }
                 tally.delivered += 1;
             }
             Delivery::Refused { status, message } => {
                 eprintln!("upload {run_id}: the server refused it ({status}): {message}");
                 if in_spool {
-                    let kept = spool.rejected(&run_id, &format!("{status}: {message}"))?;
+                    let kept = spool.rejected(path, &format!("{status}: {message}"))?;
                     eprintln!("upload {run_id}: kept at {}", kept.display());
                 }
                 tally.refused += 1;

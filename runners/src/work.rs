@@ -87,10 +87,21 @@ pub fn proposals(names: &[String]) -> anyhow::Result<Vec<&'static Proposal>> {
         .collect()
 }
 
-/// Runs one campaign per proposal, in parallel across cores.
+/// Runs one campaign per proposal, in parallel across cores. A proposal the
+/// engine under test refuses on this target gets no campaign (its spec
+/// scripts show the refusal); fuzzing it would report every module.
 pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
-    let proposals = proposals(&plan.proposals)?;
     let (cranelift, winch) = engine::fuzz::fuzz_profiles(&crate::host::engine_options());
+    let proposals: Vec<&Proposal> = proposals(&plan.proposals)?
+        .into_iter()
+        .filter(|p| match p.wasmtime_flag.filter(|f| cranelift.disabled.contains(f)) {
+            Some(flag) => {
+                eprintln!("fuzz {}: skipped, the engine refuses {flag} on this target", p.id);
+                false
+            }
+            None => true,
+        })
+        .collect();
     let progress = Progress::new("fuzz", proposals.len() as u64);
     let next = std::sync::Mutex::new(0usize);
     let results = std::sync::Mutex::new(Vec::new());
@@ -128,7 +139,10 @@ pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
         if let Some(dir) = &plan.crash_dir {
             for c in &r.crashes {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-                let path = dir.join(format!("{}.wasm", c.crash.signature));
+                // Signatures are per bug, not per campaign: the proposal
+                // keeps two campaigns' reproducers apart.
+                let proposal = r.evidence.name.rsplit('/').next().unwrap_or("campaign");
+                let path = dir.join(format!("{proposal}-{}.wasm", c.crash.signature));
                 std::fs::write(&path, &c.reproducer).with_context(|| format!("writing {}", path.display()))?;
                 eprintln!(
                     "fuzz {}: crash {} (x{}) -> {}",
@@ -151,12 +165,15 @@ pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
 }
 
 /// A budget from `--seconds` / `--iterations`.
-pub fn budget(seconds: Option<f64>, iterations: Option<u64>) -> Budget {
-    match (iterations, seconds) {
+pub fn budget(seconds: Option<f64>, iterations: Option<u64>) -> anyhow::Result<Budget> {
+    Ok(match (iterations, seconds) {
         (Some(n), _) => Budget::Iterations(n),
-        (None, Some(s)) => Budget::Time(Duration::from_secs_f64(s.max(0.0))),
+        (None, Some(s)) => Budget::Time(
+            Duration::try_from_secs_f64(s)
+                .map_err(|_| anyhow::anyhow!("--seconds {s}: give a non-negative number of seconds"))?,
+        ),
         (None, None) => Budget::Time(Duration::from_secs(60)),
-    }
+    })
 }
 
 /// A run id: runner, target, compiler and start time, in the wire format's

@@ -228,3 +228,38 @@ fn a_fuzz_report_counts_the_proposal_and_a_reproducer_replays_with_one_command()
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("reproduces:  no"), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_token_keeps_reports_spooled_and_a_broken_spool_file_does_not_block_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = bundled_report(dir.path());
+    let port = free_port();
+    let (_state, _token, _server) = start_server(dir.path(), &format!("127.0.0.1:{port}")).await;
+    let spool = dir.path().join("spool");
+    std::fs::create_dir_all(&spool).expect("spool");
+    let json = std::fs::read(&report).expect("report");
+    let run_id = matrix::RunReport::from_json(std::str::from_utf8(&json).expect("utf-8")).expect("valid").run_id;
+    std::fs::write(spool.join(format!("{run_id}.json")), &json).expect("spooled");
+    std::fs::write(spool.join("aaa-truncated.json"), &json[..json.len() / 2]).expect("a broken file");
+
+    // A token the server does not know: a 401 is about the runner, not the
+    // report, which stays in the spool; the broken file goes aside without
+    // stopping the pass.
+    let (d, spool_s, url) =
+        (dir.path().to_owned(), spool.to_str().expect("utf-8").to_owned(), format!("http://127.0.0.1:{port}"));
+    let out = tokio::task::spawn_blocking(move || {
+        runner(
+            &["upload", "--spool", "--spool-dir", &spool_s],
+            &d,
+            &[("TIERWATCH_SERVER", &url), ("TIERWATCH_TOKEN", "tw_nobody_nothing"), ("TIERWATCH_UPLOAD_ATTEMPTS", "1")],
+        )
+    })
+    .await
+    .expect("join");
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("401"), "the server's answer is shown: {said}");
+    assert!(spool.join(format!("{run_id}.json")).is_file(), "still spooled after a 401: {said}");
+    assert!(spool.join("rejected/aaa-truncated.json").is_file(), "the broken file is kept aside: {said}");
+    assert!(said.contains("aaa-truncated.json"), "and named: {said}");
+}

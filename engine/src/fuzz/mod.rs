@@ -206,7 +206,8 @@ fn step(judges: &Judges, proposal: &Proposal, data: &[u8]) -> Step {
     let wasm = match catch_quietly(|| generate(proposal, &mut u)) {
         Ok(Ok(wasm)) => wasm,
         Ok(Err(_)) => return Step::Invalid,
-        Err(panic) => return Step::Found { finding: panic, wasm: None, args: Vec::new() },
+        // The generator itself crashed: the whole input reproduces it.
+        Err(panic) => return Step::Found { finding: panic, wasm: None, args: data.to_vec() },
     };
     let args = u.take_rest().to_vec();
     match judge_module(judges, proposal, &wasm, &args) {
