@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use engine::{Compiler, Profile};
@@ -48,37 +47,23 @@ fn main() {
     let directives: usize = results.iter().map(|f| f.directives.len()).sum();
     let passed: usize = results.iter().map(|f| f.count(Outcome::Pass)).sum();
 
-    let next = Mutex::new(0usize);
-    let clean = Mutex::new(0usize);
     let t = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                loop {
-                    let i = {
-                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                        *n += 1;
-                        *n - 1
-                    };
-                    let Some(file) = files.get(i) else { break };
-                    let ok = Command::new(&cli)
-                        .args(["wast", "-W", "all-proposals=y"])
-                        .arg(root.join(file))
-                        .output()
-                        .is_ok_and(|o| o.status.success());
-                    if ok {
-                        *clean.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                    }
-                }
-            });
-        }
-    });
+    let clean = engine::parallel::map(&files, threads, |_, file| {
+        Command::new(&cli)
+            .args(["wast", "-W", "all-proposals=y"])
+            .arg(root.join(file))
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+    .into_iter()
+    .filter(|ok| *ok)
+    .count();
     let theirs = t.elapsed();
     println!("{} scripts, {threads} in parallel", files.len());
     println!("engine (every directive recorded: {passed} of {directives} pass):  {:>7.2} s", ours.as_secs_f64());
     println!(
         "`{cli} wast` (stops at a script's first failure; {} scripts clean): {:>7.2} s",
-        clean.into_inner().unwrap_or_default(),
+        clean,
         theirs.as_secs_f64()
     );
     println!("ratio engine / CLI: {:.2}×  (target ≤ 0.8×)", ours.as_secs_f64() / theirs.as_secs_f64());

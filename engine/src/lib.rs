@@ -5,16 +5,12 @@
 
 pub mod fuzz;
 pub mod panics;
+pub mod parallel;
 pub mod profile;
 pub mod suite;
 pub mod values;
 pub mod wasi;
 pub mod wast;
-
-/// Stack size for worker threads running the engine. The host side of
-/// compilation and of deep wasm recursion needs more than a thread's 2 MiB
-/// default on some targets (s390x under QEMU overflowed it).
-pub const WORKER_STACK: usize = 32 << 20;
 
 /// The wasmtime version embedded (pinned in the workspace manifest).
 pub const WASMTIME_VERSION: &str = "48.0.8";

@@ -2,7 +2,6 @@
 //! results in a run report.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use jiff::Timestamp;
 use matrix::evidence::{EngineInfo, FORMAT, RunReport, RunnerInfo, SpecFile, TargetInfo, VERSION};
@@ -54,42 +53,23 @@ pub fn run_files(
     read: &Reader<'_>,
     done: &(dyn Fn(&SpecFile) + Sync),
 ) -> Vec<SpecFile> {
-    let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<SpecFile>>> = Mutex::new(vec![None; files.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.max(1) {
-            let worker = std::thread::Builder::new().stack_size(crate::WORKER_STACK);
-            let spawned = worker.spawn_scoped(scope, || {
-                loop {
-                    let i = {
-                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
-                    let Some(file) = files.get(i) else { break };
-                    let result = match read(file) {
-                        Ok(text) => crate::wast::run_wast(profile, suite, file, &text),
-                        Err(message) => SpecFile {
-                            suite: suite.into(),
-                            file: file.clone(),
-                            directives: vec![matrix::evidence::Directive {
-                                line: 0,
-                                kind: "read".into(),
-                                outcome: matrix::evidence::Outcome::Fail,
-                                message: Some(message),
-                            }],
-                        },
-                    };
-                    done(&result);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
-                }
-            });
-            // Only fails when the system cannot make a thread at all.
-            let _worker = spawned.expect("spawning a worker thread");
-        }
-    });
-    results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect()
+    crate::parallel::map(files, threads, |_, file| {
+        let result = match read(file) {
+            Ok(text) => crate::wast::run_wast(profile, suite, file, &text),
+            Err(message) => SpecFile {
+                suite: suite.into(),
+                file: file.clone(),
+                directives: vec![matrix::evidence::Directive {
+                    line: 0,
+                    kind: "read".into(),
+                    outcome: matrix::evidence::Outcome::Fail,
+                    message: Some(message),
+                }],
+            },
+        };
+        done(&result);
+        result
+    })
 }
 
 /// Who and where, for a report.

@@ -103,39 +103,21 @@ pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
         })
         .collect();
     let progress = Progress::new("fuzz", proposals.len() as u64);
-    let next = std::sync::Mutex::new(0usize);
-    let results = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads().min(proposals.len()).max(1) {
-            let worker = std::thread::Builder::new().stack_size(engine::WORKER_STACK);
-            let spawned = worker.spawn_scoped(scope, || {
-                loop {
-                    let i = {
-                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
-                        *n += 1;
-                        *n - 1
-                    };
-                    let Some(p) = proposals.get(i) else { break };
-                    let judges = Judges::choose(p, &cranelift, winch.as_ref());
-                    let spec = CampaignSpec {
-                        proposal: p,
-                        seed: plan.seed.wrapping_add(i as u64),
-                        budget: plan.budget,
-                        shrink_attempts: 500,
-                    };
-                    let result = engine::fuzz::run_campaign(&spec, &judges);
-                    progress.tick(!result.crashes.is_empty());
-                    results.lock().unwrap_or_else(|e| e.into_inner()).push((i, result));
-                }
-            });
-            let _worker = spawned.expect("spawning a worker thread");
-        }
+    let results = engine::parallel::map(&proposals, threads(), |i, p| {
+        let judges = Judges::choose(p, &cranelift, winch.as_ref());
+        let spec = CampaignSpec {
+            proposal: p,
+            seed: plan.seed.wrapping_add(i as u64),
+            budget: plan.budget,
+            shrink_attempts: 500,
+        };
+        let result = engine::fuzz::run_campaign(&spec, &judges);
+        progress.tick(!result.crashes.is_empty());
+        result
     });
     progress.finish();
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|(i, _)| *i);
     let mut campaigns = Vec::new();
-    for (_, r) in results {
+    for r in results {
         if let Some(dir) = &plan.crash_dir {
             for c in &r.crashes {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

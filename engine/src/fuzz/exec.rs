@@ -273,10 +273,16 @@ fn from_wasmtime(v: &Val) -> Value {
     }
 }
 
+impl WasmtimeInstance {
+    /// The instance's exports by name, in export order.
+    fn exports(&mut self) -> Vec<(String, wasmtime::Extern)> {
+        self.instance.exports(&mut self.store).map(|e| (e.name().to_owned(), e.into_extern())).collect()
+    }
+}
+
 impl Instance for WasmtimeInstance {
     fn funcs(&mut self) -> Vec<(String, Vec<ParamType>)> {
-        let exports: Vec<(String, wasmtime::Extern)> =
-            self.instance.exports(&mut self.store).map(|e| (e.name().to_owned(), e.into_extern())).collect();
+        let exports = self.exports();
         exports
             .into_iter()
             .filter_map(|(name, ext)| {
@@ -299,8 +305,7 @@ impl Instance for WasmtimeInstance {
     }
 
     fn globals(&mut self) -> Option<Vec<(String, Value)>> {
-        let exports: Vec<(String, wasmtime::Extern)> =
-            self.instance.exports(&mut self.store).map(|e| (e.name().to_owned(), e.into_extern())).collect();
+        let exports = self.exports();
         Some(
             exports
                 .into_iter()
@@ -310,8 +315,7 @@ impl Instance for WasmtimeInstance {
     }
 
     fn memories(&mut self) -> Option<Vec<(String, Vec<u8>)>> {
-        let exports: Vec<(String, wasmtime::Extern)> =
-            self.instance.exports(&mut self.store).map(|e| (e.name().to_owned(), e.into_extern())).collect();
+        let exports = self.exports();
         Some(
             exports
                 .into_iter()
@@ -427,10 +431,16 @@ fn from_wasmi(v: &wasmi::Val) -> Value {
     }
 }
 
+impl WasmiInstance {
+    /// The instance's exports by name, in export order.
+    fn exports(&self) -> Vec<(String, wasmi::Extern)> {
+        self.instance.exports(&self.store).map(|e| (e.name().to_owned(), e.into_extern())).collect()
+    }
+}
+
 impl Instance for WasmiInstance {
     fn funcs(&mut self) -> Vec<(String, Vec<ParamType>)> {
-        let exports: Vec<(String, wasmi::Extern)> =
-            self.instance.exports(&self.store).map(|e| (e.name().to_owned(), e.into_extern())).collect();
+        let exports = self.exports();
         exports
             .into_iter()
             .filter_map(|(name, ext)| {
@@ -452,8 +462,7 @@ impl Instance for WasmiInstance {
     }
 
     fn globals(&mut self) -> Option<Vec<(String, Value)>> {
-        let exports: Vec<(String, wasmi::Extern)> =
-            self.instance.exports(&self.store).map(|e| (e.name().to_owned(), e.into_extern())).collect();
+        let exports = self.exports();
         Some(
             exports
                 .into_iter()
@@ -463,8 +472,7 @@ impl Instance for WasmiInstance {
     }
 
     fn memories(&mut self) -> Option<Vec<(String, Vec<u8>)>> {
-        let exports: Vec<(String, wasmi::Extern)> =
-            self.instance.exports(&self.store).map(|e| (e.name().to_owned(), e.into_extern())).collect();
+        let exports = self.exports();
         Some(
             exports
                 .into_iter()
