@@ -222,7 +222,7 @@ impl Store {
     /// The body hash stored for `run_id`, if the run exists.
     pub async fn run_hash(&self, run_id: &str) -> Result<Option<String>> {
         let row = sqlx::query("SELECT body_sha256 FROM runs WHERE run_id = $1")
-            .bind(run_id)
+            .bind(lookup(run_id))
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.try_get("body_sha256")).transpose()?)
@@ -352,8 +352,8 @@ impl Store {
              ORDER BY finished_at DESC, run_id LIMIT $3"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(target.unwrap_or(""))
-            .bind(compiler.unwrap_or(""))
+            .bind(lookup(target.unwrap_or("")))
+            .bind(lookup(compiler.unwrap_or("")))
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
@@ -363,7 +363,7 @@ impl Store {
     /// One run.
     pub async fn run(&self, run_id: &str) -> Result<Option<RunRow>> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(lookup(run_id)).fetch_optional(&self.pool).await?;
         row.as_ref().map(run_row).transpose()
     }
 
@@ -407,7 +407,7 @@ impl Store {
         } else {
             "SELECT test, line, kind, outcome, message FROM directives WHERE run_id = $1 ORDER BY test, line"
         };
-        let rows = sqlx::query(sql).bind(run_id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql).bind(lookup(run_id)).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(DirectiveRow {
@@ -448,7 +448,7 @@ impl Store {
     /// A token by id.
     pub async fn token(&self, id: &str) -> Result<Option<TokenRow>> {
         let row = sqlx::query("SELECT id, name, secret_hash, role, targets, revoked_at FROM tokens WHERE id = $1")
-            .bind(id)
+            .bind(lookup(id))
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
@@ -495,7 +495,7 @@ impl Store {
             "SELECT feature, at, declared, earned, status, missing, cause FROM feature_history \
              WHERE ($1 = '' OR feature = $1) ORDER BY at, feature, seq",
         )
-        .bind(feature.unwrap_or(""))
+        .bind(lookup(feature.unwrap_or("")))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -637,4 +637,11 @@ async fn insert_directives(
     }
     q.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// A lookup key from a request, as text is stored: PostgreSQL text cannot
+/// hold NUL (it refuses the whole statement), and stored report text has
+/// every NUL replaced by U+FFFD on ingestion, so a key is treated the same.
+fn lookup(key: &str) -> String {
+    key.replace('\0', "\u{fffd}")
 }

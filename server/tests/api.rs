@@ -327,6 +327,16 @@ async fn a_nul_in_report_text_is_stored_as_a_replacement_character(db: Db) {
     assert_eq!((status, again["duplicate"].as_bool()), (200, Some(true)), "the same body is the same run: {again}");
     let (_, page) = app.get_text("/api/v1/runs/nul").await;
     assert!(page.contains("export \u{fffd}name\u{fffd} differs"), "{page}");
+    // A NUL in a lookup is no server error: it matches nothing stored.
+    for (path, expected) in [
+        ("/api/v1/runs?target=s390x%00", 200),
+        ("/api/v1/runs?compiler=%00", 200),
+        ("/api/v1/runs/nul%00", 404),
+        ("/api/v1/history?feature=simd%00", 200),
+    ] {
+        let (status, body) = app.get_text(path).await;
+        assert_eq!(status, expected, "{path}: {body}");
+    }
 }
 
 async fn runs_no_feature_uses_are_rejected(db: Db) {
