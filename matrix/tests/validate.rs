@@ -49,3 +49,36 @@ fn two_wildcard_records_of_one_kind_are_a_duplicate() {
     );
     assert!(problems(&text).contains("error[duplicate-id]: a second `*` record for `owner`"));
 }
+
+/// The skeleton with a `promotions:` section for its two tiers.
+fn with_promotions(rules: &str) -> String {
+    format!("{}promotions:\n  overdue-after: 30d\n  rules:\n{rules}", skeleton())
+}
+
+#[test]
+fn promotion_rules_are_read_one_per_tier() {
+    let text = with_promotions("    - { into: 1, approvals: 3, rfc: true }\n    - { into: 2, approvals: 1 }\n");
+    let policy = matrix::validate("p.yaml", &text).expect("valid");
+    let p = policy.promotions.expect("promotions");
+    assert_eq!(p.overdue_after.text, "30d");
+    let one = p.rule(matrix::Tier(1)).expect("rule for tier 1");
+    assert_eq!((one.approvals, one.rfc), (3, true));
+    let two = p.rule(matrix::Tier(2)).expect("rule for tier 2");
+    assert_eq!((two.approvals, two.rfc), (1, false));
+}
+
+#[test]
+fn a_tier_without_a_promotion_rule_is_named() {
+    let out = problems(&with_promotions("    - { into: 1, approvals: 3 }\n"));
+    assert!(out.contains("error[missing-field]: no promotion rule for tier 2"), "{out}");
+}
+
+#[test]
+fn promotion_rules_need_a_real_tier_and_an_approval() {
+    let out = problems(&with_promotions(
+        "    - { into: 1, approvals: 0 }\n    - { into: 2, approvals: 1 }\n    - { into: 2, approvals: 2 }\n    - { into: 7, approvals: 1 }\n",
+    ));
+    assert!(out.contains("error[invalid-value]: `approvals` is 0"), "{out}");
+    assert!(out.contains("error[duplicate-id]: two rules for promotions into tier 2"), "{out}");
+    assert!(out.contains("error[invalid-value]: tier 7 is not defined"), "{out}");
+}

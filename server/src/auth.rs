@@ -21,9 +21,30 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller a stored token stands for.
+    pub fn from_row(row: TokenRow) -> Caller {
+        Caller {
+            token_id: row.id,
+            name: row.name,
+            role: row.role,
+            targets: row.targets.split(',').map(str::to_owned).filter(|t| !t.is_empty()).collect(),
+        }
+    }
+
     /// Whether the token may report results for `triple`.
     pub fn may_report(&self, triple: &str) -> bool {
         self.targets.iter().any(|t| t == "*" || t == triple)
+    }
+
+    /// Refuses callers that are not maintainers.
+    pub fn require_maintainer(&self, to: &str) -> Result<(), ApiError> {
+        if self.role == "maintainer" {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(format!(
+            "only maintainers may {to}; token `{}` has the `{}` role (create one with `tierwatch token create --role maintainer`)",
+            self.name, self.role
+        )))
     }
 
     /// The targets the token is scoped to, for messages.
@@ -65,7 +86,14 @@ pub async fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, 
     let token = value
         .strip_prefix("Bearer ")
         .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+    check_token(store, token).await
+}
+
+/// Checks a token's text (`tw_<id>_<secret>`).
+pub async fn check_token(store: &Store, token: &str) -> Result<Caller, ApiError> {
+    let unauthenticated = |m: &str| ApiError::Unauthenticated(m.to_owned());
     let (id, secret) = token
+        .trim()
         .strip_prefix("tw_")
         .and_then(|t| t.split_once('_'))
         .ok_or_else(|| unauthenticated("malformed token: expected `tw_<id>_<secret>`"))?;
@@ -73,10 +101,5 @@ pub async fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, 
     if row.revoked || sha256_hex(secret.as_bytes()) != row.secret_hash {
         return Err(unauthenticated("unknown or wrong token"));
     }
-    Ok(Caller {
-        token_id: row.id,
-        name: row.name,
-        role: row.role,
-        targets: row.targets.split(',').map(str::to_owned).filter(|t| !t.is_empty()).collect(),
-    })
+    Ok(Caller::from_row(row))
 }

@@ -6,9 +6,12 @@ pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod load;
+pub mod promotion;
 pub mod routes;
 pub mod server;
+pub mod session;
 pub mod state;
 pub mod store;
+pub mod workflow;
 
 pub use routes::app;

@@ -5,14 +5,15 @@
 //! is recomputed without re-reading reports. Every recomputation compares
 //! with the previous evaluation and records what changed in the history.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use matrix::{Evaluation, Evidence, Policy, RunReport};
-use tokio::sync::{RwLock, broadcast};
+use tokio::sync::{Mutex, Notify, RwLock, broadcast};
 
-use crate::store::{HistoryRow, Store, StoreError};
+use crate::store::{DeclaredRow, HistoryRow, Store, StoreError};
 
 /// Settings the server runs with.
 #[derive(Debug, Clone)]
@@ -22,11 +23,26 @@ pub struct Settings {
     /// How far back evidence is kept in the evaluation; at least twice the
     /// policy's longest evidence window whatever is set here.
     pub horizon: SignedDuration,
+    /// Whether session cookies are marked `Secure` (serve behind HTTPS).
+    pub cookie_secure: bool,
+    /// How long a browser session lasts.
+    pub session_lifetime: SignedDuration,
+    /// The server's public base URL, for links in GitHub issues.
+    pub public_url: Option<String>,
+    /// Whether promotion requests are mirrored to GitHub issues.
+    pub github_sync: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { max_body_bytes: 64 * 1024 * 1024, horizon: SignedDuration::from_hours(24 * 90) }
+        Settings {
+            max_body_bytes: 64 * 1024 * 1024,
+            horizon: SignedDuration::from_hours(24 * 90),
+            cookie_secure: false,
+            session_lifetime: SignedDuration::from_hours(12),
+            public_url: None,
+            github_sync: false,
+        }
     }
 }
 
@@ -34,7 +50,8 @@ impl Default for Settings {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Event {
-    /// `run` when a run arrived, `clock` when windows moved.
+    /// `run` when a run arrived, `clock` when windows moved, `promotion`
+    /// when a declared tier changed.
     pub kind: String,
     /// The run that caused it, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +63,13 @@ pub struct Event {
 /// What the dashboard and API read.
 #[derive(Debug)]
 pub struct Live {
+    /// The policy file with applied promotions' declared tiers.
+    pub policy: Arc<Policy>,
+    /// Since when each feature has stood where it stands now: above its
+    /// declared tier, at it, or below it.
+    pub standing_since: BTreeMap<String, Timestamp>,
+    /// Applied promotions by feature.
+    pub declared_by: BTreeMap<String, DeclaredRow>,
     /// Accepted runs within the horizon.
     pub evidence: Evidence,
     /// The current evaluation.
@@ -69,8 +93,14 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     pub store: Store,
-    pub policy: Arc<Policy>,
+    /// The policy as its file says, before applied promotions.
+    pub base_policy: Arc<Policy>,
     pub settings: Settings,
+    /// Serializes promotion-request changes, so votes and state moves are
+    /// decided on what the previous one stored.
+    pub promotion_lock: Mutex<()>,
+    /// Wakes the GitHub sync when there is something to send.
+    pub github_wake: Notify,
     pub live: RwLock<Live>,
     pub events: broadcast::Sender<Event>,
     pub metrics: Metrics,
@@ -100,20 +130,27 @@ impl AppState {
             }
         }
         runs.sort_by(|a, b| (a.finished_at, &a.run_id).cmp(&(b.finished_at, &b.run_id)));
-        let policy = Arc::new(policy);
+        let base_policy = Arc::new(policy);
+        let applied = store.declared().await?;
+        let policy = Arc::new(with_declared(&base_policy, &applied));
+        let declared_by = applied.into_iter().map(|d| (d.feature.clone(), d)).collect();
         let evaluation = Arc::new(matrix::evaluate(&policy, &Evidence { runs: runs.clone() }, now));
+        let mut recorded = store.history(None).await?;
+        let changes = changes_since_recorded(&recorded, &evaluation, "start");
+        store.append_history(&changes).await?;
+        recorded.extend(changes);
+        let standing_since = standing_since(&recorded, &evaluation);
         let (events, _) = broadcast::channel(64);
         let state = AppState(Arc::new(Inner {
             store,
-            policy,
+            base_policy,
             settings,
-            live: RwLock::new(Live { evidence: Evidence { runs }, evaluation: evaluation.clone() }),
+            promotion_lock: Mutex::new(()),
+            github_wake: Notify::new(),
+            live: RwLock::new(Live { policy, standing_since, declared_by, evidence: Evidence { runs }, evaluation }),
             events,
             metrics: Metrics::default(),
         }));
-        let recorded = state.store.history(None).await?;
-        let changes = changes_since_recorded(&recorded, &evaluation, "start");
-        state.store.append_history(&changes).await?;
         let settled = state.store.settle_received().await?;
         if settled > 0 {
             tracing::info!(runs = settled, "evaluated runs stored before the last stop");
@@ -126,13 +163,36 @@ impl AppState {
         self.live.read().await.evaluation.clone()
     }
 
+    /// The policy in force: the file with applied promotions.
+    pub async fn policy(&self) -> Arc<Policy> {
+        self.live.read().await.policy.clone()
+    }
+
+    /// The policy and evaluation read together.
+    pub async fn snapshot(&self) -> (Arc<Policy>, Arc<Evaluation>) {
+        let live = self.live.read().await;
+        (live.policy.clone(), live.evaluation.clone())
+    }
+
+    /// Records an applied promotion's declared tier and re-evaluates with
+    /// it. Returns the features whose standing changed.
+    pub async fn apply_declared(&self, row: DeclaredRow) -> Result<Vec<String>, StoreError> {
+        let mut live = self.live.write().await;
+        self.store.put_declared(&row).await?;
+        let applied = self.store.declared().await?;
+        live.policy = Arc::new(with_declared(&self.base_policy, &applied));
+        live.declared_by = applied.into_iter().map(|d| (d.feature.clone(), d)).collect();
+        let cause = format!("promotion {}", row.promotion_id);
+        self.reevaluate(&mut live, &cause, "promotion", None).await
+    }
+
     /// Adds an accepted run to the evidence and re-evaluates. Returns the
     /// features whose standing changed.
     pub async fn add_run(&self, report: RunReport) -> Result<Vec<String>, StoreError> {
         let run_id = report.run_id.clone();
         let mut live = self.live.write().await;
         live.evidence.runs.push(report);
-        self.reevaluate(&mut live, &run_id, Some(run_id.clone())).await
+        self.reevaluate(&mut live, &run_id, "run", Some(run_id.clone())).await
     }
 
     /// Re-evaluates as of now (windows move with the clock).
@@ -140,27 +200,37 @@ impl AppState {
         let mut live = self.live.write().await;
         let since = Timestamp::now() - self.settings.horizon;
         live.evidence.runs.retain(|r| r.finished_at >= since);
-        self.reevaluate(&mut live, "clock", None).await
+        self.reevaluate(&mut live, "clock", "clock", None).await
     }
 
     async fn reevaluate(
         &self,
         live: &mut Live,
         cause: &str,
+        kind: &str,
         run_id: Option<String>,
     ) -> Result<Vec<String>, StoreError> {
         let started = std::time::Instant::now();
-        let next = Arc::new(matrix::evaluate(&self.policy, &live.evidence, Timestamp::now()));
+        let next = Arc::new(matrix::evaluate(&live.policy, &live.evidence, Timestamp::now()));
         self.metrics.evaluations.fetch_add(1, Ordering::Relaxed);
         self.metrics.evaluation_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         let changes = diff(&live.evaluation, &next, cause);
         self.store.append_history(&changes).await?;
+        for f in &next.features {
+            let moved = live.evaluation.feature(&f.id).is_none_or(|old| standing(old.status) != standing(f.status));
+            if moved {
+                live.standing_since.insert(f.id.clone(), next.now);
+            }
+        }
         live.evaluation = next;
         let changed: Vec<String> = changes.into_iter().map(|h| h.feature).collect();
-        let kind = if run_id.is_some() { "run" } else { "clock" }.to_owned();
         if run_id.is_some() || !changed.is_empty() {
             // Nobody listening is fine.
-            let _ = self.events.send(Event { kind, run_id, changed: changed.clone() });
+            let _ = self.events.send(Event { kind: kind.to_owned(), run_id, changed: changed.clone() });
+        }
+        if !changed.is_empty() {
+            // Checklists of synced requests may have moved.
+            self.github_wake.notify_one();
         }
         Ok(changed)
     }
@@ -243,5 +313,69 @@ fn changes_since_recorded(recorded: &[HistoryRow], now: &Evaluation, cause: &str
         .iter()
         .map(|f| row(f, now.now, cause))
         .filter(|new| recorded.iter().rev().find(|h| h.feature == new.feature).is_none_or(|old| !same(old, new)))
+        .collect()
+}
+
+/// The policy with applied promotions' declared tiers. A promotion applies
+/// while the file still declares the tier it was applied from; once the file
+/// changes that feature's tier, the file wins.
+pub fn with_declared(base: &Policy, applied: &[DeclaredRow]) -> Policy {
+    let mut policy = base.clone();
+    for d in applied {
+        match policy.features.iter_mut().find(|f| f.id == d.feature) {
+            Some(f) if f.declared == d.from_tier => f.declared = d.to_tier,
+            Some(f) => tracing::warn!(
+                feature = %d.feature,
+                promotion = d.promotion_id,
+                file = %f.declared,
+                "the policy file changed this feature's declared tier since promotion {} moved it from {} to {}; the file wins",
+                d.promotion_id, d.from_tier, d.to_tier
+            ),
+            None => tracing::warn!(feature = %d.feature, "an applied promotion names a feature the policy no longer has"),
+        }
+    }
+    policy
+}
+
+/// Where a status stands against the declared tier: above, at or below.
+fn standing(status: matrix::Status) -> std::cmp::Ordering {
+    match status {
+        matrix::Status::Promotable => std::cmp::Ordering::Greater,
+        matrix::Status::Conforming => std::cmp::Ordering::Equal,
+        matrix::Status::Violating | matrix::Status::Stale => std::cmp::Ordering::Less,
+    }
+}
+
+fn standing_of(status: &str) -> std::cmp::Ordering {
+    match status {
+        "promotable" => std::cmp::Ordering::Greater,
+        "violating" | "stale" => std::cmp::Ordering::Less,
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
+/// Since when each feature has stood where the evaluation puts it, from the
+/// recorded history (oldest first): the start of the newest unbroken run of
+/// entries with the same standing.
+fn standing_since(history: &[HistoryRow], now: &Evaluation) -> BTreeMap<String, Timestamp> {
+    let mut since: BTreeMap<String, (std::cmp::Ordering, Timestamp)> = BTreeMap::new();
+    for h in history {
+        let s = standing_of(&h.status);
+        match since.get(&h.feature) {
+            Some((prev, _)) if *prev == s => {}
+            _ => {
+                since.insert(h.feature.clone(), (s, h.at));
+            }
+        }
+    }
+    now.features
+        .iter()
+        .map(|f| {
+            let at = match since.get(&f.id) {
+                Some((s, at)) if *s == standing(f.status) => *at,
+                _ => now.now,
+            };
+            (f.id.clone(), at)
+        })
         .collect()
 }

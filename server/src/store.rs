@@ -29,6 +29,10 @@ pub enum StoreError {
     },
 }
 
+mod promotions;
+
+pub use promotions::{AuditRow, DeclaredRow, OutboxRow, SessionRow};
+
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

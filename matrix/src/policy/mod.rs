@@ -54,6 +54,9 @@ pub struct Policy {
     pub unsupported: Vec<Unsupported>,
     /// Spec files belonging to no feature's `@core` selection.
     pub core_exclude: Vec<Pattern>,
+    /// How declared tiers change; `None` when the policy file has no
+    /// `promotions:` section (promotion requests are then refused).
+    pub promotions: Option<Promotions>,
 }
 
 impl Policy {
@@ -71,6 +74,35 @@ impl Policy {
     pub fn requirements_for<'a>(&'a self, feature: &'a Feature) -> impl Iterator<Item = &'a Requirement> + 'a {
         self.requirements.iter().filter(move |r| r.check.is_some() && r.applies_to(&feature.category))
     }
+}
+
+/// The promotion process: who must agree before a declared tier changes,
+/// and when a feature that earns more than it declares is overdue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Promotions {
+    /// A feature whose earned tier has stayed above its declared tier for
+    /// longer than this is flagged "promotion overdue".
+    pub overdue_after: Window,
+    /// One rule per tier, tier 1 first.
+    pub rules: Vec<PromotionRule>,
+}
+
+impl Promotions {
+    /// The rule for moving a feature into `tier`.
+    pub fn rule(&self, tier: Tier) -> Option<&PromotionRule> {
+        self.rules.iter().find(|r| r.into == tier)
+    }
+}
+
+/// What a promotion into one tier needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromotionRule {
+    /// The tier promoted into.
+    pub into: Tier,
+    /// Approvals by maintainers other than the one who filed the request.
+    pub approvals: u32,
+    /// Whether the request must link an RFC.
+    pub rfc: bool,
 }
 
 /// The runtime and the fixed prose of its tier document.

@@ -146,3 +146,21 @@ pub struct RawUnsupported {
     #[serde(default)]
     pub spec: Vec<String>,
 }
+
+/// `promotions:` — how declared tiers change.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawPromotions {
+    pub overdue_after: String,
+    pub rules: Vec<RawPromotionRule>,
+}
+
+/// An item of `promotions.rules`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawPromotionRule {
+    pub into: u8,
+    pub approvals: u32,
+    #[serde(default)]
+    pub rfc: bool,
+}

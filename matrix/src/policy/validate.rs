@@ -23,6 +23,7 @@ const TOP_LEVEL: &[&str] = &[
     "footnotes",
     "unsupported",
     "core-spec-exclude",
+    "promotions",
 ];
 const REQUIRED: &[&str] = &["schema-version", "runtime", "categories", "tiers", "requirements", "features"];
 const SCHEMA_VERSION: u32 = 1;
@@ -272,6 +273,10 @@ impl Cx {
             })
             .collect();
         let core_exclude = self.patterns(pos_of(root, "core-spec-exclude"), &core_exclude);
+        let promotions = match root.get("promotions") {
+            Some(node) => self.one::<RawPromotions>(node).and_then(|p| self.promotions(node, &p, ntiers)),
+            None => None,
+        };
 
         Some(Policy {
             runtime: runtime.map(|r| Runtime {
@@ -294,7 +299,43 @@ impl Cx {
             footnotes: footnotes.into_iter().map(|(_, f)| Footnote { id: f.id, text: f.text }).collect(),
             unsupported,
             core_exclude,
+            promotions,
         })
+    }
+
+    /// One rule per defined tier, each asking for at least one approval.
+    fn promotions(&mut self, node: &Node, raw: &RawPromotions, ntiers: u8) -> Option<Promotions> {
+        let overdue_after = self.window(pos_of(node, "overdue-after"), &raw.overdue_after);
+        let mut rules: Vec<PromotionRule> = Vec::new();
+        for (i, r) in raw.rules.iter().enumerate() {
+            let pos = item_pos(node, "rules", i);
+            let Some(into) = self.tier(pos, r.into, ntiers) else { continue };
+            if let Some(first) = rules.iter().position(|x| x.into == into) {
+                let msg = format!("two rules for promotions into tier {} (items {} and {})", r.into, first + 1, i + 1);
+                self.push(Diagnostic::new(pos, Code::DuplicateId, msg).with_help("keep one rule per tier"));
+                continue;
+            }
+            if !(1..=100).contains(&r.approvals) {
+                let d = Diagnostic::new(pos, Code::InvalidValue, format!("`approvals` is {}", r.approvals))
+                    .with_help("ask for 1 to 100 approvals from maintainers other than the requester");
+                self.push(d);
+                continue;
+            }
+            rules.push(PromotionRule { into, approvals: r.approvals, rfc: r.rfc });
+        }
+        let missing: Vec<String> =
+            (1..=ntiers).filter(|t| !raw.rules.iter().any(|r| r.into == *t)).map(|t| t.to_string()).collect();
+        if !missing.is_empty() {
+            let d = Diagnostic::new(
+                pos_of(node, "rules"),
+                Code::MissingField,
+                format!("no promotion rule for tier {}", missing.join(", ")),
+            )
+            .with_help("give every tier a rule: `- { into: N, approvals: K }`");
+            self.push(d);
+        }
+        rules.sort_by_key(|r| r.into);
+        Some(Promotions { overdue_after: overdue_after?, rules })
     }
 
     /// Tiers must be exactly 1..=n, each once.

@@ -62,8 +62,8 @@ struct MatrixPage {
 async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let live = state.live.read().await;
     let eval = live.evaluation.clone();
-    let all = summaries(&state, &eval);
-    let tiers = state
+    let all = summaries(&state, &live);
+    let tiers = live
         .policy
         .tiers
         .iter()
@@ -74,7 +74,7 @@ async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> 
         .to_vec();
     let mut per_feature = BTreeMap::new();
     let mut targets = BTreeSet::new();
-    let views = matrix::evaluate::Views::new(&state.policy, &live.evidence);
+    let views = matrix::evaluate::Views::new(&live.policy, &live.evidence);
     for s in all.iter().filter(|s| s.category != "target") {
         let results = views.target_results(&s.id);
         targets.extend(results.iter().map(|r| r.target.clone()));
@@ -107,7 +107,7 @@ async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> 
         })
         .collect();
     render(&MatrixPage {
-        runtime: state.policy.runtime.name.clone(),
+        runtime: live.policy.runtime.name.clone(),
         evaluated_at: eval.now.strftime("%Y-%m-%d %H:%M UTC").to_string(),
         tiers,
         counts,

@@ -11,7 +11,8 @@ use matrix::{FeatureResult, Tier};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiQuery};
-use crate::state::{AppState, status_str};
+use crate::promotion::Flag;
+use crate::state::{AppState, Live, status_str};
 use crate::store::HistoryRow;
 
 /// The matrix routes.
@@ -39,6 +40,12 @@ pub struct Summary {
     pub status: &'static str,
     pub missing_next: Vec<Missing>,
     pub failing_declared: Vec<Missing>,
+    /// "promotion overdue" and "at risk", when they apply.
+    pub flags: Vec<Flag>,
+    /// The applied promotion behind the declared tier, when the declared
+    /// tier is not the policy file's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declared_by: Option<crate::store::DeclaredRow>,
 }
 
 /// The matrix as served.
@@ -52,38 +59,43 @@ pub struct MatrixView {
 }
 
 /// Summaries of every feature, in policy order.
-pub fn summaries(state: &AppState, eval: &matrix::Evaluation) -> Vec<Summary> {
-    eval.features.iter().filter_map(|r| summary(state, r)).collect()
+pub fn summaries(state: &AppState, live: &Live) -> Vec<Summary> {
+    live.evaluation.features.iter().filter_map(|r| summary(state, live, r)).collect()
 }
 
-fn summary(state: &AppState, r: &FeatureResult) -> Option<Summary> {
-    let f = state.policy.feature(&r.id)?;
+fn summary(state: &AppState, live: &Live, r: &FeatureResult) -> Option<Summary> {
+    let policy = &live.policy;
+    let f = policy.feature(&r.id)?;
+    let since = live.standing_since.get(&r.id).copied().unwrap_or(live.evaluation.now);
+    let file_tier = state.base_policy.feature(&r.id).map(|b| b.declared);
     Some(Summary {
         id: r.id.clone(),
         label: plain(&f.label),
         category: f.category.clone(),
-        category_label: state.policy.category(&f.category).map_or(f.category.clone(), |c| c.label.clone()),
+        category_label: policy.category(&f.category).map_or(f.category.clone(), |c| c.label.clone()),
         declared: r.declared,
         earned: r.earned,
         status: status_str(r.status),
         missing_next: r.missing_next.clone(),
         failing_declared: r.failing_declared.clone(),
+        flags: crate::promotion::flags(policy, r, since, live.evaluation.now),
+        declared_by: (file_tier != Some(r.declared)).then(|| live.declared_by.get(&r.id).cloned()).flatten(),
     })
 }
 
 async fn matrix(State(state): State<AppState>) -> Json<MatrixView> {
-    let eval = state.evaluation().await;
+    let live = state.live.read().await;
     Json(MatrixView {
-        runtime: state.policy.runtime.name.clone(),
-        evaluated_at: eval.now,
-        rounds: eval.rounds,
-        features: summaries(&state, &eval),
+        runtime: live.policy.runtime.name.clone(),
+        evaluated_at: live.evaluation.now,
+        rounds: live.evaluation.rounds,
+        features: summaries(&state, &live),
     })
 }
 
 async fn features(State(state): State<AppState>) -> Json<Vec<Summary>> {
-    let eval = state.evaluation().await;
-    Json(summaries(&state, &eval))
+    let live = state.live.read().await;
+    Json(summaries(&state, &live))
 }
 
 /// One feature in full: requirement checklist with evidence, per-target
@@ -120,26 +132,28 @@ pub async fn detail_with_series(
     state: &AppState,
     id: &str,
 ) -> Result<(FeatureDetail, Vec<TargetResult>, std::collections::BTreeSet<String>), ApiError> {
-    let (eval, series, tests) = {
+    let not_found = || ApiError::NotFound(format!("no feature `{id}` in the policy; GET /api/v1/features lists them"));
+    let (policy, eval, series, tests, summary) = {
         let live = state.live.read().await;
-        let views = matrix::evaluate::Views::new(&state.policy, &live.evidence);
-        (live.evaluation.clone(), views.feature_runs(id), views.feature_tests(id))
+        let views = matrix::evaluate::Views::new(&live.policy, &live.evidence);
+        let r = live.evaluation.feature(id).ok_or_else(not_found)?;
+        let summary = summary(state, &live, r).ok_or_else(not_found)?;
+        (live.policy.clone(), live.evaluation.clone(), views.feature_runs(id), views.feature_tests(id), summary)
     };
     let targets = matrix::evaluate::latest_per_target(series.clone());
-    let not_found = || ApiError::NotFound(format!("no feature `{id}` in the policy; GET /api/v1/features lists them"));
     let r = eval.feature(id).ok_or_else(not_found)?;
-    let f = state.policy.feature(id).ok_or_else(not_found)?;
+    let f = policy.feature(id).ok_or_else(not_found)?;
     let requirements = r
         .outcomes
         .iter()
         .map(|o| {
-            let req = state.policy.requirements.iter().find(|q| q.id == o.requirement);
+            let req = policy.requirements.iter().find(|q| q.id == o.requirement);
             let title = req.map_or(o.requirement.clone(), |q| q.title_for(o.reason.unwrap_or_default()).to_owned());
             Checklist { title, outcome: o.clone() }
         })
         .collect();
     let detail = FeatureDetail {
-        summary: summary(state, r).ok_or_else(not_found)?,
+        summary,
         owners: f.owners.clone(),
         link: f.link.clone(),
         requirements,
@@ -164,8 +178,8 @@ pub struct TargetView {
 
 async fn targets(State(state): State<AppState>) -> Json<Vec<TargetView>> {
     let live = state.live.read().await;
-    let index = matrix::evaluate::Views::new(&state.policy, &live.evidence);
-    let views = summaries(&state, &live.evaluation)
+    let index = matrix::evaluate::Views::new(&live.policy, &live.evidence);
+    let views = summaries(&state, &live)
         .into_iter()
         .filter(|s| s.category == "target")
         .map(|s| {
@@ -189,8 +203,8 @@ async fn history(
 }
 
 async fn tiers_md(State(state): State<AppState>) -> impl IntoResponse {
-    let eval = state.evaluation().await;
-    ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], matrix::tiers_md::render(&state.policy, &eval))
+    let (policy, eval) = state.snapshot().await;
+    ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], matrix::tiers_md::render(&policy, &eval))
 }
 
 async fn badge(State(state): State<AppState>, Path(file): Path<String>) -> Result<impl IntoResponse, ApiError> {

@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod fuzz;
 pub mod matrix;
 pub mod ops;
+pub mod promotions;
 pub mod runs;
 
 /// The application: API, dashboard and operations endpoints.
@@ -20,6 +21,7 @@ pub mod runs;
 /// | matrix | `GET /api/v1/matrix`, `/api/v1/features`, `/api/v1/features/{id}`, `/api/v1/targets`, `/api/v1/history`, `/TIERS.md`, `/badges/{feature}.svg` |
 /// | fuzz | `GET /api/v1/fuzz/campaigns`, `/api/v1/fuzz/crashes` |
 /// | ops | `GET /healthz`, `/metrics`, `/api/v1/openapi.json` |
+/// | promotions | `GET/POST /api/v1/promotions`, `GET /api/v1/promotions/{id}`, `POST /api/v1/promotions/{id}/{approve,reject,withdraw,apply}`, `GET /api/v1/audit`, `GET/POST /promotions`, `/promotions/{id}`, `/login`, `POST /logout` |
 /// | dashboard | `GET /`, `/features/{id}`, `/runs`, `/runs/{id}`, `/fuzz`, `/events`, `/static/style.css` |
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -28,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .merge(fuzz::router())
         .merge(ops::router())
         .merge(dashboard::router())
+        .merge(promotions::router())
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -92,7 +92,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
     if let Some(answer) = repeated(state, &report.run_id, &hash).await? {
         return Ok((StatusCode::OK, answer));
     }
-    let rejection = crate::state::unused_reason(&state.policy, &report);
+    let rejection = crate::state::unused_reason(&state.base_policy, &report);
     let new = NewRun {
         report: &report,
         json: &text,

@@ -1,0 +1,433 @@
+//! Promotion requests: the JSON API (maintainer bearer tokens), the HTML
+//! pages and forms (browser sessions with CSRF tokens), sign-in, and the
+//! audit log.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+
+use crate::auth::authenticate;
+use crate::error::{ApiError, ApiQuery};
+use crate::promotion::{Filing, Promotion, State as RequestState, Vote};
+use crate::session::{self, Session};
+use crate::state::AppState;
+use crate::store::AuditRow;
+use crate::workflow::{self, PromotionView, Source};
+
+/// The promotion routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/promotions", get(list).post(file))
+        .route("/api/v1/promotions/{id}", get(one))
+        .route("/api/v1/promotions/{id}/{action}", post(act))
+        .route("/api/v1/audit", get(audit))
+        .route("/promotions", get(page_list).post(page_file))
+        .route("/promotions/{id}", get(page_one))
+        .route("/promotions/{id}/{action}", post(page_act))
+        .route("/login", get(page_login).post(login))
+        .route("/logout", post(logout))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    feature: Option<String>,
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+fn limit(l: Option<i64>) -> Result<i64, ApiError> {
+    match l.unwrap_or(100) {
+        l @ 1..=1000 => Ok(l),
+        l => Err(ApiError::BadRequest(format!("limit {l} is out of range; ask for 1 to 1000"))),
+    }
+}
+
+fn state_filter(s: Option<&str>) -> Result<Option<RequestState>, ApiError> {
+    s.map(|s| s.parse::<RequestState>().map_err(ApiError::BadRequest)).transpose()
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<Promotion>>, ApiError> {
+    let filter = state_filter(q.state.as_deref())?;
+    Ok(Json(state.store.promotions(q.feature.as_deref(), filter, limit(q.limit)?).await?))
+}
+
+async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<PromotionView>, ApiError> {
+    Ok(Json(workflow::view(&state, workflow::parse_id(&id)?).await?))
+}
+
+/// A JSON body: `application/json`, decoded with the failing field named.
+fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !ct.starts_with("application/json") {
+        return Err(ApiError::Unsupported(format!("Content-Type `{ct}`: send `application/json`")));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::Invalid { field: (path != ".").then_some(path), message: e.inner().to_string() }
+    })
+}
+
+async fn file(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let caller = authenticate(&state.store, &headers).await?;
+    caller.require_maintainer("file promotion requests")?;
+    let filing: Filing = json_body(&headers, &body)?;
+    let p = workflow::file(&state, &caller.name, filing, Source::Api).await?;
+    let view = workflow::view(&state, p.id).await?;
+    let location = format!("/api/v1/promotions/{}", p.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
+}
+
+/// The optional body of a vote.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoteBody {
+    comment: Option<String>,
+}
+
+async fn act(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PromotionView>, ApiError> {
+    let caller = authenticate(&state.store, &headers).await?;
+    let action = Action::parse(&action)?;
+    let id = workflow::parse_id(&id)?;
+    caller.require_maintainer(action.verb())?;
+    let comment = if body.is_empty() { None } else { json_body::<VoteBody>(&headers, &body)?.comment };
+    action.run(&state, &caller.name, id, comment, Source::Api).await?;
+    Ok(Json(workflow::view(&state, id).await?))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Approve,
+    Reject,
+    Withdraw,
+    Apply,
+}
+
+impl Action {
+    fn parse(s: &str) -> Result<Action, ApiError> {
+        Ok(match s {
+            "approve" => Action::Approve,
+            "reject" => Action::Reject,
+            "withdraw" => Action::Withdraw,
+            "apply" => Action::Apply,
+            _ => {
+                return Err(ApiError::NotFound(format!(
+                    "no action `{s}` on promotion requests; actions: approve, reject, withdraw, apply"
+                )));
+            }
+        })
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Action::Approve => "approve promotion requests",
+            Action::Reject => "reject promotion requests",
+            Action::Withdraw => "withdraw promotion requests",
+            Action::Apply => "apply promotion requests",
+        }
+    }
+
+    async fn run(
+        self,
+        state: &AppState,
+        who: &str,
+        id: i64,
+        comment: Option<String>,
+        source: Source,
+    ) -> Result<Promotion, ApiError> {
+        match self {
+            Action::Approve => workflow::vote(state, who, id, Vote::Approve, comment, source).await,
+            Action::Reject => workflow::vote(state, who, id, Vote::Reject, comment, source).await,
+            Action::Withdraw => workflow::withdraw(state, who, id, source).await,
+            Action::Apply => workflow::apply(state, who, id, source).await,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    promotion: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<Vec<AuditRow>>, ApiError> {
+    Ok(Json(state.store.audit_log(q.promotion, limit(q.limit)?).await?))
+}
+
+// ---- HTML ----
+
+fn render(t: &impl Template) -> Result<Html<String>, ApiError> {
+    t.render().map(Html).map_err(|e| ApiError::Render(e.to_string()))
+}
+
+/// An HTML answer to a failed form or page: the message, and where to go.
+fn page_error(e: ApiError, back: &str) -> Response {
+    #[derive(Template)]
+    #[template(path = "message.html")]
+    struct Message<'a> {
+        title: &'a str,
+        message: String,
+        back: &'a str,
+    }
+    let status = e.status_code();
+    if let ApiError::Internal(err) = &e {
+        tracing::error!(error = %err, "request failed");
+    }
+    let title = status.canonical_reason().unwrap_or("Error");
+    let message = match &e {
+        ApiError::Invalid { field: Some(f), message } => format!("{f}: {message}"),
+        other => other.to_string(),
+    };
+    match (Message { title, message, back }).render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => e.into_response(),
+    }
+}
+
+/// The signed-in maintainer shown in page headers.
+#[derive(Debug)]
+struct Who {
+    name: String,
+    csrf: String,
+}
+
+fn who(s: &Option<Session>) -> Option<Who> {
+    s.as_ref().map(|s| Who { name: s.caller.name.clone(), csrf: s.csrf.clone() })
+}
+
+#[derive(Template)]
+#[template(path = "promotions.html")]
+struct ListPage {
+    who: Option<Who>,
+    requests: Vec<Promotion>,
+    /// Features that may be promoted: (id, label, declared tier, earned tier).
+    candidates: Vec<(String, String, u8, Option<u8>)>,
+    tiers: Vec<u8>,
+    enabled: bool,
+    selected: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    feature: Option<String>,
+}
+
+async fn page_list(State(state): State<AppState>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<PageQuery>) -> Response {
+    let result = async {
+        let session = session::current(&state, &headers).await?;
+        let requests = state.store.promotions(None, None, 200).await?;
+        let (policy, eval) = state.snapshot().await;
+        let candidates = policy
+            .features
+            .iter()
+            .filter(|f| f.declared.0 > 1)
+            .map(|f| {
+                let earned = eval.feature(&f.id).and_then(|r| r.earned).map(|t| t.0);
+                (f.id.clone(), crate::routes::matrix::plain(&f.label), f.declared.0, earned)
+            })
+            .collect();
+        render(&ListPage {
+            who: who(&session),
+            requests,
+            candidates,
+            tiers: policy.tiers.iter().map(|t| t.tier.0).collect(),
+            enabled: policy.promotions.is_some(),
+            selected: q.feature.unwrap_or_default(),
+        })
+    }
+    .await;
+    result.map_or_else(|e| page_error(e, "/promotions"), IntoResponse::into_response)
+}
+
+#[derive(Template)]
+#[template(path = "promotion.html")]
+struct OnePage {
+    who: Option<Who>,
+    p: PromotionView,
+    voted: Option<String>,
+}
+
+async fn page_one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let result = async {
+        let session = session::current(&state, &headers).await?;
+        let p = workflow::view(&state, workflow::parse_id(&id)?).await?;
+        let voted = session
+            .as_ref()
+            .and_then(|s| p.votes.iter().find(|v| v.maintainer == s.caller.name))
+            .map(|v| v.vote.as_str().to_owned());
+        render(&OnePage { who: who(&session), p, voted })
+    }
+    .await;
+    result.map_or_else(|e| page_error(e, "/promotions"), IntoResponse::into_response)
+}
+
+/// A signed-in maintainer's session for a form post, with its CSRF token
+/// checked.
+async fn form_session(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Session, ApiError> {
+    let session = session::current(state, headers)
+        .await?
+        .ok_or_else(|| ApiError::Unauthenticated("sign in first: /login".into()))?;
+    session::check_form(&session, csrf, headers)?;
+    Ok(session)
+}
+
+#[derive(Debug, Deserialize)]
+struct FileForm {
+    csrf: String,
+    feature: String,
+    to_tier: String,
+    rationale: String,
+    #[serde(default)]
+    rfc_url: String,
+}
+
+async fn page_file(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<FileForm>) -> Response {
+    let result = async {
+        let session = form_session(&state, &headers, &f.csrf).await?;
+        let to_tier = f.to_tier.trim().parse::<u8>().map_err(|_| ApiError::Invalid {
+            field: Some("to-tier".into()),
+            message: format!("`{}` is not a tier number", f.to_tier),
+        })?;
+        let filing = Filing {
+            feature: f.feature,
+            to_tier,
+            rationale: f.rationale,
+            rfc_url: Some(f.rfc_url).filter(|u| !u.trim().is_empty()),
+        };
+        workflow::file(&state, &session.caller.name, filing, Source::Web).await
+    }
+    .await;
+    match result {
+        Ok(p) => Redirect::to(&format!("/promotions/{}", p.id)).into_response(),
+        Err(e) => page_error(e, "/promotions"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ActForm {
+    csrf: String,
+    #[serde(default)]
+    comment: String,
+}
+
+async fn page_act(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<ActForm>,
+) -> Response {
+    let back = format!("/promotions/{id}");
+    let result = async {
+        let session = form_session(&state, &headers, &f.csrf).await?;
+        let action = Action::parse(&action)?;
+        let id = workflow::parse_id(&id)?;
+        let comment = Some(f.comment).filter(|c| !c.trim().is_empty());
+        action.run(&state, &session.caller.name, id, comment, Source::Web).await
+    }
+    .await;
+    match result {
+        Ok(p) => Redirect::to(&format!("/promotions/{}", p.id)).into_response(),
+        Err(e) => page_error(e, &back),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    who: Option<Who>,
+    next: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only paths on this server: never `//host` or `https://…`.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/promotions".to_owned(),
+    }
+}
+
+async fn page_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> Response {
+    let next = safe_next(q.next.as_deref());
+    match session::current(&state, &headers).await {
+        Ok(s) => render(&LoginPage { who: who(&s), next }).into_response(),
+        Err(e) => page_error(e, "/"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    token: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+    match session::login(&state, &f.token).await {
+        Ok((cookie, caller)) => {
+            if let Err(e) = state.store.audit(&caller.name, "signed-in", None, serde_json::json!({})).await {
+                return page_error(e.into(), "/login");
+            }
+            let to = safe_next(Some(&f.next));
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response()
+        }
+        Err(e) => page_error(e, "/login"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+    let result = async {
+        let session = form_session(&state, &headers, &f.csrf).await?;
+        let cookie = session::logout(&state, &session).await?;
+        state.store.audit(&session.caller.name, "signed-out", None, serde_json::json!({})).await?;
+        Ok::<_, ApiError>(cookie)
+    }
+    .await;
+    match result {
+        Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/promotions")).into_response(),
+        Err(e) => page_error(e, "/promotions"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sign_in_only_returns_to_this_server() {
+        assert_eq!(super::safe_next(Some("/promotions/3")), "/promotions/3");
+        assert_eq!(super::safe_next(Some("//evil.example")), "/promotions");
+        assert_eq!(super::safe_next(Some("https://evil.example")), "/promotions");
+        assert_eq!(super::safe_next(Some("/\\evil.example")), "/promotions");
+        assert_eq!(super::safe_next(None), "/promotions");
+    }
+}

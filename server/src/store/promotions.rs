@@ -1,0 +1,479 @@
+//! Storage of promotion requests, votes, applied declared tiers, browser
+//! sessions, the audit log and the GitHub outbox.
+//!
+//! Numbered rows (`id`, `seq`) take `MAX + 1` inside the inserting
+//! statement; the server serializes promotion writes, and an insert that
+//! still collides is retried.
+
+use jiff::Timestamp;
+use matrix::Tier;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Result, Store, StoreError, from_millis, lookup, millis};
+use crate::promotion::{Promotion, State, Vote, VoteRow};
+
+/// An applied declared tier.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DeclaredRow {
+    pub feature: String,
+    pub from_tier: Tier,
+    pub to_tier: Tier,
+    pub promotion_id: i64,
+    pub applied_by: String,
+    pub applied_at: Timestamp,
+}
+
+/// One audit-log entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion_id: Option<i64>,
+    pub detail: serde_json::Value,
+}
+
+/// A GitHub operation waiting to be done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub seq: i64,
+    pub promotion_id: i64,
+    pub op: String,
+    pub body: String,
+    pub attempts: i64,
+    pub not_before: Timestamp,
+    pub last_error: Option<String>,
+}
+
+/// A browser session.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub token_id: String,
+    pub csrf: String,
+    pub expires_at: Timestamp,
+}
+
+const PROMOTION_COLUMNS: &str = "id, feature, from_tier, to_tier, rationale, rfc_url, state, filed_by, filed_at, \
+                                 decided_by, decided_at, github_issue, github_url";
+
+fn tier(r: &AnyRow, col: &str) -> Result<Tier> {
+    let n: i64 = r.try_get(col)?;
+    Ok(Tier(u8::try_from(n).unwrap_or(u8::MAX)))
+}
+
+fn promotion(r: &AnyRow) -> Result<Promotion> {
+    let id: i64 = r.try_get("id")?;
+    let state: String = r.try_get("state")?;
+    Ok(Promotion {
+        id,
+        feature: r.try_get("feature")?,
+        from_tier: tier(r, "from_tier")?,
+        to_tier: tier(r, "to_tier")?,
+        rationale: r.try_get("rationale")?,
+        rfc_url: r.try_get("rfc_url")?,
+        state: state
+            .parse()
+            .map_err(|message| StoreError::Corrupt { run_id: format!("promotion {id}"), message })?,
+        filed_by: r.try_get("filed_by")?,
+        filed_at: from_millis(r.try_get("filed_at")?),
+        decided_by: r.try_get("decided_by")?,
+        decided_at: r.try_get::<Option<i64>, _>("decided_at")?.map(from_millis),
+        github_issue: r.try_get("github_issue")?,
+        github_url: r.try_get("github_url")?,
+    })
+}
+
+/// Whether a database error is a primary-key collision.
+fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Sqlx(sqlx::Error::Database(d)) if d.is_unique_violation())
+}
+
+/// Runs `f` again when it lost a race for the next number.
+async fn retrying<T, F, Fut>(mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match f().await {
+            Err(e) if is_unique_violation(&e) && tries < 5 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+impl Store {
+    /// Stores a new open request and returns its id.
+    pub async fn insert_promotion(&self, p: &Promotion) -> Result<i64> {
+        retrying(|| async {
+            let row = sqlx::query(
+                "INSERT INTO promotions (id, feature, from_tier, to_tier, rationale, rfc_url, state, filed_by, filed_at) \
+                 SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8 FROM promotions RETURNING id",
+            )
+            .bind(&p.feature)
+            .bind(i64::from(p.from_tier.0))
+            .bind(i64::from(p.to_tier.0))
+            .bind(&p.rationale)
+            .bind(&p.rfc_url)
+            .bind(p.state.as_str())
+            .bind(&p.filed_by)
+            .bind(millis(p.filed_at))
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(row.try_get::<i64, _>("id")?)
+        })
+        .await
+    }
+
+    /// A request by id.
+    pub async fn promotion(&self, id: i64) -> Result<Option<Promotion>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {PROMOTION_COLUMNS} FROM promotions WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(promotion).transpose()
+    }
+
+    /// Requests, newest first, optionally only those of one feature or in
+    /// one state.
+    pub async fn promotions(&self, feature: Option<&str>, state: Option<State>, limit: i64) -> Result<Vec<Promotion>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE ($1 = '' OR feature = $1) AND ($2 = '' OR state = $2) \
+             ORDER BY id DESC LIMIT $3"
+        )))
+        .bind(lookup(feature.unwrap_or("")))
+        .bind(state.map_or("", State::as_str))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(promotion).collect()
+    }
+
+    /// Moves a request from `from` to `to`; false when it was no longer in
+    /// `from` (someone else moved it first).
+    pub async fn set_promotion_state(&self, id: i64, from: State, to: State, by: &str, at: Timestamp) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE promotions SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = $5",
+        )
+        .bind(to.as_str())
+        .bind(by)
+        .bind(millis(at))
+        .bind(id)
+        .bind(from.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the GitHub issue a request was mirrored to.
+    pub async fn set_github_issue(&self, id: i64, number: i64, url: &str) -> Result<()> {
+        sqlx::query("UPDATE promotions SET github_issue = $1, github_url = $2 WHERE id = $3")
+            .bind(number)
+            .bind(url)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records or replaces a maintainer's vote.
+    pub async fn put_vote(&self, promotion_id: i64, v: &VoteRow) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM promotion_votes WHERE promotion_id = $1 AND maintainer = $2")
+            .bind(promotion_id)
+            .bind(&v.maintainer)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO promotion_votes (promotion_id, maintainer, vote, comment, source, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(promotion_id)
+        .bind(&v.maintainer)
+        .bind(v.vote.as_str())
+        .bind(&v.comment)
+        .bind(&v.source)
+        .bind(millis(v.at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A request's votes, oldest first.
+    pub async fn votes(&self, promotion_id: i64) -> Result<Vec<VoteRow>> {
+        let rows = sqlx::query(
+            "SELECT maintainer, vote, comment, source, at FROM promotion_votes WHERE promotion_id = $1 ORDER BY at, maintainer",
+        )
+        .bind(promotion_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let vote: String = r.try_get("vote")?;
+                Ok(VoteRow {
+                    maintainer: r.try_get("maintainer")?,
+                    vote: Vote::parse(&vote).ok_or_else(|| StoreError::Corrupt {
+                        run_id: format!("promotion {promotion_id}"),
+                        message: format!("unknown vote `{vote}`"),
+                    })?,
+                    comment: r.try_get("comment")?,
+                    source: r.try_get("source")?,
+                    at: from_millis(r.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Records an applied declared tier, replacing an earlier one.
+    pub async fn put_declared(&self, d: &DeclaredRow) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM declared_tiers WHERE feature = $1").bind(&d.feature).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO declared_tiers (feature, from_tier, to_tier, promotion_id, applied_by, applied_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&d.feature)
+        .bind(i64::from(d.from_tier.0))
+        .bind(i64::from(d.to_tier.0))
+        .bind(d.promotion_id)
+        .bind(&d.applied_by)
+        .bind(millis(d.applied_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every applied declared tier.
+    pub async fn declared(&self) -> Result<Vec<DeclaredRow>> {
+        let rows = sqlx::query(
+            "SELECT feature, from_tier, to_tier, promotion_id, applied_by, applied_at FROM declared_tiers ORDER BY feature",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeclaredRow {
+                    feature: r.try_get("feature")?,
+                    from_tier: tier(r, "from_tier")?,
+                    to_tier: tier(r, "to_tier")?,
+                    promotion_id: r.try_get("promotion_id")?,
+                    applied_by: r.try_get("applied_by")?,
+                    applied_at: from_millis(r.try_get("applied_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        promotion_id: Option<i64>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let now = millis(Timestamp::now());
+        let detail = detail.to_string();
+        retrying(|| async {
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, actor, action, promotion_id, detail) \
+                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5 FROM audit_log",
+            )
+            .bind(now)
+            .bind(actor)
+            .bind(action)
+            .bind(promotion_id)
+            .bind(&detail)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Audit entries, newest first; only one request's when given.
+    pub async fn audit_log(&self, promotion_id: Option<i64>, limit: i64) -> Result<Vec<AuditRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, promotion_id, detail FROM audit_log \
+             WHERE ($1 < 0 OR promotion_id = $1) ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(promotion_id.unwrap_or(-1))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let detail: String = r.try_get("detail")?;
+                Ok(AuditRow {
+                    seq: r.try_get("seq")?,
+                    at: from_millis(r.try_get("at")?),
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    promotion_id: r.try_get("promotion_id")?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+                })
+            })
+            .collect()
+    }
+
+    /// Queues a GitHub operation.
+    pub async fn enqueue_github(&self, promotion_id: i64, op: &str, body: &str) -> Result<()> {
+        let now = millis(Timestamp::now());
+        retrying(|| async {
+            sqlx::query(
+                "INSERT INTO github_outbox (seq, promotion_id, op, body, attempts, not_before) \
+                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, 0, $4 FROM github_outbox",
+            )
+            .bind(promotion_id)
+            .bind(op)
+            .bind(body)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Operations not yet acknowledged by GitHub, oldest first.
+    pub async fn github_pending(&self, limit: i64) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, promotion_id, op, body, attempts, not_before, last_error FROM github_outbox \
+             WHERE done_at IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxRow {
+                    seq: r.try_get("seq")?,
+                    promotion_id: r.try_get("promotion_id")?,
+                    op: r.try_get("op")?,
+                    body: r.try_get("body")?,
+                    attempts: r.try_get("attempts")?,
+                    not_before: from_millis(r.try_get("not_before")?),
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks an operation done.
+    pub async fn github_done(&self, seq: i64) -> Result<()> {
+        sqlx::query("UPDATE github_outbox SET done_at = $1, last_error = NULL WHERE seq = $2")
+            .bind(millis(Timestamp::now()))
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub async fn github_failed(&self, seq: i64, error: &str, retry_at: Timestamp) -> Result<()> {
+        sqlx::query(
+            "UPDATE github_outbox SET attempts = attempts + 1, last_error = $1, not_before = $2 WHERE seq = $3",
+        )
+        .bind(error)
+        .bind(millis(retry_at))
+        .bind(seq)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest comment id read back for a request (0 when none).
+    pub async fn github_cursor(&self, promotion_id: i64) -> Result<i64> {
+        let row = sqlx::query("SELECT last_comment_id FROM github_cursor WHERE promotion_id = $1")
+            .bind(promotion_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("last_comment_id")).transpose()?.unwrap_or(0))
+    }
+
+    /// Moves a request's comment cursor forward.
+    pub async fn set_github_cursor(&self, promotion_id: i64, last_comment_id: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM github_cursor WHERE promotion_id = $1").bind(promotion_id).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO github_cursor (promotion_id, last_comment_id, polled_at) VALUES ($1, $2, $3)")
+            .bind(promotion_id)
+            .bind(last_comment_id)
+            .bind(millis(Timestamp::now()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates a browser session.
+    pub async fn create_session(&self, id_hash: &str, s: &SessionRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, token_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id_hash)
+        .bind(&s.token_id)
+        .bind(&s.csrf)
+        .bind(millis(Timestamp::now()))
+        .bind(millis(s.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A live session by the hash of its cookie value.
+    pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>> {
+        let row = sqlx::query("SELECT token_id, csrf, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+            .bind(lookup(id_hash))
+            .bind(millis(Timestamp::now()))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                token_id: r.try_get("token_id")?,
+                csrf: r.try_get("csrf")?,
+                expires_at: from_millis(r.try_get("expires_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends a session, and drops every expired one.
+    pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1 OR expires_at <= $2")
+            .bind(lookup(id_hash))
+            .bind(millis(Timestamp::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The non-revoked maintainer token whose holder has this GitHub login.
+    pub async fn maintainer_by_github(&self, login: &str) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT name FROM tokens WHERE role = 'maintainer' AND revoked_at IS NULL AND LOWER(github_login) = LOWER($1) \
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(lookup(login))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("name")).transpose()?)
+    }
+
+    /// Sets the GitHub login of a token.
+    pub async fn set_github_login(&self, token_id: &str, login: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE tokens SET github_login = $1 WHERE id = $2")
+            .bind(login)
+            .bind(token_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

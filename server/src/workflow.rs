@@ -1,0 +1,316 @@
+//! The promotion workflow: filing, votes, withdrawal and applying, shared by
+//! the JSON API, the HTML forms and comments read back from GitHub. Every
+//! action is checked against the policy, stored, written to the audit log
+//! and, when GitHub sync is on, queued for the request's issue.
+
+use jiff::Timestamp;
+use matrix::Tier;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::promotion::{self, CheckItem, Filing, Promotion, State, Tally, Vote, VoteRow};
+use crate::state::AppState;
+use crate::store::{AuditRow, DeclaredRow};
+
+/// Where an action came from, for the vote record and the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The JSON API with a bearer token.
+    Api,
+    /// An HTML form in a browser session.
+    Web,
+    /// A comment on the request's GitHub issue.
+    Github,
+}
+
+impl Source {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Web => "web",
+            Source::Github => "github",
+        }
+    }
+}
+
+/// A request with everything a reader needs: the policy's rule, the vote
+/// tally, the live checklist, votes and audit trail.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PromotionView {
+    #[serde(flatten)]
+    pub promotion: Promotion,
+    /// How the votes stand against the policy's rule.
+    pub tally: Tally,
+    /// Whether the feature earns the target tier now (needed to apply).
+    pub earns_target: bool,
+    /// The feature's tier as evaluated now.
+    pub earned: Option<Tier>,
+    /// Requirements of the target tier and below, with evidence, as of the
+    /// latest evaluation.
+    pub checklist: Vec<CheckItem>,
+    pub votes: Vec<VoteRow>,
+    pub audit: Vec<AuditRow>,
+    /// The last GitHub sync error for this request, while one is pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github_error: Option<String>,
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no promotion request `{id}`; GET /api/v1/promotions lists them"))
+}
+
+/// Parses a request id from a path.
+pub fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| not_found(id))
+}
+
+async fn load(state: &AppState, id: i64) -> Result<Promotion, ApiError> {
+    state.store.promotion(id).await?.ok_or_else(|| not_found(&id.to_string()))
+}
+
+/// The rule the policy in force gives a request's target tier.
+fn rule_for(policy: &matrix::Policy, p: &Promotion) -> Result<matrix::policy::PromotionRule, ApiError> {
+    policy.promotions.as_ref().and_then(|x| x.rule(p.to_tier)).cloned().ok_or_else(|| {
+        ApiError::Conflict(format!(
+            "the policy no longer has a promotion rule for {}; restore its `promotions:` section",
+            p.to_tier
+        ))
+    })
+}
+
+/// A request as served.
+pub async fn view(state: &AppState, id: i64) -> Result<PromotionView, ApiError> {
+    let p = load(state, id).await?;
+    let (policy, eval) = state.snapshot().await;
+    let votes = state.store.votes(id).await?;
+    let rule = policy.promotions.as_ref().and_then(|x| x.rule(p.to_tier)).cloned().unwrap_or(
+        matrix::policy::PromotionRule { into: p.to_tier, approvals: 0, rfc: false },
+    );
+    let tally = Tally::new(&rule, &p, &votes);
+    let result = eval.feature(&p.feature);
+    let checklist = result.map(|r| promotion::checklist(&policy, r, p.to_tier)).unwrap_or_default();
+    let github_error = state
+        .store
+        .github_pending(1000)
+        .await?
+        .into_iter()
+        .filter(|o| o.promotion_id == id)
+        .find_map(|o| o.last_error);
+    Ok(PromotionView {
+        earns_target: result.is_some_and(|r| promotion::earns(r, p.to_tier)),
+        earned: result.and_then(|r| r.earned),
+        checklist,
+        tally,
+        votes,
+        audit: state.store.audit_log(Some(id), 1000).await?,
+        github_error,
+        promotion: p,
+    })
+}
+
+/// Queues a GitHub operation when sync is on.
+async fn github(state: &AppState, id: i64, op: &str, body: &str) -> Result<(), ApiError> {
+    if state.settings.github_sync {
+        state.store.enqueue_github(id, op, body).await?;
+        state.github_wake.notify_one();
+    }
+    Ok(())
+}
+
+/// Files a request.
+pub async fn file(state: &AppState, who: &str, filing: Filing, source: Source) -> Result<Promotion, ApiError> {
+    let _guard = state.promotion_lock.lock().await;
+    let policy = state.policy().await;
+    let declared = policy.feature(&filing.feature).map(|f| f.declared);
+    promotion::check_filing(&policy, declared, &filing)
+        .map_err(|(field, message)| ApiError::Invalid { field: Some(field), message })?;
+    let pending: Vec<Promotion> = state
+        .store
+        .promotions(Some(&filing.feature), None, 1000)
+        .await?
+        .into_iter()
+        .filter(|p| !p.state.is_final())
+        .collect();
+    if let Some(p) = pending.first() {
+        return Err(ApiError::Conflict(format!(
+            "`{}` already has promotion request {} ({}); withdraw it or see it through first",
+            filing.feature, p.id, p.state
+        )));
+    }
+    let mut p = Promotion {
+        id: 0,
+        feature: filing.feature.clone(),
+        from_tier: declared.unwrap_or(Tier(u8::MAX)),
+        to_tier: Tier(filing.to_tier),
+        rationale: filing.rationale.trim().to_owned(),
+        rfc_url: filing.rfc_url.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned),
+        state: State::Open,
+        filed_by: who.to_owned(),
+        filed_at: Timestamp::now(),
+        decided_by: None,
+        decided_at: None,
+        github_issue: None,
+        github_url: None,
+    };
+    p.id = state.store.insert_promotion(&p).await?;
+    let detail = json!({ "feature": p.feature, "from": p.from_tier, "to": p.to_tier, "rfc": p.rfc_url, "source": source.as_str() });
+    state.store.audit(who, "filed", Some(p.id), detail).await?;
+    github(state, p.id, "open", "").await?;
+    tracing::info!(id = p.id, feature = %p.feature, to = %p.to_tier, by = who, "promotion request filed");
+    Ok(p)
+}
+
+/// Records a maintainer's vote on an open request and moves it when the
+/// votes call for it.
+pub async fn vote(
+    state: &AppState,
+    who: &str,
+    id: i64,
+    vote: Vote,
+    comment: Option<String>,
+    source: Source,
+) -> Result<Promotion, ApiError> {
+    let _guard = state.promotion_lock.lock().await;
+    let p = load(state, id).await?;
+    if p.state != State::Open {
+        return Err(ApiError::Conflict(format!("request {id} is {}; votes are taken only while it is open", p.state)));
+    }
+    if p.filed_by == who {
+        return Err(ApiError::Forbidden(match vote {
+            Vote::Approve => format!("nobody approves their own request: {who} filed request {id}; other maintainers approve it"),
+            Vote::Reject => format!("{who} filed request {id}; withdraw it instead of rejecting it"),
+        }));
+    }
+    let comment = comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.len() > promotion::MAX_RATIONALE) {
+        return Err(ApiError::Invalid {
+            field: Some("comment".into()),
+            message: format!("the comment is over {} bytes", promotion::MAX_RATIONALE),
+        });
+    }
+    let policy = state.policy().await;
+    let rule = rule_for(&policy, &p)?;
+    let now = Timestamp::now();
+    let row = VoteRow { maintainer: who.to_owned(), vote, comment: comment.clone(), source: source.as_str().to_owned(), at: now };
+    state.store.put_vote(id, &row).await?;
+    state.store.audit(who, vote.as_str(), Some(id), json!({ "comment": comment, "source": source.as_str() })).await?;
+    let tally = Tally::new(&rule, &p, &state.store.votes(id).await?);
+    let said = comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
+    let line = match vote {
+        Vote::Approve => format!(
+            "Approval by {who} ({} of {} needed){said}",
+            tally.approvals.len(),
+            tally.needed
+        ),
+        Vote::Reject => format!("Rejected by {who}{said}"),
+    };
+    github(state, id, "comment", &line).await?;
+    let next = tally.outcome();
+    if next != State::Open && state.store.set_promotion_state(id, State::Open, next, who, now).await? {
+        let detail = json!({ "approvals": tally.approvals, "rejections": tally.rejections });
+        state.store.audit("tierwatch", next.as_str(), Some(id), detail).await?;
+        match next {
+            State::Approved => {
+                let text = format!(
+                    "Approved by {} ({} of {} approvals{}). A maintainer applies it once `{}` earns {}.",
+                    tally.approvals.join(", "),
+                    tally.approvals.len(),
+                    tally.needed,
+                    if tally.rfc_required { ", RFC linked" } else { "" },
+                    p.feature,
+                    p.to_tier
+                );
+                github(state, id, "comment", &text).await?;
+            }
+            _ => {
+                github(state, id, "comment", &format!("Request {id} is rejected.")).await?;
+                github(state, id, "close", "not_planned").await?;
+            }
+        }
+    }
+    load(state, id).await
+}
+
+/// The requester takes an open or approved request back.
+pub async fn withdraw(state: &AppState, who: &str, id: i64, source: Source) -> Result<Promotion, ApiError> {
+    let _guard = state.promotion_lock.lock().await;
+    let p = load(state, id).await?;
+    if p.filed_by != who {
+        return Err(ApiError::Forbidden(format!("only {} (who filed request {id}) may withdraw it", p.filed_by)));
+    }
+    if p.state.is_final() {
+        return Err(ApiError::Conflict(format!("request {id} is already {}", p.state)));
+    }
+    if !state.store.set_promotion_state(id, p.state, State::Withdrawn, who, Timestamp::now()).await? {
+        return Err(ApiError::Conflict(format!("request {id} changed meanwhile; reload it")));
+    }
+    state.store.audit(who, "withdrawn", Some(id), json!({ "source": source.as_str() })).await?;
+    github(state, id, "comment", &format!("Withdrawn by {who}.")).await?;
+    github(state, id, "close", "not_planned").await?;
+    load(state, id).await
+}
+
+/// Applies an approved request: the feature's declared tier becomes the
+/// target tier, provided the feature earns it now.
+pub async fn apply(state: &AppState, who: &str, id: i64, source: Source) -> Result<Promotion, ApiError> {
+    let _guard = state.promotion_lock.lock().await;
+    let p = load(state, id).await?;
+    if p.state != State::Approved {
+        let why = match p.state {
+            State::Open => "it needs its approvals first".to_owned(),
+            s => format!("it is {s}"),
+        };
+        return Err(ApiError::Conflict(format!("request {id} cannot be applied: {why}")));
+    }
+    let (policy, eval) = state.snapshot().await;
+    let declared = policy.feature(&p.feature).map(|f| f.declared);
+    if declared != Some(p.from_tier) {
+        let now = declared.map_or("gone from the policy".to_owned(), |t| format!("declared at {t}"));
+        return Err(ApiError::Conflict(format!(
+            "`{}` was declared at {} when request {id} was filed and is {now} now; file a new request",
+            p.feature, p.from_tier
+        )));
+    }
+    let result = eval.feature(&p.feature).ok_or_else(|| not_found(&id.to_string()))?;
+    if !promotion::earns(result, p.to_tier) {
+        let missing: Vec<String> = promotion::checklist(&policy, result, p.to_tier)
+            .into_iter()
+            .filter(|c| !c.met && !c.advisory)
+            .map(|c| format!("{} ({})", c.title, c.detail))
+            .collect();
+        return Err(ApiError::Conflict(format!(
+            "`{}` does not earn {} yet; missing: {}",
+            p.feature,
+            p.to_tier,
+            if missing.is_empty() { "requirements of other features it depends on".to_owned() } else { missing.join("; ") }
+        )));
+    }
+    let now = Timestamp::now();
+    if !state.store.set_promotion_state(id, State::Approved, State::Applied, who, now).await? {
+        return Err(ApiError::Conflict(format!("request {id} changed meanwhile; reload it")));
+    }
+    let row = DeclaredRow {
+        feature: p.feature.clone(),
+        from_tier: p.from_tier,
+        to_tier: p.to_tier,
+        promotion_id: id,
+        applied_by: who.to_owned(),
+        applied_at: now,
+    };
+    state.apply_declared(row).await?;
+    let detail = json!({ "feature": p.feature, "from": p.from_tier, "to": p.to_tier, "source": source.as_str() });
+    state.store.audit(who, "applied", Some(id), detail).await?;
+    github(
+        state,
+        id,
+        "comment",
+        &format!("Applied by {who}: `{}` is declared {} from now on, and TIERS.md follows.", p.feature, p.to_tier),
+    )
+    .await?;
+    github(state, id, "close", "completed").await?;
+    tracing::info!(id, feature = %p.feature, to = %p.to_tier, by = who, "promotion applied");
+    load(state, id).await
+}
