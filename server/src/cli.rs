@@ -75,6 +75,24 @@ struct ServeArgs {
     /// Seconds between re-evaluations as windows move with the clock.
     #[arg(long, env = "TIERWATCH_TICK_SECONDS", default_value_t = 60)]
     tick_seconds: u64,
+    /// The server's public base URL, for links in GitHub issues.
+    #[arg(long, env = "TIERWATCH_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Mark session cookies `Secure` (when served over HTTPS).
+    #[arg(long, env = "TIERWATCH_COOKIE_SECURE")]
+    cookie_secure: bool,
+    /// Mirror promotion requests to issues of this repository (`owner/name`).
+    #[arg(long, env = "TIERWATCH_GITHUB_REPO", requires = "github_token")]
+    github_repo: Option<String>,
+    /// A GitHub token that may create, comment on and close issues there.
+    #[arg(long, env = "TIERWATCH_GITHUB_TOKEN", hide_env_values = true)]
+    github_token: Option<String>,
+    /// The GitHub API's base URL (GitHub Enterprise: `https://HOST/api/v3`).
+    #[arg(long, env = "TIERWATCH_GITHUB_API_URL", default_value = "https://api.github.com")]
+    github_api_url: String,
+    /// Seconds between polls of issue comments for `/approve` and `/reject`.
+    #[arg(long, env = "TIERWATCH_GITHUB_POLL_SECONDS", default_value_t = 60)]
+    github_poll_seconds: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,6 +115,10 @@ enum TokenCommand {
         /// Target triples the token may report for, comma-separated, or `*`.
         #[arg(long, value_delimiter = ',', required = true)]
         targets: Vec<String>,
+        /// The holder's GitHub login: their `/approve` and `/reject` comments
+        /// on synced issues count as votes (maintainers only).
+        #[arg(long)]
+        github_login: Option<String>,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -181,12 +203,18 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Schema => print(&(serde_json::to_string_pretty(&matrix::evidence::json_schema())? + "\n")),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
-        Command::Token { command: TokenCommand::Create { name, role, targets, db } } => runtime()?.block_on(async {
+        Command::Token { command: TokenCommand::Create { name, role, targets, github_login, db } } => runtime()?.block_on(async {
+            if github_login.is_some() && role != "maintainer" {
+                anyhow::bail!("--github-login is for maintainer tokens: their comments count as votes; add --role maintainer");
+            }
             let store = crate::store::Store::connect(&db.database_url)
                 .await
                 .with_context(|| format!("cannot open database {}", crate::server::redact(&db.database_url)))?;
             let (row, token) = crate::auth::new_token(&name, &role, &targets);
             store.create_token(&row, Timestamp::now()).await?;
+            store.set_github_login(&row.id, github_login.as_deref()).await?;
+            let detail = serde_json::json!({ "token": row.id, "role": role, "targets": targets, "github-login": github_login });
+            store.audit("tierwatch token create", "token-created", None, detail).await?;
             println!("{token}");
             eprintln!("token `{name}` ({role}, targets: {}) created; it is not shown again", targets.join(","));
             Ok(ExitCode::SUCCESS)
@@ -205,8 +233,32 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         )
         .init();
     let policy = load::policy(&args.policy)?;
-    let settings = crate::state::Settings { max_body_bytes: args.max_body_bytes, ..Default::default() };
+    let github = match (&args.github_repo, &args.github_token) {
+        (Some(repo), Some(token)) => {
+            let (owner, repo) = crate::github::Config::repository(repo).map_err(anyhow::Error::msg)?;
+            Some(crate::github::Config {
+                owner,
+                repo,
+                token: token.clone(),
+                api_url: args.github_api_url.clone(),
+                poll: std::time::Duration::from_secs(args.github_poll_seconds.max(1)),
+            })
+        }
+        _ => None,
+    };
+    let settings = crate::state::Settings {
+        max_body_bytes: args.max_body_bytes,
+        cookie_secure: args.cookie_secure,
+        public_url: args.public_url.clone(),
+        github_sync: github.is_some(),
+        ..Default::default()
+    };
     let (state, listener) = crate::server::prepare(policy, &args.db.database_url, &args.bind, settings).await?;
+    if let Some(cfg) = github {
+        crate::github::Client::new(&cfg).context("cannot set up the GitHub client")?;
+        tracing::info!(repo = %format!("{}/{}", cfg.owner, cfg.repo), api = %cfg.api_url, "promotion requests sync to GitHub");
+        tokio::spawn(crate::github::run(state.clone(), cfg));
+    }
     println!("tierwatch serving on http://{}", listener.local_addr()?);
     crate::server::run(state, listener, std::time::Duration::from_secs(args.tick_seconds.max(1))).await?;
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod auth;
 pub mod cli;
 pub mod error;
+pub mod github;
 pub mod load;
 pub mod promotion;
 pub mod routes;

@@ -1,0 +1,516 @@
+//! GitHub sync of promotion requests, with octocrab.
+//!
+//! Every request mirrors to one issue in the configured repository:
+//! filing opens it with the live checklist, state changes comment on it and
+//! close it, the body is rewritten when the checklist moves, and `/approve`
+//! and `/reject` comments by maintainers (matched by the GitHub login on
+//! their token) are read back as votes.
+//!
+//! Outgoing operations go through the `github_outbox` table, in order per
+//! request, and leave it only when GitHub acknowledged them: a restart, a
+//! network failure or a 5xx retries with backoff; a rate limit pauses the
+//! whole sync until GitHub's reset time (read from `GET /rate_limit`). An
+//! issue whose creation may have reached GitHub without an answer is looked
+//! up by its marker before it is created again.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use octocrab::Octocrab;
+use octocrab::models::IssueState;
+use octocrab::models::issues::IssueStateReason;
+use octocrab::params;
+
+use crate::promotion::{self, Promotion, State};
+use crate::state::AppState;
+use crate::store::OutboxRow;
+use crate::workflow::{self, Source};
+
+/// Where and as whom to sync.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Repository owner.
+    pub owner: String,
+    /// Repository name.
+    pub repo: String,
+    /// A token that may create and edit issues there.
+    pub token: String,
+    /// The API's base URL: `https://api.github.com`, or GitHub Enterprise's.
+    pub api_url: String,
+    /// How often issue comments are polled for votes.
+    pub poll: Duration,
+}
+
+impl Config {
+    /// Parses `owner/name`.
+    pub fn repository(spec: &str) -> Result<(String, String), String> {
+        match spec.split_once('/') {
+            Some((o, r)) if !o.is_empty() && !r.is_empty() && !r.contains('/') => Ok((o.to_owned(), r.to_owned())),
+            _ => Err(format!("`{spec}` is not a repository: write it as owner/name")),
+        }
+    }
+}
+
+/// The label every mirrored issue carries.
+pub const LABEL: &str = "tier-promotion";
+
+/// Why a GitHub call failed, by what to do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncError {
+    /// Rate limited: pause everything until then.
+    RateLimited { until: Timestamp, message: String },
+    /// Network trouble or a 5xx: try again soon.
+    Transient(String),
+    /// GitHub refused (bad token, no such repository, validation): retry
+    /// slowly, since someone has to fix the configuration.
+    Refused(String),
+}
+
+impl std::fmt::Display for SyncError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncError::RateLimited { until, message } => write!(f, "rate limited until {until}: {message}"),
+            SyncError::Transient(m) => write!(f, "{m}"),
+            SyncError::Refused(m) => write!(f, "refused: {m}"),
+        }
+    }
+}
+
+/// A comment read back from an issue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    pub id: i64,
+    pub login: String,
+    pub body: String,
+}
+
+/// The octocrab client for one repository.
+#[derive(Debug, Clone)]
+pub struct Client {
+    crab: Octocrab,
+    owner: String,
+    repo: String,
+}
+
+impl Client {
+    /// Builds the client; nothing is sent yet.
+    pub fn new(cfg: &Config) -> anyhow::Result<Client> {
+        let crab = Octocrab::builder()
+            .base_uri(cfg.api_url.as_str())?
+            .personal_token(cfg.token.clone())
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .set_write_timeout(Some(Duration::from_secs(30)))
+            .build()?;
+        Ok(Client { crab, owner: cfg.owner.clone(), repo: cfg.repo.clone() })
+    }
+
+    async fn classify(&self, e: octocrab::Error) -> SyncError {
+        match e {
+            octocrab::Error::GitHub { source, .. } => {
+                let status = source.status_code.as_u16();
+                let message = format!("{status} {}", source.message);
+                let limited = (status == 403 || status == 429) && source.message.to_lowercase().contains("rate limit");
+                if limited {
+                    // GitHub says when the budget resets; ask, else wait a minute.
+                    let until = match self.crab.ratelimit().get().await {
+                        Ok(r) if r.resources.core.remaining == 0 => {
+                            Timestamp::from_second(r.resources.core.reset as i64).ok()
+                        }
+                        _ => None,
+                    }
+                    .unwrap_or_else(|| Timestamp::now() + SignedDuration::from_secs(60));
+                    SyncError::RateLimited { until, message }
+                } else if status >= 500 {
+                    SyncError::Transient(message)
+                } else {
+                    SyncError::Refused(message)
+                }
+            }
+            other => SyncError::Transient(other.to_string()),
+        }
+    }
+
+    /// Opens an issue; returns its number and page.
+    pub async fn open(&self, title: &str, body: &str) -> Result<(i64, String), SyncError> {
+        let issues = self.crab.issues(&self.owner, &self.repo);
+        match issues.create(title).body(body).labels(vec![LABEL.to_owned()]).send().await {
+            Ok(i) => Ok((i.number as i64, i.html_url.to_string())),
+            Err(e) => Err(self.classify(e).await),
+        }
+    }
+
+    /// The issue carrying `marker` in its body, among this label's issues.
+    pub async fn find(&self, marker: &str) -> Result<Option<(i64, String)>, SyncError> {
+        let issues = self.crab.issues(&self.owner, &self.repo);
+        let labels = [LABEL.to_owned()];
+        for page in 1u32..=20 {
+            let result = issues
+                .list()
+                .labels(&labels)
+                .state(params::State::All)
+                .per_page(100u8)
+                .page(page)
+                .send()
+                .await;
+            let found = match result {
+                Ok(p) => p,
+                Err(e) => return Err(self.classify(e).await),
+            };
+            let n = found.items.len();
+            if let Some(i) = found.items.into_iter().find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker))) {
+                return Ok(Some((i.number as i64, i.html_url.to_string())));
+            }
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Comments on an issue.
+    pub async fn comment(&self, number: i64, body: &str) -> Result<(), SyncError> {
+        match self.crab.issues(&self.owner, &self.repo).create_comment(number as u64, body).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.classify(e).await),
+        }
+    }
+
+    /// Closes an issue as completed or not planned.
+    pub async fn close(&self, number: i64, completed: bool) -> Result<(), SyncError> {
+        let reason = if completed { IssueStateReason::Completed } else { IssueStateReason::NotPlanned };
+        let result = self
+            .crab
+            .issues(&self.owner, &self.repo)
+            .update(number as u64)
+            .state(IssueState::Closed)
+            .state_reason(reason)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.classify(e).await),
+        }
+    }
+
+    /// Rewrites an issue's body.
+    pub async fn set_body(&self, number: i64, body: &str) -> Result<(), SyncError> {
+        match self.crab.issues(&self.owner, &self.repo).update(number as u64).body(body).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.classify(e).await),
+        }
+    }
+
+    /// An issue's comments with an id above `after`, oldest first.
+    pub async fn comments_after(&self, number: i64, after: i64) -> Result<Vec<Comment>, SyncError> {
+        let issues = self.crab.issues(&self.owner, &self.repo);
+        let mut out = Vec::new();
+        for page in 1u32..=50 {
+            let found = match issues.list_comments(number as u64).per_page(100).page(page).send().await {
+                Ok(p) => p,
+                Err(e) => return Err(self.classify(e).await),
+            };
+            let n = found.items.len();
+            out.extend(found.items.into_iter().filter(|c| c.id.0 as i64 > after).map(|c| Comment {
+                id: c.id.0 as i64,
+                login: c.user.login,
+                body: c.body.unwrap_or_default(),
+            }));
+            if n < 100 {
+                break;
+            }
+        }
+        out.sort_by_key(|c| c.id);
+        Ok(out)
+    }
+}
+
+/// The marker that identifies a request's issue.
+pub fn marker(id: i64) -> String {
+    format!("<!-- tierwatch:promotion:{id} -->")
+}
+
+/// The issue's title.
+pub fn title(p: &Promotion) -> String {
+    format!("Promote `{}` from {} to {}", p.feature, p.from_tier, p.to_tier)
+}
+
+/// The issue's body: the request, the policy's rule, the live checklist,
+/// and how to vote.
+pub async fn body(state: &AppState, p: &Promotion) -> Result<String, crate::error::ApiError> {
+    let view = workflow::view(state, p.id).await?;
+    let t = &view.tally;
+    let link = state
+        .settings
+        .public_url
+        .as_deref()
+        .map(|u| format!("\n[Request {} on tierwatch]({}/promotions/{})\n", p.id, u.trim_end_matches('/'), p.id))
+        .unwrap_or_default();
+    let rfc = match (&p.rfc_url, t.rfc_required) {
+        (Some(u), _) => format!("**RFC:** {u}\n\n"),
+        (None, true) => "**RFC:** required, not linked yet\n\n".to_owned(),
+        (None, false) => String::new(),
+    };
+    let earns = if view.earns_target {
+        format!("`{}` earns {} now.", p.feature, p.to_tier)
+    } else {
+        format!("`{}` does not earn {} yet.", p.feature, p.to_tier)
+    };
+    Ok(format!(
+        "{marker}\n**Feature:** `{feature}` · **from** {from} **to** {to} · filed by {by}\n\n\
+         > {rationale}\n\n{rfc}\
+         **State:** {state} · **approvals:** {n} of {needed} (maintainers other than {by})\n\n\
+         ### Checklist for {to}\n{earns} Updated as runs arrive.\n\n{checklist}\n\
+         Maintainers vote with a comment whose first line is `/approve` or `/reject <reason>`.\n{link}",
+        marker = marker(p.id),
+        feature = p.feature,
+        from = p.from_tier,
+        to = p.to_tier,
+        by = p.filed_by,
+        rationale = p.rationale.replace('\n', "\n> "),
+        state = view.promotion.state,
+        n = t.approvals.len(),
+        needed = t.needed,
+        checklist = promotion::checklist_markdown(&view.checklist),
+    ))
+}
+
+/// The sync loop. Wakes on `state.github_wake` and every `poll`.
+pub async fn run(state: AppState, cfg: Config) {
+    let client = match Client::new(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "GitHub sync is off: cannot build the client");
+            return;
+        }
+    };
+    let mut sync = Sync { state, client, bodies: HashMap::new(), paused_until: None };
+    loop {
+        let wait = sync.pass().await;
+        let wait = wait.unwrap_or(cfg.poll).min(cfg.poll);
+        tokio::select! {
+            _ = sync.state.github_wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// One sync worker's memory.
+#[derive(Debug)]
+pub struct Sync {
+    state: AppState,
+    client: Client,
+    /// Hash of the body last written per issue.
+    bodies: HashMap<i64, String>,
+    paused_until: Option<Timestamp>,
+}
+
+impl Sync {
+    /// A worker for tests and for [`run`].
+    pub fn new(state: AppState, client: Client) -> Sync {
+        Sync { state, client, bodies: HashMap::new(), paused_until: None }
+    }
+
+    /// One pass: send what is due, refresh checklists, read votes. Returns
+    /// how long until something is due again, when known.
+    pub async fn pass(&mut self) -> Option<Duration> {
+        let now = Timestamp::now();
+        if let Some(until) = self.paused_until {
+            if until > now {
+                return Some(Duration::from_millis(until.duration_since(now).as_millis().max(50) as u64));
+            }
+            self.paused_until = None;
+        }
+        let mut next = match self.send().await {
+            Ok(next) => next,
+            Err(e) => return Some(self.failed(e)),
+        };
+        if let Err(e) = self.refresh_and_read().await {
+            next = Some(self.failed(e));
+        }
+        next
+    }
+
+    fn failed(&mut self, e: SyncError) -> Duration {
+        match e {
+            SyncError::RateLimited { until, message } => {
+                tracing::warn!(%until, %message, "GitHub rate limit: sync paused");
+                self.paused_until = Some(until);
+                Duration::from_millis(until.duration_since(Timestamp::now()).as_millis().max(50) as u64)
+            }
+            other => {
+                tracing::warn!(error = %other, "GitHub sync failed; will retry");
+                Duration::from_secs(5)
+            }
+        }
+    }
+
+    /// Sends due outbox rows in order; a request whose row fails waits with
+    /// its later rows. Only a rate limit stops the whole pass.
+    async fn send(&mut self) -> Result<Option<Duration>, SyncError> {
+        let store = self.state.store.clone();
+        let pending = match store.github_pending(500).await {
+            Ok(p) => p,
+            Err(e) => return Err(SyncError::Transient(e.to_string())),
+        };
+        let now = Timestamp::now();
+        let mut blocked: Vec<i64> = Vec::new();
+        let mut soonest: Option<Timestamp> = None;
+        for row in pending {
+            if blocked.contains(&row.promotion_id) {
+                continue;
+            }
+            if row.not_before > now {
+                blocked.push(row.promotion_id);
+                soonest = Some(soonest.map_or(row.not_before, |s| s.min(row.not_before)));
+                continue;
+            }
+            match self.send_one(&row).await {
+                Ok(()) => {
+                    if let Err(e) = store.github_done(row.seq).await {
+                        return Err(SyncError::Transient(e.to_string()));
+                    }
+                }
+                Err(SyncError::RateLimited { until, message }) => {
+                    let _ = store.github_failed(row.seq, &message, until).await;
+                    return Err(SyncError::RateLimited { until, message });
+                }
+                Err(e) => {
+                    let retry = now + backoff(row.attempts, matches!(e, SyncError::Refused(_)));
+                    tracing::warn!(request = row.promotion_id, op = %row.op, error = %e, "GitHub operation failed; will retry");
+                    let _ = store.github_failed(row.seq, &e.to_string(), retry).await;
+                    blocked.push(row.promotion_id);
+                    soonest = Some(soonest.map_or(retry, |s| s.min(retry)));
+                }
+            }
+        }
+        Ok(soonest.map(|s| Duration::from_millis(s.duration_since(Timestamp::now()).as_millis().max(50) as u64)))
+    }
+
+    async fn send_one(&mut self, row: &OutboxRow) -> Result<(), SyncError> {
+        let store = &self.state.store;
+        let internal = |e: crate::store::StoreError| SyncError::Transient(format!("database: {e}"));
+        let Some(p) = store.promotion(row.promotion_id).await.map_err(internal)? else { return Ok(()) };
+        match (row.op.as_str(), p.github_issue) {
+            ("open", Some(_)) => Ok(()),
+            ("open", None) => {
+                // An earlier attempt may have created it without our hearing back.
+                let found = if row.attempts > 0 { self.client.find(&marker(p.id)).await? } else { None };
+                let (number, url) = match found {
+                    Some(f) => f,
+                    None => {
+                        let body = body(&self.state, &p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
+                        let opened = self.client.open(&title(&p), &body).await?;
+                        self.bodies.insert(opened.0, digest(&body));
+                        opened
+                    }
+                };
+                store.set_github_issue(p.id, number, &url).await.map_err(internal)?;
+                let detail = serde_json::json!({ "issue": number, "url": url });
+                store.audit("tierwatch", "github-issue-opened", Some(p.id), detail).await.map_err(internal)?;
+                Ok(())
+            }
+            (_, None) => Err(SyncError::Transient(format!("request {} has no issue yet", p.id))),
+            ("comment", Some(n)) => self.client.comment(n, &row.body).await,
+            ("close", Some(n)) => {
+                // The body shows the final state before the issue closes.
+                let body = body(&self.state, &p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
+                self.client.set_body(n, &body).await?;
+                self.bodies.insert(n, digest(&body));
+                self.client.close(n, row.body == "completed").await
+            }
+            (op, Some(_)) => {
+                tracing::error!(op, "unknown GitHub outbox operation; dropped");
+                Ok(())
+            }
+        }
+    }
+
+    /// Rewrites bodies whose checklist moved, and reads `/approve` and
+    /// `/reject` comments on open requests.
+    async fn refresh_and_read(&mut self) -> Result<(), SyncError> {
+        let store = self.state.store.clone();
+        let internal = |e: crate::store::StoreError| SyncError::Transient(format!("database: {e}"));
+        let mut live = store.promotions(None, Some(State::Open), 1000).await.map_err(internal)?;
+        live.extend(store.promotions(None, Some(State::Approved), 1000).await.map_err(internal)?);
+        for p in live {
+            let Some(number) = p.github_issue else { continue };
+            let body = body(&self.state, &p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
+            let d = digest(&body);
+            if self.bodies.get(&number) != Some(&d) {
+                self.client.set_body(number, &body).await?;
+                self.bodies.insert(number, d);
+            }
+            if p.state == State::Open {
+                self.read_votes(&p, number).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_votes(&mut self, p: &Promotion, number: i64) -> Result<(), SyncError> {
+        let store = self.state.store.clone();
+        let internal = |e: crate::store::StoreError| SyncError::Transient(format!("database: {e}"));
+        let after = store.github_cursor(p.id).await.map_err(internal)?;
+        let comments = self.client.comments_after(number, after).await?;
+        for c in comments {
+            if let Some((vote, comment)) = promotion::parse_command(&c.body) {
+                let reply = match store.maintainer_by_github(&c.login).await.map_err(internal)? {
+                    None => Some(format!(
+                        "@{} is not a tierwatch maintainer here (no maintainer token carries this GitHub login), so `/{}` was not counted.",
+                        c.login,
+                        vote.as_str()
+                    )),
+                    Some(name) => {
+                        let detail = serde_json::json!({ "comment-id": c.id, "login": c.login, "maintainer": name });
+                        store.audit(&format!("github:{}", c.login), "github-command", Some(p.id), detail).await.map_err(internal)?;
+                        match workflow::vote(&self.state, &name, p.id, vote, comment, Source::Github).await {
+                            Ok(_) => None,
+                            Err(crate::error::ApiError::Internal(e)) => return Err(internal(e)),
+                            Err(e) => Some(format!("@{}: `/{}` was not counted: {e}", c.login, vote.as_str())),
+                        }
+                    }
+                };
+                if let Some(text) = reply {
+                    store.enqueue_github(p.id, "comment", &text).await.map_err(internal)?;
+                }
+            }
+            store.set_github_cursor(p.id, c.id).await.map_err(internal)?;
+        }
+        Ok(())
+    }
+}
+
+fn digest(body: &str) -> String {
+    crate::auth::sha256_hex(body.as_bytes())
+}
+
+/// Exponential backoff from 5 s, capped at 30 minutes; refusals (which need
+/// someone to fix the configuration) start at a minute.
+fn backoff(attempts: i64, refused: bool) -> SignedDuration {
+    let base: i64 = if refused { 60 } else { 5 };
+    let secs = base.saturating_mul(1i64 << attempts.clamp(0, 20)).min(30 * 60);
+    SignedDuration::from_secs(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(0, false).as_secs(), 5);
+        assert_eq!(backoff(3, false).as_secs(), 40);
+        assert_eq!(backoff(40, false).as_secs(), 1800);
+        assert_eq!(backoff(0, true).as_secs(), 60);
+    }
+
+    #[test]
+    fn repositories_are_owner_slash_name() {
+        assert_eq!(Config::repository("a/b"), Ok(("a".into(), "b".into())));
+        assert!(Config::repository("a").is_err());
+        assert!(Config::repository("a/b/c").is_err());
+        assert!(Config::repository("/b").is_err());
+    }
+}
