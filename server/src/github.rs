@@ -285,7 +285,7 @@ pub async fn run(state: AppState, cfg: Config) {
             return;
         }
     };
-    let mut sync = Sync { state, client, bodies: HashMap::new(), paused_until: None };
+    let mut sync = Sync::new(state, client);
     loop {
         let wait = sync.pass().await;
         let wait = wait.unwrap_or(cfg.poll).min(cfg.poll);
@@ -304,12 +304,21 @@ pub struct Sync {
     /// Hash of the body last written per issue.
     bodies: HashMap<i64, String>,
     paused_until: Option<Timestamp>,
+    /// The first retry delay; doubled per failed attempt.
+    retry_base: SignedDuration,
 }
 
 impl Sync {
     /// A worker for tests and for [`run`].
     pub fn new(state: AppState, client: Client) -> Sync {
-        Sync { state, client, bodies: HashMap::new(), paused_until: None }
+        Sync { state, client, bodies: HashMap::new(), paused_until: None, retry_base: SignedDuration::from_secs(5) }
+    }
+
+    /// Sets the first retry delay (5 s by default; refusals wait 12 times
+    /// longer). Tests shorten it.
+    pub fn with_retry_base(mut self, base: SignedDuration) -> Sync {
+        self.retry_base = base;
+        self
     }
 
     /// One pass: send what is due, refresh checklists, read votes. Returns
@@ -377,7 +386,7 @@ impl Sync {
                     return Err(SyncError::RateLimited { until, message });
                 }
                 Err(e) => {
-                    let retry = now + backoff(row.attempts, matches!(e, SyncError::Refused(_)));
+                    let retry = now + backoff(self.retry_base, row.attempts, matches!(e, SyncError::Refused(_)));
                     tracing::warn!(request = row.promotion_id, op = %row.op, error = %e, "GitHub operation failed; will retry");
                     let _ = store.github_failed(row.seq, &e.to_string(), retry).await;
                     blocked.push(row.promotion_id);
@@ -486,12 +495,12 @@ fn digest(body: &str) -> String {
     crate::auth::sha256_hex(body.as_bytes())
 }
 
-/// Exponential backoff from 5 s, capped at 30 minutes; refusals (which need
-/// someone to fix the configuration) start at a minute.
-fn backoff(attempts: i64, refused: bool) -> SignedDuration {
-    let base: i64 = if refused { 60 } else { 5 };
-    let secs = base.saturating_mul(1i64 << attempts.clamp(0, 20)).min(30 * 60);
-    SignedDuration::from_secs(secs)
+/// Exponential backoff from `base`, capped at 30 minutes; refusals (which
+/// need someone to fix the configuration) start 12 times later.
+fn backoff(base: SignedDuration, attempts: i64, refused: bool) -> SignedDuration {
+    let base = base.as_millis() as i64 * if refused { 12 } else { 1 };
+    let ms = base.saturating_mul(1i64 << attempts.clamp(0, 20)).min(30 * 60 * 1000);
+    SignedDuration::from_millis(ms)
 }
 
 #[cfg(test)]
@@ -500,10 +509,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(0, false).as_secs(), 5);
-        assert_eq!(backoff(3, false).as_secs(), 40);
-        assert_eq!(backoff(40, false).as_secs(), 1800);
-        assert_eq!(backoff(0, true).as_secs(), 60);
+        let five = SignedDuration::from_secs(5);
+        assert_eq!(backoff(five, 0, false).as_secs(), 5);
+        assert_eq!(backoff(five, 3, false).as_secs(), 40);
+        assert_eq!(backoff(five, 40, false).as_secs(), 1800);
+        assert_eq!(backoff(five, 0, true).as_secs(), 60);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod github;
+
 use std::path::PathBuf;
 
 use jiff::{SignedDuration, Timestamp};
@@ -68,7 +70,21 @@ pub async fn spawn_with(db: Db, max_body_bytes: usize) -> TestApp {
 
 /// Starts a server on an existing database (e.g. to test a restart).
 pub async fn spawn_on(database_url: String, dir: tempfile::TempDir, max_body_bytes: usize) -> TestApp {
-    let settings = Settings { max_body_bytes, ..Settings::default() };
+    spawn_settings(database_url, dir, Settings { max_body_bytes, ..Settings::default() }).await
+}
+
+/// Starts a server with a database of `db` and these settings.
+pub async fn spawn_app_with(db: Db, settings: Settings) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("tierwatch.db").display()),
+        Db::Postgres => fresh_postgres().await,
+    };
+    spawn_settings(database_url, dir, settings).await
+}
+
+/// Starts a server on `database_url` with these settings.
+pub async fn spawn_settings(database_url: String, dir: tempfile::TempDir, settings: Settings) -> TestApp {
     let (state, listener) =
         tierwatch::server::prepare(policy(), &database_url, "127.0.0.1:0", settings).await.expect("server starts");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -88,6 +104,28 @@ impl TestApp {
         let (row, token) = tierwatch::auth::new_token("test", role, &targets);
         self.state.store.create_token(&row, Timestamp::now()).await.expect("token stored");
         token
+    }
+
+    /// Creates a maintainer token for `name`, with a GitHub login if given.
+    pub async fn maintainer(&self, name: &str, github_login: Option<&str>) -> String {
+        let (row, token) = tierwatch::auth::new_token(name, "maintainer", &["*".to_owned()]);
+        self.state.store.create_token(&row, Timestamp::now()).await.expect("token stored");
+        self.state.store.set_github_login(&row.id, github_login).await.expect("login stored");
+        token
+    }
+
+    /// POSTs JSON with a bearer token; returns the status and the JSON answer.
+    pub async fn post_json(&self, token: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     pub async fn upload(&self, token: &str, body: impl Into<reqwest::Body>) -> (u16, serde_json::Value) {
@@ -130,6 +168,18 @@ pub fn fresh_fixture() -> Vec<RunReport> {
             r
         })
         .collect()
+}
+
+/// A fresh fuzz run on aarch64-unknown-linux-gnu: the one thing the
+/// fixture's aarch64 target lacks for Tier 1 ("Continuous fuzzing").
+pub fn aarch64_fuzz_run() -> RunReport {
+    let mut r = fresh_fixture()
+        .into_iter()
+        .find(|r| !r.fuzz.is_empty() && r.target.triple == "x86_64-unknown-linux-gnu")
+        .expect("the fixture has an x86_64 fuzz run");
+    r.run_id = format!("aarch64-fuzz-{}", hex::encode(rand::random::<[u8; 4]>()));
+    r.target.triple = "aarch64-unknown-linux-gnu".into();
+    r
 }
 
 pub fn json(r: &RunReport) -> String {

@@ -1,0 +1,379 @@
+//! Promotion requests end to end over HTTP, on SQLite and PostgreSQL: the
+//! policy's approval rules, the state machine, applying (TIERS.md follows),
+//! the audit log, "promotion overdue" and "at risk" flags, and the browser
+//! forms' sessions and CSRF protection.
+
+mod common;
+
+use common::{Db, TestApp, aarch64_fuzz_run, fresh_fixture, json, spawn_app};
+use serde_json::{Value, json};
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    a_tier_1_promotion_needs_an_rfc_and_three_other_maintainers_and_moves_tiers_md,
+    applying_waits_until_the_feature_earns_the_tier,
+    requests_are_withdrawn_by_their_requester_and_rejected_by_others,
+    overdue_and_at_risk_flags_follow_the_history,
+    browser_forms_need_a_session_and_its_csrf_token,
+);
+
+const AARCH64: &str = "aarch64-unknown-linux-gnu";
+
+async fn ingest(app: &TestApp, with_aarch64_fuzz: bool) {
+    let token = app.token("runner", &["*"]).await;
+    let mut reports = fresh_fixture();
+    if with_aarch64_fuzz {
+        reports.push(aarch64_fuzz_run());
+    }
+    for r in &reports {
+        let (status, body) = app.upload(&token, json(r)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+}
+
+fn feature<'a>(features: &'a Value, id: &str) -> &'a Value {
+    features.as_array().expect("array").iter().find(|f| f["id"] == id).expect("feature listed")
+}
+
+/// The TIERS.md table section a feature's row is in.
+fn tiers_md_section(md: &str, id: &str) -> String {
+    let row = md.find(&format!("| `{id}` ")).unwrap_or_else(|| panic!("{id} in TIERS.md:\n{md}"));
+    md[..row].rfind("\n#### ").map(|h| md[h + 6..].lines().next().unwrap_or_default().to_owned()).expect("heading")
+}
+
+async fn a_tier_1_promotion_needs_an_rfc_and_three_other_maintainers_and_moves_tiers_md(db: Db) {
+    let app = spawn_app(db).await;
+    ingest(&app, true).await;
+    let f = app.get_json("/api/v1/features").await;
+    assert_eq!(feature(&f, AARCH64)["status"], "promotable", "{}", feature(&f, AARCH64));
+    let (_, md) = app.get_text("/TIERS.md").await;
+    assert_eq!(tiers_md_section(&md, AARCH64), "Tier 2");
+
+    let [alice, bob, carol, dave] = [
+        app.maintainer("alice", None).await,
+        app.maintainer("bob", None).await,
+        app.maintainer("carol", None).await,
+        app.maintainer("dave", None).await,
+    ];
+    let runner = app.token("runner", &["*"]).await;
+    let filing = json!({ "feature": AARCH64, "to-tier": 1, "rationale": "Fuzzed continuously on aarch64 now." });
+
+    let (status, body) = app.post_json(&runner, "/api/v1/promotions", filing.clone()).await;
+    assert_eq!(status, 403, "a runner token cannot file: {body}");
+    let (status, body) = app.post_json(&alice, "/api/v1/promotions", filing.clone()).await;
+    assert_eq!((status, &body["error"]["field"]), (422, &json!("rfc-url")), "tier 1 needs an RFC: {body}");
+    let (status, body) =
+        app.post_json(&alice, "/api/v1/promotions", json!({ "feature": AARCH64, "to-tier": 3, "rationale": "x" })).await;
+    assert_eq!((status, &body["error"]["field"]), (422, &json!("to-tier")), "{body}");
+
+    let mut filing = filing;
+    filing["rfc-url"] = json!("https://github.com/bytecodealliance/rfcs/pull/42");
+    let (status, body) = app.post_json(&alice, "/api/v1/promotions", filing.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    assert_eq!(body["state"], "open");
+    assert_eq!(body["tally"]["needed"], 3);
+    assert_eq!(body["earns-target"], true);
+    let fuzzing = body["checklist"].as_array().expect("checklist").iter().find(|c| c["requirement"] == "t1-fuzz-target");
+    assert_eq!(fuzzing.expect("fuzzing on the checklist")["met"], true, "{body}");
+
+    let (status, body) = app.post_json(&bob, "/api/v1/promotions", filing).await;
+    assert_eq!(status, 409, "one request per feature at a time: {body}");
+
+    let url = |action: &str| format!("/api/v1/promotions/{id}/{action}");
+    let (status, body) = app.post_json(&alice, &url("approve"), json!({})).await;
+    assert_eq!(status, 403, "nobody approves their own request: {body}");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("their own request"), "{body}");
+    let (status, body) = app.post_json(&alice, &url("apply"), json!({})).await;
+    assert_eq!(status, 409, "not approved yet: {body}");
+
+    for (who, n) in [(&bob, 1), (&carol, 2)] {
+        let (status, body) = app.post_json(who, &url("approve"), json!({ "comment": "looks right" })).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["state"], "open", "{n} of 3: {body}");
+        assert_eq!(body["tally"]["approvals"].as_array().map(Vec::len), Some(n));
+    }
+    // Approving twice counts once.
+    let (_, body) = app.post_json(&carol, &url("approve"), json!({})).await;
+    assert_eq!(body["tally"]["approvals"].as_array().map(Vec::len), Some(2), "{body}");
+    let (status, body) = app.post_json(&dave, &url("approve"), json!({})).await;
+    assert_eq!((status, &body["state"]), (200, &json!("approved")), "{body}");
+
+    let (status, body) = app.post_json(&bob, &url("apply"), json!({})).await;
+    assert_eq!((status, &body["state"]), (200, &json!("applied")), "{body}");
+    assert_eq!(body["decided-by"], "bob");
+
+    let (_, md) = app.get_text("/TIERS.md").await;
+    assert_eq!(tiers_md_section(&md, AARCH64), "Tier 1", "applied promotion moves the row:\n{md}");
+    let f = app.get_json(&format!("/api/v1/features/{AARCH64}")).await;
+    assert_eq!((&f["declared"], &f["status"]), (&json!(1), &json!("conforming")), "{f}");
+    assert_eq!(f["declared-by"]["applied-by"], "bob");
+    assert_eq!(f["declared-by"]["promotion-id"], id);
+
+    let audit = app.get_json(&format!("/api/v1/audit?promotion={id}")).await;
+    let actions: Vec<(&str, &str)> = audit
+        .as_array()
+        .expect("array")
+        .iter()
+        .rev()
+        .map(|a| (a["actor"].as_str().unwrap_or_default(), a["action"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("alice", "filed"),
+            ("bob", "approve"),
+            ("carol", "approve"),
+            ("carol", "approve"),
+            ("dave", "approve"),
+            ("tierwatch", "approved"),
+            ("bob", "applied")
+        ]
+    );
+
+    // The declared tier survives a restart.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let again = common::spawn_on(app.database_url.clone(), dir, 8 * 1024 * 1024).await;
+    let (_, md) = again.get_text("/TIERS.md").await;
+    assert_eq!(tiers_md_section(&md, AARCH64), "Tier 1");
+}
+
+async fn applying_waits_until_the_feature_earns_the_tier(db: Db) {
+    let app = spawn_app(db).await;
+    ingest(&app, false).await;
+    let [alice, bob, carol, dave] = [
+        app.maintainer("alice", None).await,
+        app.maintainer("bob", None).await,
+        app.maintainer("carol", None).await,
+        app.maintainer("dave", None).await,
+    ];
+    let filing = json!({ "feature": AARCH64, "to-tier": 1, "rationale": "Soon fuzzed.", "rfc-url": "https://example.org/rfc/1" });
+    let (status, body) = app.post_json(&alice, "/api/v1/promotions", filing).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["earns-target"], false);
+    let id = body["id"].as_i64().expect("id");
+    for who in [&bob, &carol, &dave] {
+        let (status, body) = app.post_json(who, &format!("/api/v1/promotions/{id}/approve"), json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let apply = format!("/api/v1/promotions/{id}/apply");
+    let (status, body) = app.post_json(&bob, &apply, json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("does not earn Tier 1 yet") && message.contains("Continuous fuzzing"), "{message}");
+    let (_, md) = app.get_text("/TIERS.md").await;
+    assert_eq!(tiers_md_section(&md, AARCH64), "Tier 2");
+
+    // The checklist follows the runs: once aarch64 is fuzzed it applies.
+    let runner = app.token("runner", &["*"]).await;
+    let (status, body) = app.upload(&runner, json(&aarch64_fuzz_run())).await;
+    assert_eq!(status, 201, "{body}");
+    let view = app.get_json(&format!("/api/v1/promotions/{id}")).await;
+    assert_eq!(view["earns-target"], true, "{view}");
+    let (status, body) = app.post_json(&carol, &apply, json!({})).await;
+    assert_eq!((status, &body["state"]), (200, &json!("applied")), "{body}");
+    let (_, md) = app.get_text("/TIERS.md").await;
+    assert_eq!(tiers_md_section(&md, AARCH64), "Tier 1");
+}
+
+async fn requests_are_withdrawn_by_their_requester_and_rejected_by_others(db: Db) {
+    let app = spawn_app(db).await;
+    ingest(&app, false).await;
+    let [alice, bob] = [app.maintainer("alice", None).await, app.maintainer("bob", None).await];
+    let file = |feature: &str| json!({ "feature": feature, "to-tier": 2, "rationale": "Well tested." });
+
+    let (_, body) = app.post_json(&alice, "/api/v1/promotions", file("gc")).await;
+    let id = body["id"].as_i64().expect("id");
+    let (status, body) = app.post_json(&bob, &format!("/api/v1/promotions/{id}/withdraw"), json!({})).await;
+    assert_eq!(status, 403, "only the requester withdraws: {body}");
+    let (status, body) = app.post_json(&alice, &format!("/api/v1/promotions/{id}/withdraw"), json!({})).await;
+    assert_eq!((status, &body["state"]), (200, &json!("withdrawn")), "{body}");
+    let (status, body) = app.post_json(&bob, &format!("/api/v1/promotions/{id}/approve"), json!({})).await;
+    assert_eq!(status, 409, "no votes on a withdrawn request: {body}");
+
+    // A withdrawn request no longer blocks a new one.
+    let (status, body) = app.post_json(&alice, "/api/v1/promotions", file("gc")).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let (status, body) = app.post_json(&alice, &format!("/api/v1/promotions/{id}/reject"), json!({})).await;
+    assert_eq!(status, 403, "the requester withdraws rather than rejects: {body}");
+    let (status, body) =
+        app.post_json(&bob, &format!("/api/v1/promotions/{id}/reject"), json!({ "comment": "incomplete" })).await;
+    assert_eq!((status, &body["state"]), (200, &json!("rejected")), "{body}");
+    assert_eq!(body["votes"][0]["comment"], "incomplete");
+
+    let listed = app.get_json("/api/v1/promotions?feature=gc&state=rejected").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let (status, text) = app.get_text("/api/v1/promotions?state=merged").await;
+    assert!(status == 400 && text.contains("open, approved, rejected, withdrawn, applied"), "{status} {text}");
+    let (status, _) = app.get_text("/api/v1/promotions/999").await;
+    assert_eq!(status, 404);
+    let (status, body) = app.post_json(&bob, "/api/v1/promotions/1/merge", json!({})).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) =
+        app.post_json(&bob, "/api/v1/promotions", json!({ "feature": "gc", "to-tier": 2, "rationale": "x", "extra": 1 })).await;
+    assert_eq!(status, 422, "unknown fields are refused: {body}");
+}
+
+async fn overdue_and_at_risk_flags_follow_the_history(db: Db) {
+    let app = spawn_app(db).await;
+    ingest(&app, true).await;
+    let f = app.get_json("/api/v1/features").await;
+    assert_eq!(feature(&f, AARCH64)["flags"], json!([]), "promotable for a moment is not overdue");
+
+    // A failing aarch64 run puts a tier-2 feature of that target at risk.
+    let mut failing = fresh_fixture().into_iter().find(|r| r.target.triple == AARCH64 && r.engine.compiler == "cranelift").expect("run");
+    failing.run_id = "aarch64-regression".into();
+    failing.finished_at += jiff::SignedDuration::from_secs(60);
+    let first = failing.spec.iter_mut().find(|s| !s.directives.is_empty()).expect("a spec file");
+    first.directives[0].outcome = matrix::evidence::Outcome::Fail;
+    first.directives[0].message = Some("wrong result".into());
+    let runner = app.token("runner", &["*"]).await;
+    let (status, body) = app.upload(&runner, json(&failing)).await;
+    assert_eq!(status, 201, "{body}");
+    let f = app.get_json("/api/v1/features").await;
+    let flags = &feature(&f, AARCH64)["flags"];
+    assert_eq!(flags[0]["kind"], "at-risk", "{}", feature(&f, AARCH64));
+    assert!(!flags[0]["failing"].as_array().expect("failing").is_empty(), "{flags}");
+    let (_, html) = app.get_text("/").await;
+    assert!(html.contains("class=\"flag at-risk\""), "the dashboard shows the flag");
+
+    // A fixed run makes it promotable again; pretend that was 40 days ago
+    // (the policy's window is 30 days) and restart: the history says overdue.
+    let mut fixed = failing.clone();
+    fixed.run_id = "aarch64-fixed".into();
+    fixed.finished_at += jiff::SignedDuration::from_secs(60);
+    let first = fixed.spec.iter_mut().find(|s| !s.directives.is_empty()).expect("a spec file");
+    first.directives[0].outcome = matrix::evidence::Outcome::Pass;
+    let (status, body) = app.upload(&runner, json(&fixed)).await;
+    assert_eq!(status, 201, "{body}");
+    let f = app.get_json("/api/v1/features").await;
+    assert_eq!(feature(&f, AARCH64)["flags"], json!([]), "{}", feature(&f, AARCH64));
+
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.database_url).await.expect("connect");
+    let forty_days = 40 * 24 * 3600 * 1000i64;
+    sqlx::query("UPDATE feature_history SET at = at - $1 WHERE feature = $2")
+        .bind(forty_days)
+        .bind(AARCH64)
+        .execute(&mut conn)
+        .await
+        .expect("backdate");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let again = common::spawn_on(app.database_url.clone(), dir, 8 * 1024 * 1024).await;
+    let f = again.get_json("/api/v1/features").await;
+    let flags = &feature(&f, AARCH64)["flags"];
+    assert_eq!(flags[0]["kind"], "promotion-overdue", "{}", feature(&f, AARCH64));
+    assert_eq!((&flags[0]["window"], &flags[0]["earned"]), (&json!("30d"), &json!(1)));
+    let (_, html) = again.get_text("/").await;
+    assert!(html.contains("promotion overdue"));
+}
+
+/// Cookie and redirect handling by hand, as a browser does it.
+async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
+    let app = spawn_app(db).await;
+    ingest(&app, false).await;
+    let [alice, bob] = [app.maintainer("alice", None).await, app.maintainer("bob", None).await];
+    let runner = app.token("runner", &["*"]).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let login = |token: String| {
+        let client = client.clone();
+        let base = app.base.clone();
+        async move { client.post(format!("{base}/login")).form(&[("token", token.as_str()), ("next", "/promotions")]).send().await.expect("login") }
+    };
+    let r = login(runner).await;
+    assert_eq!(r.status(), 403, "runner tokens do not sign in");
+    let r = login("tw_nope_nope".into()).await;
+    assert_eq!(r.status(), 401);
+
+    let r = login(alice).await;
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let alice_cookie = cookie.split(';').next().expect("pair").to_owned();
+    let page = |cookie: String, path: String| {
+        let client = client.clone();
+        let base = app.base.clone();
+        async move { client.get(format!("{base}{path}")).header("cookie", cookie).send().await.expect("get").text().await.expect("text") }
+    };
+    let html = page(alice_cookie.clone(), "/promotions".into()).await;
+    assert!(html.contains("Signed in as <strong>alice</strong>"), "{html}");
+    let csrf = |html: &str| {
+        let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+        html[at..at + 64].to_owned()
+    };
+    let alice_csrf = csrf(&html);
+
+    let post = |cookie: Option<String>, path: String, form: Vec<(&'static str, String)>, origin: Option<&'static str>| {
+        let client = client.clone();
+        let base = app.base.clone();
+        async move {
+            let mut req = client.post(format!("{base}{path}")).form(&form);
+            if let Some(c) = cookie {
+                req = req.header("cookie", c);
+            }
+            if let Some(o) = origin {
+                req = req.header("origin", o);
+            }
+            req.send().await.expect("post")
+        }
+    };
+    let filing = |csrf: String| {
+        vec![
+            ("csrf", csrf),
+            ("feature", "gc".to_owned()),
+            ("to_tier", "2".to_owned()),
+            ("rationale", "Browser filing".to_owned()),
+            ("rfc_url", String::new()),
+        ]
+    };
+    let r = post(None, "/promotions".into(), filing(alice_csrf.clone()), None).await;
+    assert_eq!(r.status(), 401, "no session, no filing");
+    let r = post(Some(alice_cookie.clone()), "/promotions".into(), filing("0".repeat(64)), None).await;
+    assert_eq!(r.status(), 403, "a wrong CSRF token is refused");
+    let r = post(Some(alice_cookie.clone()), "/promotions".into(), filing(alice_csrf.clone()), Some("https://evil.example")).await;
+    assert_eq!(r.status(), 403, "a cross-site post is refused");
+    assert_eq!(app.get_json("/api/v1/promotions").await, json!([]), "nothing was filed");
+    let r = post(Some(alice_cookie.clone()), "/promotions".into(), filing(alice_csrf.clone()), None).await;
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().expect("location").to_owned();
+    assert_eq!(to, "/promotions/1");
+
+    // Bob signs in and approves from the page; gc into tier 2 needs two.
+    let r = login(bob).await;
+    let bob_cookie = r.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let html = page(bob_cookie.clone(), to.clone()).await;
+    assert!(html.contains("/promotions/1/approve"), "bob sees the approve form");
+    let bob_csrf = csrf(&html);
+    assert_ne!(bob_csrf, alice_csrf, "each session has its own token");
+    let r = post(Some(bob_cookie.clone()), "/promotions/1/approve".into(), vec![("csrf", alice_csrf.clone())], None).await;
+    assert_eq!(r.status(), 403, "another session's token is refused");
+    let r = post(Some(bob_cookie.clone()), "/promotions/1/approve".into(), vec![("csrf", bob_csrf.clone()), ("comment", "yes".into())], None).await;
+    assert_eq!(r.status(), 303);
+    let view = app.get_json("/api/v1/promotions/1").await;
+    assert_eq!(view["votes"][0]["source"], "web");
+    assert_eq!(view["tally"]["approvals"], json!(["bob"]));
+    let html = page(alice_cookie.clone(), to).await;
+    assert!(!html.contains("/promotions/1/approve"), "alice is not offered her own approval");
+
+    // Signing out ends the session.
+    let r = post(Some(bob_cookie.clone()), "/logout".into(), vec![("csrf", bob_csrf.clone())], None).await;
+    assert_eq!(r.status(), 303);
+    let r = post(Some(bob_cookie), "/promotions/1/reject".into(), vec![("csrf", bob_csrf)], None).await;
+    assert_eq!(r.status(), 401);
+    let audit = app.get_json("/api/v1/audit").await;
+    let actions: Vec<&str> = audit.as_array().expect("array").iter().filter_map(|a| a["action"].as_str()).collect();
+    assert!(actions.contains(&"signed-in") && actions.contains(&"signed-out") && actions.contains(&"filed"), "{actions:?}");
+}
