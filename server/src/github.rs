@@ -146,14 +146,8 @@ impl Client {
         let issues = self.crab.issues(&self.owner, &self.repo);
         let labels = [LABEL.to_owned()];
         for page in 1u32..=20 {
-            let result = issues
-                .list()
-                .labels(&labels)
-                .state(params::State::All)
-                .per_page(100u8)
-                .page(page)
-                .send()
-                .await;
+            let result =
+                issues.list().labels(&labels).state(params::State::All).per_page(100u8).page(page).send().await;
             let found = match result {
                 Ok(p) => p,
                 Err(e) => return Err(self.classify(e).await),
@@ -262,7 +256,7 @@ pub async fn body(state: &AppState, p: &Promotion) -> Result<String, crate::erro
          > {rationale}\n\n{rfc}\
          **State:** {state} · **approvals:** {n} of {needed} (maintainers other than {by})\n\n\
          ### Checklist for {to}\n{earns} Updated as runs arrive.\n\n{checklist}\n\
-         Maintainers vote with a comment whose first line is `/approve` or `/reject <reason>`.\n{link}",
+         Maintainers vote with a comment that starts with `/approve` or `/reject <reason>`.\n{link}",
         marker = marker(p.id),
         feature = p.feature,
         from = p.from_tier,
@@ -336,7 +330,17 @@ impl Sync {
             Err(e) => return Some(self.failed(e)),
         };
         if let Err(e) = self.refresh_and_read().await {
-            next = Some(self.failed(e));
+            return Some(self.failed(e));
+        }
+        // Votes read back may have queued comments: send them now.
+        match self.send().await {
+            Ok(again) => {
+                next = match (next, again) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            Err(e) => return Some(self.failed(e)),
         }
         next
     }
@@ -473,7 +477,10 @@ impl Sync {
                     )),
                     Some(name) => {
                         let detail = serde_json::json!({ "comment-id": c.id, "login": c.login, "maintainer": name });
-                        store.audit(&format!("github:{}", c.login), "github-command", Some(p.id), detail).await.map_err(internal)?;
+                        store
+                            .audit(&format!("github:{}", c.login), "github-command", Some(p.id), detail)
+                            .await
+                            .map_err(internal)?;
                         match workflow::vote(&self.state, &name, p.id, vote, comment, Source::Github).await {
                             Ok(_) => None,
                             Err(crate::error::ApiError::Internal(e)) => return Err(internal(e)),

@@ -62,9 +62,10 @@ impl fmt::Display for State {
 impl FromStr for State {
     type Err = String;
     fn from_str(s: &str) -> Result<State, String> {
-        State::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
-            format!("unknown state `{s}`; states: {}", State::ALL.map(State::as_str).join(", "))
-        })
+        State::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| format!("unknown state `{s}`; states: {}", State::ALL.map(State::as_str).join(", ")))
     }
 }
 
@@ -375,17 +376,17 @@ pub fn flags(policy: &Policy, r: &FeatureResult, since: Timestamp, now: Timestam
     }
 }
 
-/// A command read from an issue comment: its first line, `/approve` or
-/// `/reject`, optionally followed by a reason.
+/// A command read from an issue comment: the comment starts with
+/// `/approve` or `/reject`; whatever follows it is the vote's comment.
 pub fn parse_command(body: &str) -> Option<(Vote, Option<String>)> {
-    let first = body.trim_start().lines().next()?.trim();
-    let (word, rest) = first.split_once(char::is_whitespace).unwrap_or((first, ""));
-    let vote = match word {
+    let text = body.trim_start();
+    let end = text.find(char::is_whitespace).unwrap_or(text.len());
+    let vote = match &text[..end] {
         "/approve" => Vote::Approve,
         "/reject" => Vote::Reject,
         _ => return None,
     };
-    let rest = rest.trim();
+    let rest = text[end..].trim();
     Some((vote, (!rest.is_empty()).then(|| rest.to_owned())))
 }
 
@@ -443,9 +444,13 @@ mod tests {
     }
 
     #[test]
-    fn comment_commands_are_read_from_the_first_line_only() {
+    fn comment_commands_open_the_comment() {
         assert_eq!(parse_command("/approve"), Some((Vote::Approve, None)));
-        assert_eq!(parse_command("  /reject  not fuzzed yet\nmore"), Some((Vote::Reject, Some("not fuzzed yet".into()))));
+        assert_eq!(
+            parse_command("  /reject  not fuzzed yet\nsee the dashboard"),
+            Some((Vote::Reject, Some("not fuzzed yet\nsee the dashboard".into())))
+        );
+        assert_eq!(parse_command("/approve\nChecked."), Some((Vote::Approve, Some("Checked.".into()))));
         assert_eq!(parse_command("I think we should /approve"), None);
         assert_eq!(parse_command("/approved"), None);
         assert_eq!(parse_command("hello\n/approve"), None);
@@ -457,6 +462,11 @@ mod tests {
         for s in State::ALL {
             assert_eq!(s.as_str().parse::<State>(), Ok(s));
         }
-        assert!("merged".parse::<State>().unwrap_err().contains("open, approved, rejected, withdrawn, applied"));
+        assert!(
+            "merged"
+                .parse::<State>()
+                .expect_err("not a state")
+                .contains("open, approved, rejected, withdrawn, applied")
+        );
     }
 }

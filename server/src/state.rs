@@ -331,7 +331,9 @@ pub fn with_declared(base: &Policy, applied: &[DeclaredRow]) -> Policy {
                 "the policy file changed this feature's declared tier since promotion {} moved it from {} to {}; the file wins",
                 d.promotion_id, d.from_tier, d.to_tier
             ),
-            None => tracing::warn!(feature = %d.feature, "an applied promotion names a feature the policy no longer has"),
+            None => {
+                tracing::warn!(feature = %d.feature, "an applied promotion names a feature the policy no longer has")
+            }
         }
     }
     policy

@@ -86,19 +86,17 @@ pub async fn view(state: &AppState, id: i64) -> Result<PromotionView, ApiError> 
     let p = load(state, id).await?;
     let (policy, eval) = state.snapshot().await;
     let votes = state.store.votes(id).await?;
-    let rule = policy.promotions.as_ref().and_then(|x| x.rule(p.to_tier)).cloned().unwrap_or(
-        matrix::policy::PromotionRule { into: p.to_tier, approvals: 0, rfc: false },
-    );
+    let rule = policy
+        .promotions
+        .as_ref()
+        .and_then(|x| x.rule(p.to_tier))
+        .cloned()
+        .unwrap_or(matrix::policy::PromotionRule { into: p.to_tier, approvals: 0, rfc: false });
     let tally = Tally::new(&rule, &p, &votes);
     let result = eval.feature(&p.feature);
     let checklist = result.map(|r| promotion::checklist(&policy, r, p.to_tier)).unwrap_or_default();
-    let github_error = state
-        .store
-        .github_pending(1000)
-        .await?
-        .into_iter()
-        .filter(|o| o.promotion_id == id)
-        .find_map(|o| o.last_error);
+    let github_error =
+        state.store.github_pending(1000).await?.into_iter().filter(|o| o.promotion_id == id).find_map(|o| o.last_error);
     Ok(PromotionView {
         earns_target: result.is_some_and(|r| promotion::earns(r, p.to_tier)),
         earned: result.and_then(|r| r.earned),
@@ -180,7 +178,9 @@ pub async fn vote(
     }
     if p.filed_by == who {
         return Err(ApiError::Forbidden(match vote {
-            Vote::Approve => format!("nobody approves their own request: {who} filed request {id}; other maintainers approve it"),
+            Vote::Approve => {
+                format!("nobody approves their own request: {who} filed request {id}; other maintainers approve it")
+            }
             Vote::Reject => format!("{who} filed request {id}; withdraw it instead of rejecting it"),
         }));
     }
@@ -194,17 +194,19 @@ pub async fn vote(
     let policy = state.policy().await;
     let rule = rule_for(&policy, &p)?;
     let now = Timestamp::now();
-    let row = VoteRow { maintainer: who.to_owned(), vote, comment: comment.clone(), source: source.as_str().to_owned(), at: now };
+    let row = VoteRow {
+        maintainer: who.to_owned(),
+        vote,
+        comment: comment.clone(),
+        source: source.as_str().to_owned(),
+        at: now,
+    };
     state.store.put_vote(id, &row).await?;
     state.store.audit(who, vote.as_str(), Some(id), json!({ "comment": comment, "source": source.as_str() })).await?;
     let tally = Tally::new(&rule, &p, &state.store.votes(id).await?);
     let said = comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
     let line = match vote {
-        Vote::Approve => format!(
-            "Approval by {who} ({} of {} needed){said}",
-            tally.approvals.len(),
-            tally.needed
-        ),
+        Vote::Approve => format!("Approval by {who} ({} of {} needed){said}", tally.approvals.len(), tally.needed),
         Vote::Reject => format!("Rejected by {who}{said}"),
     };
     github(state, id, "comment", &line).await?;
@@ -285,7 +287,11 @@ pub async fn apply(state: &AppState, who: &str, id: i64, source: Source) -> Resu
             "`{}` does not earn {} yet; missing: {}",
             p.feature,
             p.to_tier,
-            if missing.is_empty() { "requirements of other features it depends on".to_owned() } else { missing.join("; ") }
+            if missing.is_empty() {
+                "requirements of other features it depends on".to_owned()
+            } else {
+                missing.join("; ")
+            }
         )));
     }
     let now = Timestamp::now();

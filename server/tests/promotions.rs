@@ -74,8 +74,9 @@ async fn a_tier_1_promotion_needs_an_rfc_and_three_other_maintainers_and_moves_t
     assert_eq!(status, 403, "a runner token cannot file: {body}");
     let (status, body) = app.post_json(&alice, "/api/v1/promotions", filing.clone()).await;
     assert_eq!((status, &body["error"]["field"]), (422, &json!("rfc-url")), "tier 1 needs an RFC: {body}");
-    let (status, body) =
-        app.post_json(&alice, "/api/v1/promotions", json!({ "feature": AARCH64, "to-tier": 3, "rationale": "x" })).await;
+    let (status, body) = app
+        .post_json(&alice, "/api/v1/promotions", json!({ "feature": AARCH64, "to-tier": 3, "rationale": "x" }))
+        .await;
     assert_eq!((status, &body["error"]["field"]), (422, &json!("to-tier")), "{body}");
 
     let mut filing = filing;
@@ -86,7 +87,8 @@ async fn a_tier_1_promotion_needs_an_rfc_and_three_other_maintainers_and_moves_t
     assert_eq!(body["state"], "open");
     assert_eq!(body["tally"]["needed"], 3);
     assert_eq!(body["earns-target"], true);
-    let fuzzing = body["checklist"].as_array().expect("checklist").iter().find(|c| c["requirement"] == "t1-fuzz-target");
+    let fuzzing =
+        body["checklist"].as_array().expect("checklist").iter().find(|c| c["requirement"] == "t1-fuzz-target");
     assert_eq!(fuzzing.expect("fuzzing on the checklist")["met"], true, "{body}");
 
     let (status, body) = app.post_json(&bob, "/api/v1/promotions", filing).await;
@@ -222,8 +224,9 @@ async fn requests_are_withdrawn_by_their_requester_and_rejected_by_others(db: Db
     assert_eq!(status, 404);
     let (status, body) = app.post_json(&bob, "/api/v1/promotions/1/merge", json!({})).await;
     assert_eq!(status, 404, "{body}");
-    let (status, body) =
-        app.post_json(&bob, "/api/v1/promotions", json!({ "feature": "gc", "to-tier": 2, "rationale": "x", "extra": 1 })).await;
+    let (status, body) = app
+        .post_json(&bob, "/api/v1/promotions", json!({ "feature": "gc", "to-tier": 2, "rationale": "x", "extra": 1 }))
+        .await;
     assert_eq!(status, 422, "unknown fields are refused: {body}");
 }
 
@@ -234,7 +237,10 @@ async fn overdue_and_at_risk_flags_follow_the_history(db: Db) {
     assert_eq!(feature(&f, AARCH64)["flags"], json!([]), "promotable for a moment is not overdue");
 
     // A failing aarch64 run puts a tier-2 feature of that target at risk.
-    let mut failing = fresh_fixture().into_iter().find(|r| r.target.triple == AARCH64 && r.engine.compiler == "cranelift").expect("run");
+    let mut failing = fresh_fixture()
+        .into_iter()
+        .find(|r| r.target.triple == AARCH64 && r.engine.compiler == "cranelift")
+        .expect("run");
     failing.run_id = "aarch64-regression".into();
     failing.finished_at += jiff::SignedDuration::from_secs(60);
     let first = failing.spec.iter_mut().find(|s| !s.directives.is_empty()).expect("a spec file");
@@ -291,7 +297,14 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     let login = |token: String| {
         let client = client.clone();
         let base = app.base.clone();
-        async move { client.post(format!("{base}/login")).form(&[("token", token.as_str()), ("next", "/promotions")]).send().await.expect("login") }
+        async move {
+            client
+                .post(format!("{base}/login"))
+                .form(&[("token", token.as_str()), ("next", "/promotions")])
+                .send()
+                .await
+                .expect("login")
+        }
     };
     let r = login(runner).await;
     assert_eq!(r.status(), 403, "runner tokens do not sign in");
@@ -306,7 +319,17 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     let page = |cookie: String, path: String| {
         let client = client.clone();
         let base = app.base.clone();
-        async move { client.get(format!("{base}{path}")).header("cookie", cookie).send().await.expect("get").text().await.expect("text") }
+        async move {
+            client
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("text")
+        }
     };
     let html = page(alice_cookie.clone(), "/promotions".into()).await;
     assert!(html.contains("Signed in as <strong>alice</strong>"), "{html}");
@@ -316,20 +339,21 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     };
     let alice_csrf = csrf(&html);
 
-    let post = |cookie: Option<String>, path: String, form: Vec<(&'static str, String)>, origin: Option<&'static str>| {
-        let client = client.clone();
-        let base = app.base.clone();
-        async move {
-            let mut req = client.post(format!("{base}{path}")).form(&form);
-            if let Some(c) = cookie {
-                req = req.header("cookie", c);
+    let post =
+        |cookie: Option<String>, path: String, form: Vec<(&'static str, String)>, origin: Option<&'static str>| {
+            let client = client.clone();
+            let base = app.base.clone();
+            async move {
+                let mut req = client.post(format!("{base}{path}")).form(&form);
+                if let Some(c) = cookie {
+                    req = req.header("cookie", c);
+                }
+                if let Some(o) = origin {
+                    req = req.header("origin", o);
+                }
+                req.send().await.expect("post")
             }
-            if let Some(o) = origin {
-                req = req.header("origin", o);
-            }
-            req.send().await.expect("post")
-        }
-    };
+        };
     let filing = |csrf: String| {
         vec![
             ("csrf", csrf),
@@ -343,7 +367,13 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     assert_eq!(r.status(), 401, "no session, no filing");
     let r = post(Some(alice_cookie.clone()), "/promotions".into(), filing("0".repeat(64)), None).await;
     assert_eq!(r.status(), 403, "a wrong CSRF token is refused");
-    let r = post(Some(alice_cookie.clone()), "/promotions".into(), filing(alice_csrf.clone()), Some("https://evil.example")).await;
+    let r = post(
+        Some(alice_cookie.clone()),
+        "/promotions".into(),
+        filing(alice_csrf.clone()),
+        Some("https://evil.example"),
+    )
+    .await;
     assert_eq!(r.status(), 403, "a cross-site post is refused");
     assert_eq!(app.get_json("/api/v1/promotions").await, json!([]), "nothing was filed");
     let r = post(Some(alice_cookie.clone()), "/promotions".into(), filing(alice_csrf.clone()), None).await;
@@ -358,9 +388,16 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     assert!(html.contains("/promotions/1/approve"), "bob sees the approve form");
     let bob_csrf = csrf(&html);
     assert_ne!(bob_csrf, alice_csrf, "each session has its own token");
-    let r = post(Some(bob_cookie.clone()), "/promotions/1/approve".into(), vec![("csrf", alice_csrf.clone())], None).await;
+    let r =
+        post(Some(bob_cookie.clone()), "/promotions/1/approve".into(), vec![("csrf", alice_csrf.clone())], None).await;
     assert_eq!(r.status(), 403, "another session's token is refused");
-    let r = post(Some(bob_cookie.clone()), "/promotions/1/approve".into(), vec![("csrf", bob_csrf.clone()), ("comment", "yes".into())], None).await;
+    let r = post(
+        Some(bob_cookie.clone()),
+        "/promotions/1/approve".into(),
+        vec![("csrf", bob_csrf.clone()), ("comment", "yes".into())],
+        None,
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let view = app.get_json("/api/v1/promotions/1").await;
     assert_eq!(view["votes"][0]["source"], "web");
@@ -375,5 +412,8 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     assert_eq!(r.status(), 401);
     let audit = app.get_json("/api/v1/audit").await;
     let actions: Vec<&str> = audit.as_array().expect("array").iter().filter_map(|a| a["action"].as_str()).collect();
-    assert!(actions.contains(&"signed-in") && actions.contains(&"signed-out") && actions.contains(&"filed"), "{actions:?}");
+    assert!(
+        actions.contains(&"signed-in") && actions.contains(&"signed-out") && actions.contains(&"filed"),
+        "{actions:?}"
+    );
 }

@@ -230,7 +230,11 @@ struct PageQuery {
     feature: Option<String>,
 }
 
-async fn page_list(State(state): State<AppState>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<PageQuery>) -> Response {
+async fn page_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<PageQuery>,
+) -> Response {
     let result = async {
         let session = session::current(&state, &headers).await?;
         let requests = state.store.promotions(None, None, 200).await?;

@@ -76,9 +76,7 @@ fn promotion(r: &AnyRow) -> Result<Promotion> {
         to_tier: tier(r, "to_tier")?,
         rationale: r.try_get("rationale")?,
         rfc_url: r.try_get("rfc_url")?,
-        state: state
-            .parse()
-            .map_err(|message| StoreError::Corrupt { run_id: format!("promotion {id}"), message })?,
+        state: state.parse().map_err(|message| StoreError::Corrupt { run_id: format!("promotion {id}"), message })?,
         filed_by: r.try_get("filed_by")?,
         filed_at: from_millis(r.try_get("filed_at")?),
         decided_by: r.try_get("decided_by")?,

@@ -166,6 +166,7 @@ impl FakeGithub {
 
     /// Authentication, rate limit and queued faults, before the handler.
     /// Returns the answer to send instead, or the fault to apply after.
+    #[allow(clippy::result_large_err)] // answered at once, never carried far
     fn gate(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Option<Fault>, Response> {
         let mut w = self.world.lock().expect("lock");
         let path = uri.path().to_owned();
@@ -260,7 +261,8 @@ async fn create_issue(
     let issue = {
         let mut w = g.world.lock().expect("lock");
         let number = w.issues.len() as u64 + 1;
-        let labels = body["labels"].as_array().map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_owned)).collect());
+        let labels =
+            body["labels"].as_array().map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_owned)).collect());
         let issue = Issue {
             number,
             title: title.to_owned(),
