@@ -34,7 +34,6 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ListQuery {
     feature: Option<String>,
     state: Option<String>,
@@ -159,7 +158,6 @@ impl Action {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct AuditQuery {
     promotion: Option<i64>,
     limit: Option<i64>,
