@@ -82,7 +82,7 @@ struct ServeArgs {
     #[arg(long, env = "TIERWATCH_COOKIE_SECURE")]
     cookie_secure: bool,
     /// Mirror promotion requests to issues of this repository (`owner/name`).
-    #[arg(long, env = "TIERWATCH_GITHUB_REPO", requires = "github_token")]
+    #[arg(long, env = "TIERWATCH_GITHUB_REPO")]
     github_repo: Option<String>,
     /// A GitHub token that may create, comment on and close issues there.
     #[arg(long, env = "TIERWATCH_GITHUB_TOKEN", hide_env_values = true)]
@@ -233,13 +233,18 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         )
         .init();
     let policy = load::policy(&args.policy)?;
-    let github = match (&args.github_repo, &args.github_token) {
+    // An empty value (e.g. `${VAR:-}` in compose) means unset.
+    let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let github = match (set(&args.github_repo), set(&args.github_token)) {
+        (Some(_), None) => {
+            anyhow::bail!("--github-repo needs a token that may edit issues there: set TIERWATCH_GITHUB_TOKEN")
+        }
         (Some(repo), Some(token)) => {
-            let (owner, repo) = crate::github::Config::repository(repo).map_err(anyhow::Error::msg)?;
+            let (owner, repo) = crate::github::Config::repository(&repo).map_err(anyhow::Error::msg)?;
             Some(crate::github::Config {
                 owner,
                 repo,
-                token: token.clone(),
+                token,
                 api_url: args.github_api_url.clone(),
                 poll: std::time::Duration::from_secs(args.github_poll_seconds.max(1)),
             })
@@ -249,7 +254,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let settings = crate::state::Settings {
         max_body_bytes: args.max_body_bytes,
         cookie_secure: args.cookie_secure,
-        public_url: args.public_url.clone(),
+        public_url: set(&args.public_url),
         github_sync: github.is_some(),
         ..Default::default()
     };

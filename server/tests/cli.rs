@@ -249,3 +249,32 @@ fn serve_refuses_to_start_on_a_bad_policy_and_prints_every_problem() {
     assert!(stderr.contains("2 errors found"), "{stderr}");
     assert!(!dir.path().join("db.sqlite").exists(), "nothing was created before the policy was checked");
 }
+
+#[test]
+fn serve_with_a_github_repository_but_no_token_says_what_to_set() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_tierwatch"))
+        .args(["serve", "--database-url", &db, "--bind", "127.0.0.1:0", "--github-repo", "owner/name"])
+        .current_dir(root())
+        .env("TIERWATCH_GITHUB_TOKEN", "")
+        .output()
+        .expect("tierwatch runs");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--github-repo needs a token that may edit issues there: set TIERWATCH_GITHUB_TOKEN"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_tierwatch"))
+        .args(["serve", "--database-url", &db, "--bind", "127.0.0.1:0", "--github-repo", "just-a-name"])
+        .current_dir(root())
+        .env("TIERWATCH_GITHUB_TOKEN", "ghp_x")
+        .output()
+        .expect("tierwatch runs");
+    assert!(
+        text(&out.stderr).contains("`just-a-name` is not a repository: write it as owner/name"),
+        "{}",
+        text(&out.stderr)
+    );
+}

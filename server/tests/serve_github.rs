@@ -92,7 +92,8 @@ async fn serve_mirrors_requests_to_the_configured_repository() {
 
     let client = reqwest::Client::new();
     let filing = json!({ "feature": "gc", "to-tier": 2, "rationale": "Complete on every tier-1 target." });
-    let resp = client.post(format!("{base}/api/v1/promotions")).bearer_auth(&alice).json(&filing).send().await.expect("file");
+    let resp =
+        client.post(format!("{base}/api/v1/promotions")).bearer_auth(&alice).json(&filing).send().await.expect("file");
     assert_eq!(resp.status(), 201);
     let id = resp.json::<Value>().await.expect("json")["id"].as_i64().expect("id");
 
