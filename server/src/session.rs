@@ -82,17 +82,24 @@ fn cookie(state: &AppState, value: &str, max_age: i64) -> String {
 /// Checks a form post: the echoed CSRF token must be the session's, and an
 /// `Origin` header, when sent, must be this server.
 pub fn check_form(session: &Session, form_csrf: &str, headers: &HeaderMap) -> Result<(), ApiError> {
+    check_origin(headers)?;
+    if !constant_time_eq(form_csrf.as_bytes(), session.csrf.as_bytes()) {
+        return Err(ApiError::Forbidden(
+            "the form's CSRF token is missing or stale; reload the page and submit again".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a form posted from another site, when the browser says where
+/// it came from (sign-in has no session to hold a CSRF token yet).
+pub fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     if let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) {
         let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
         let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
         if origin != "null" && origin_host != host {
             return Err(ApiError::Forbidden(format!("form posted from {origin}, not from this server")));
         }
-    }
-    if !constant_time_eq(form_csrf.as_bytes(), session.csrf.as_bytes()) {
-        return Err(ApiError::Forbidden(
-            "the form's CSRF token is missing or stale; reload the page and submit again".into(),
-        ));
     }
     Ok(())
 }

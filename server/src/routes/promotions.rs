@@ -390,7 +390,10 @@ struct LoginForm {
     next: String,
 }
 
-async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+async fn login(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    if let Err(e) = session::check_origin(&headers) {
+        return page_error(e, "/login");
+    }
     match session::login(&state, &f.token).await {
         Ok((cookie, caller)) => {
             if let Err(e) = state.store.audit(&caller.name, "signed-in", None, serde_json::json!({})).await {
