@@ -279,7 +279,7 @@ pub async fn run(state: AppState, cfg: Config) {
             return;
         }
     };
-    let mut sync = Sync::new(state, client);
+    let mut sync = Sync::new(state, client).with_poll(cfg.poll);
     loop {
         let wait = sync.pass().await;
         let wait = wait.unwrap_or(cfg.poll).min(cfg.poll);
@@ -300,12 +300,30 @@ pub struct Sync {
     paused_until: Option<Timestamp>,
     /// The first retry delay; doubled per failed attempt.
     retry_base: SignedDuration,
+    /// How often comments are read back (every pass by default).
+    poll: Duration,
+    last_read: Option<std::time::Instant>,
 }
 
 impl Sync {
     /// A worker for tests and for [`run`].
     pub fn new(state: AppState, client: Client) -> Sync {
-        Sync { state, client, bodies: HashMap::new(), paused_until: None, retry_base: SignedDuration::from_secs(5) }
+        Sync {
+            state,
+            client,
+            bodies: HashMap::new(),
+            paused_until: None,
+            retry_base: SignedDuration::from_secs(5),
+            poll: Duration::ZERO,
+            last_read: None,
+        }
+    }
+
+    /// Reads comments back at most this often; passes in between (woken by
+    /// new work) only send and refresh.
+    pub fn with_poll(mut self, poll: Duration) -> Sync {
+        self.poll = poll;
+        self
     }
 
     /// Sets the first retry delay (5 s by default; refusals wait 12 times
@@ -379,6 +397,9 @@ impl Sync {
                 soonest = Some(soonest.map_or(row.not_before, |s| s.min(row.not_before)));
                 continue;
             }
+            if let Err(e) = store.github_attempt(row.seq).await {
+                return Err(SyncError::Transient(e.to_string()));
+            }
             match self.send_one(&row).await {
                 Ok(()) => {
                     if let Err(e) = store.github_done(row.seq).await {
@@ -401,65 +422,100 @@ impl Sync {
         Ok(soonest.map(|s| Duration::from_millis(s.duration_since(Timestamp::now()).as_millis().max(50) as u64)))
     }
 
-    async fn send_one(&mut self, row: &OutboxRow) -> Result<(), SyncError> {
+    /// The request's issue, opened now when it has none (its `open`
+    /// operation comes first in the queue; requests filed before sync was
+    /// configured have none). `retry` says an earlier attempt may have
+    /// reached GitHub without an answer: look for the issue first.
+    async fn ensure_issue(&mut self, p: &Promotion, retry: bool) -> Result<i64, SyncError> {
+        if let Some(n) = p.github_issue {
+            return Ok(n);
+        }
+        let internal = |e: crate::store::StoreError| SyncError::Transient(format!("database: {e}"));
+        let found = if retry { self.client.find(&marker(p.id)).await? } else { None };
+        let (number, url) = match found {
+            Some(f) => f,
+            None => {
+                let body = body(&self.state, p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
+                let opened = self.client.open(&title(p), &body).await?;
+                self.bodies.insert(opened.0, digest(&body));
+                opened
+            }
+        };
         let store = &self.state.store;
+        store.set_github_issue(p.id, number, &url).await.map_err(internal)?;
+        let detail = serde_json::json!({ "issue": number, "url": url });
+        store.audit("tierwatch", "github-issue-opened", Some(p.id), detail).await.map_err(internal)?;
+        Ok(number)
+    }
+
+    async fn send_one(&mut self, row: &OutboxRow) -> Result<(), SyncError> {
+        let store = self.state.store.clone();
         let internal = |e: crate::store::StoreError| SyncError::Transient(format!("database: {e}"));
         let Some(p) = store.promotion(row.promotion_id).await.map_err(internal)? else { return Ok(()) };
-        match (row.op.as_str(), p.github_issue) {
-            ("open", Some(_)) => Ok(()),
-            ("open", None) => {
-                // An earlier attempt may have created it without our hearing back.
-                let found = if row.attempts > 0 { self.client.find(&marker(p.id)).await? } else { None };
-                let (number, url) = match found {
-                    Some(f) => f,
-                    None => {
-                        let body = body(&self.state, &p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
-                        let opened = self.client.open(&title(&p), &body).await?;
-                        self.bodies.insert(opened.0, digest(&body));
-                        opened
-                    }
-                };
-                store.set_github_issue(p.id, number, &url).await.map_err(internal)?;
-                let detail = serde_json::json!({ "issue": number, "url": url });
-                store.audit("tierwatch", "github-issue-opened", Some(p.id), detail).await.map_err(internal)?;
-                Ok(())
+        let retry = row.attempts > 0;
+        let n = self.ensure_issue(&p, retry && row.op == "open").await?;
+        match row.op.as_str() {
+            "open" => Ok(()),
+            "comment" => {
+                // Each comment carries its operation's marker, so a retry
+                // after a lost answer does not post it twice.
+                let op_marker = format!("<!-- tierwatch:op:{} -->", row.seq);
+                if retry && self.client.comments_after(n, 0).await?.iter().any(|c| c.body.contains(&op_marker)) {
+                    return Ok(());
+                }
+                self.client.comment(n, &format!("{}\n\n{op_marker}", row.body)).await
             }
-            (_, None) => Err(SyncError::Transient(format!("request {} has no issue yet", p.id))),
-            ("comment", Some(n)) => self.client.comment(n, &row.body).await,
-            ("close", Some(n)) => {
+            "close" => {
                 // The body shows the final state before the issue closes.
                 let body = body(&self.state, &p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
                 self.client.set_body(n, &body).await?;
                 self.bodies.insert(n, digest(&body));
                 self.client.close(n, row.body == "completed").await
             }
-            (op, Some(_)) => {
+            op => {
                 tracing::error!(op, "unknown GitHub outbox operation; dropped");
                 Ok(())
             }
         }
     }
 
-    /// Rewrites bodies whose checklist moved, and reads `/approve` and
-    /// `/reject` comments on open requests.
+    /// Rewrites bodies whose checklist moved, and, at most once per poll
+    /// interval, reads `/approve` and `/reject` comments on open and approved
+    /// requests (on an approved one they are answered as not counted). One
+    /// request's trouble (say, a deleted issue) does not hold up the others;
+    /// only a rate limit stops the pass.
     async fn refresh_and_read(&mut self) -> Result<(), SyncError> {
         let store = self.state.store.clone();
         let internal = |e: crate::store::StoreError| SyncError::Transient(format!("database: {e}"));
         let mut live = store.promotions(None, Some(State::Open), 1000).await.map_err(internal)?;
         live.extend(store.promotions(None, Some(State::Approved), 1000).await.map_err(internal)?);
+        let read = self.last_read.is_none_or(|t| t.elapsed() >= self.poll);
+        if read {
+            self.last_read = Some(std::time::Instant::now());
+        }
+        let mut first_error = None;
         for p in live {
             let Some(number) = p.github_issue else { continue };
-            let body = body(&self.state, &p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
-            let d = digest(&body);
-            if self.bodies.get(&number) != Some(&d) {
-                self.client.set_body(number, &body).await?;
-                self.bodies.insert(number, d);
+            let result = async {
+                let body = body(&self.state, &p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
+                let d = digest(&body);
+                if self.bodies.get(&number) != Some(&d) {
+                    self.client.set_body(number, &body).await?;
+                    self.bodies.insert(number, d);
+                }
+                if read { self.read_votes(&p, number).await } else { Ok(()) }
             }
-            if p.state == State::Open {
-                self.read_votes(&p, number).await?;
+            .await;
+            match result {
+                Ok(()) => {}
+                Err(e @ SyncError::RateLimited { .. }) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(request = p.id, issue = number, error = %e, "GitHub issue sync failed; the others go on");
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     async fn read_votes(&mut self, p: &Promotion, number: i64) -> Result<(), SyncError> {

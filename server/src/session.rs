@@ -81,8 +81,13 @@ fn cookie(state: &AppState, value: &str, max_age: i64) -> String {
 
 /// Checks a form post: the echoed CSRF token must be the session's, and an
 /// `Origin` header, when sent, must be this server.
-pub fn check_form(session: &Session, form_csrf: &str, headers: &HeaderMap) -> Result<(), ApiError> {
-    check_origin(headers)?;
+pub fn check_form(
+    session: &Session,
+    form_csrf: &str,
+    headers: &HeaderMap,
+    public_url: Option<&str>,
+) -> Result<(), ApiError> {
+    check_origin(headers, public_url)?;
     if !constant_time_eq(form_csrf.as_bytes(), session.csrf.as_bytes()) {
         return Err(ApiError::Forbidden(
             "the form's CSRF token is missing or stale; reload the page and submit again".into(),
@@ -92,16 +97,18 @@ pub fn check_form(session: &Session, form_csrf: &str, headers: &HeaderMap) -> Re
 }
 
 /// Refuses a form posted from another site, when the browser says where
-/// it came from (sign-in has no session to hold a CSRF token yet).
-pub fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
-    if let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) {
-        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
-        let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-        if origin != "null" && origin_host != host {
-            return Err(ApiError::Forbidden(format!("form posted from {origin}, not from this server")));
-        }
+/// it came from (sign-in has no session to hold a CSRF token yet). This
+/// server is the request's `Host`, or `--public-url` behind a proxy that
+/// rewrites it; an opaque `null` origin is refused.
+pub fn check_origin(headers: &HeaderMap, public_url: Option<&str>) -> Result<(), ApiError> {
+    let Some(origin) = headers.get("origin").map(|o| o.to_str().unwrap_or("null")) else { return Ok(()) };
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    let public = public_url.map(|u| u.trim_end_matches('/'));
+    if (!host.is_empty() && origin_host == host) || public == Some(origin) {
+        return Ok(());
     }
-    Ok(())
+    Err(ApiError::Forbidden(format!("form posted from {origin}, not from this server")))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -120,6 +127,26 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append("cookie", "tierwatch_sessionx=abc".parse().expect("header"));
         assert_eq!(cookie_value(&h), None);
+    }
+
+    #[test]
+    fn forms_are_accepted_from_this_server_only() {
+        let headers = |origin: Option<&str>, host: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("host", host.parse().expect("host"));
+            if let Some(o) = origin {
+                h.insert("origin", o.parse().expect("origin"));
+            }
+            h
+        };
+        assert!(check_origin(&headers(None, "a:1"), None).is_ok(), "no Origin: the CSRF token decides");
+        assert!(check_origin(&headers(Some("http://a:1"), "a:1"), None).is_ok());
+        assert!(check_origin(&headers(Some("http://b:1"), "a:1"), None).is_err());
+        assert!(check_origin(&headers(Some("null"), "a:1"), None).is_err());
+        assert!(
+            check_origin(&headers(Some("https://tiers.example"), "10.0.0.5:8080"), Some("https://tiers.example/"))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -174,16 +174,64 @@ impl AppState {
         (live.policy.clone(), live.evaluation.clone())
     }
 
-    /// Records an applied promotion's declared tier and re-evaluates with
-    /// it. Returns the features whose standing changed.
-    pub async fn apply_declared(&self, row: DeclaredRow) -> Result<Vec<String>, StoreError> {
+    /// Applies an approved promotion request under the write lock, so the
+    /// evaluation it is checked against is the one it changes: the feature
+    /// must still be declared at `p.from_tier` and earn `p.to_tier`. The
+    /// request's state, the declared tier (recorded against the policy
+    /// file's tier), the audit entry and the GitHub operations are stored in
+    /// one transaction, then the matrix is re-evaluated. `Ok(Err(why))` when
+    /// it cannot be applied.
+    pub async fn apply_promotion(
+        &self,
+        p: &crate::promotion::Promotion,
+        who: &str,
+        audit: serde_json::Value,
+        github: &[(&str, String)],
+    ) -> Result<Result<(), String>, StoreError> {
         let mut live = self.live.write().await;
-        self.store.put_declared(&row).await?;
+        let declared = live.policy.feature(&p.feature).map(|f| f.declared);
+        if declared != Some(p.from_tier) {
+            let now = declared.map_or("gone from the policy".to_owned(), |t| format!("declared at {t}"));
+            return Ok(Err(format!(
+                "`{}` was declared at {} when request {} was filed and is {now} now; file a new request",
+                p.feature, p.from_tier, p.id
+            )));
+        }
+        let Some(result) = live.evaluation.feature(&p.feature) else {
+            return Ok(Err(format!("`{}` is not in the evaluation", p.feature)));
+        };
+        if !crate::promotion::earns(result, p.to_tier) {
+            let missing: Vec<String> = crate::promotion::checklist(&live.policy, result, p.to_tier)
+                .into_iter()
+                .filter(|c| !c.met && !c.advisory)
+                .map(|c| format!("{} ({})", c.title, c.detail))
+                .collect();
+            let missing = if missing.is_empty() {
+                "requirements of other features it depends on".to_owned()
+            } else {
+                missing.join("; ")
+            };
+            return Ok(Err(format!("`{}` does not earn {} yet; missing: {missing}", p.feature, p.to_tier)));
+        }
+        let file_tier = self.base_policy.feature(&p.feature).map_or(p.from_tier, |f| f.declared);
+        let row = DeclaredRow {
+            feature: p.feature.clone(),
+            from_tier: file_tier,
+            to_tier: p.to_tier,
+            promotion_id: p.id,
+            applied_by: who.to_owned(),
+            applied_at: Timestamp::now(),
+        };
+        if !self.store.apply_promotion(p.id, &row, audit, github).await? {
+            return Ok(Err(format!("request {} is no longer approved; reload it", p.id)));
+        }
         let applied = self.store.declared().await?;
         live.policy = Arc::new(with_declared(&self.base_policy, &applied));
         live.declared_by = applied.into_iter().map(|d| (d.feature.clone(), d)).collect();
-        let cause = format!("promotion {}", row.promotion_id);
-        self.reevaluate(&mut live, &cause, "promotion", None).await
+        let cause = format!("promotion {}", p.id);
+        self.reevaluate(&mut live, &cause, "promotion", None).await?;
+        self.github_wake.notify_one();
+        Ok(Ok(()))
     }
 
     /// Adds an accepted run to the evidence and re-evaluates. Returns the
@@ -317,8 +365,9 @@ fn changes_since_recorded(recorded: &[HistoryRow], now: &Evaluation, cause: &str
 }
 
 /// The policy with applied promotions' declared tiers. A promotion applies
-/// while the file still declares the tier it was applied from; once the file
-/// changes that feature's tier, the file wins.
+/// while the file still declares the tier it was applied over (`from_tier`,
+/// the file's tier, also for a second promotion of the same feature); once
+/// the file changes that feature's tier, the file wins.
 pub fn with_declared(base: &Policy, applied: &[DeclaredRow]) -> Policy {
     let mut policy = base.clone();
     for d in applied {

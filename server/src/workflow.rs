@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::promotion::{self, CheckItem, Filing, Promotion, State, Tally, Vote, VoteRow};
 use crate::state::AppState;
-use crate::store::{AuditRow, DeclaredRow};
+use crate::store::AuditRow;
 
 /// Where an action came from, for the vote record and the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,56 +267,24 @@ pub async fn apply(state: &AppState, who: &str, id: i64, source: Source) -> Resu
         };
         return Err(ApiError::Conflict(format!("request {id} cannot be applied: {why}")));
     }
-    let (policy, eval) = state.snapshot().await;
-    let declared = policy.feature(&p.feature).map(|f| f.declared);
-    if declared != Some(p.from_tier) {
-        let now = declared.map_or("gone from the policy".to_owned(), |t| format!("declared at {t}"));
-        return Err(ApiError::Conflict(format!(
-            "`{}` was declared at {} when request {id} was filed and is {now} now; file a new request",
-            p.feature, p.from_tier
-        )));
-    }
-    let result = eval.feature(&p.feature).ok_or_else(|| not_found(&id.to_string()))?;
-    if !promotion::earns(result, p.to_tier) {
-        let missing: Vec<String> = promotion::checklist(&policy, result, p.to_tier)
-            .into_iter()
-            .filter(|c| !c.met && !c.advisory)
-            .map(|c| format!("{} ({})", c.title, c.detail))
-            .collect();
-        return Err(ApiError::Conflict(format!(
-            "`{}` does not earn {} yet; missing: {}",
-            p.feature,
-            p.to_tier,
-            if missing.is_empty() {
-                "requirements of other features it depends on".to_owned()
-            } else {
-                missing.join("; ")
-            }
-        )));
-    }
-    let now = Timestamp::now();
-    if !state.store.set_promotion_state(id, State::Approved, State::Applied, who, now).await? {
-        return Err(ApiError::Conflict(format!("request {id} changed meanwhile; reload it")));
-    }
-    let row = DeclaredRow {
-        feature: p.feature.clone(),
-        from_tier: p.from_tier,
-        to_tier: p.to_tier,
-        promotion_id: id,
-        applied_by: who.to_owned(),
-        applied_at: now,
-    };
-    state.apply_declared(row).await?;
     let detail = json!({ "feature": p.feature, "from": p.from_tier, "to": p.to_tier, "source": source.as_str() });
-    state.store.audit(who, "applied", Some(id), detail).await?;
-    github(
-        state,
-        id,
-        "comment",
-        &format!("Applied by {who}: `{}` is declared {} from now on, and TIERS.md follows.", p.feature, p.to_tier),
-    )
-    .await?;
-    github(state, id, "close", "completed").await?;
+    let github: Vec<(&str, String)> = if state.settings.github_sync {
+        vec![
+            (
+                "comment",
+                format!(
+                    "Applied by {who}: `{}` is declared {} from now on, and TIERS.md follows.",
+                    p.feature, p.to_tier
+                ),
+            ),
+            ("close", "completed".to_owned()),
+        ]
+    } else {
+        Vec::new()
+    };
+    if let Err(why) = state.apply_promotion(&p, who, detail, &github).await? {
+        return Err(ApiError::Conflict(format!("request {id} cannot be applied: {why}")));
+    }
     tracing::info!(id, feature = %p.feature, to = %p.to_tier, by = who, "promotion applied");
     load(state, id).await
 }

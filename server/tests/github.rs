@@ -71,8 +71,15 @@ async fn settle(sync: &mut Sync, n: usize) {
     }
 }
 
+/// Comment texts without the operation marker tierwatch appends.
 fn bodies(fake: &FakeGithub, number: u64) -> Vec<String> {
-    fake.comments(number).into_iter().map(|c| c.body).collect()
+    fake.comments(number)
+        .into_iter()
+        .map(|c| match c.body.split_once("\n\n<!-- tierwatch:op:") {
+            Some((text, _)) => text.to_owned(),
+            None => c.body,
+        })
+        .collect()
 }
 
 async fn a_request_lives_on_github_from_filing_to_close(db: Db) {
@@ -147,6 +154,14 @@ async fn a_request_lives_on_github_from_filing_to_close(db: Db) {
     settle(&mut sync, 3).await;
     let view = app.get_json(&format!("/api/v1/promotions/{id}")).await;
     assert_eq!(view["state"], "approved", "{view}");
+    // Votes after approval are answered, not silently dropped.
+    fake.comment_as(1, "bob-gh", "/reject too late");
+    settle(&mut sync, 3).await;
+    let said = bodies(&fake, 1);
+    assert!(
+        said.iter().any(|b| b.starts_with("@bob-gh: `/reject` was not counted: request 1 is approved")),
+        "{said:?}"
+    );
     let (status, v) = app.post_json(&bob, &format!("/api/v1/promotions/{id}/apply"), json!({})).await;
     assert_eq!(status, 200, "{v}");
     settle(&mut sync, 3).await;
@@ -236,7 +251,27 @@ async fn github_failures_delay_but_never_lose_or_repeat_work(db: Db) {
     let view: Value = app.get_json(&format!("/api/v1/promotions/{second}")).await;
     assert!(view["github-error"].as_str().unwrap_or_default().contains("401 Bad credentials"), "{view}");
     assert!(bodies(&fake, 2).is_empty());
-    // With the right token the queued comment goes out.
+    // With the right token the queued comment goes out, and a lost answer
+    // does not make it twice: the retry finds it by its marker.
+    fake.fault(Method::POST, "/comments", Fault::LoseAnswer);
     settle(&mut sync, 5).await;
     assert_eq!(bodies(&fake, 2), ["Approval by bob (1 of 2 needed)"]);
+    let view: Value = app.get_json(&format!("/api/v1/promotions/{second}")).await;
+    assert!(view.get("github-error").is_none(), "{view}");
+
+    // A request filed before sync was configured gets its issue on demand.
+    let (status, v) = app
+        .post_json(&alice, "/api/v1/promotions", json!({ "feature": "wasi-nn", "to-tier": 2, "rationale": "r" }))
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let third = v["id"].as_i64().expect("id");
+    let pending = app.state.store.github_pending(100).await.expect("outbox");
+    let open = pending.iter().find(|o| o.promotion_id == third && o.op == "open").expect("open queued");
+    app.state.store.github_done(open.seq).await.expect("pretend it was never queued");
+    let (status, v) = app.post_json(&bob, &format!("/api/v1/promotions/{third}/reject"), json!({})).await;
+    assert_eq!(status, 200, "{v}");
+    settle(&mut sync, 5).await;
+    let issue = fake.issues().into_iter().find(|i| i.title.contains("`wasi-nn`")).expect("opened on demand");
+    assert_eq!((issue.state.as_str(), issue.state_reason.as_deref()), ("closed", Some("not_planned")));
+    assert_eq!(bodies(&fake, issue.number), ["Rejected by bob", "Request 3 is rejected."]);
 }

@@ -27,6 +27,7 @@ on_both_backends!(
     requests_are_withdrawn_by_their_requester_and_rejected_by_others,
     overdue_and_at_risk_flags_follow_the_history,
     browser_forms_need_a_session_and_its_csrf_token,
+    a_feature_climbs_two_tiers_in_two_promotions_and_the_file_wins_when_it_changes,
 );
 
 const AARCH64: &str = "aarch64-unknown-linux-gnu";
@@ -310,6 +311,15 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     assert_eq!(r.status(), 403, "runner tokens do not sign in");
     let r = login("tw_nope_nope".into()).await;
     assert_eq!(r.status(), 401);
+    let r = client
+        .post(format!("{}/login", app.base))
+        .header("origin", "https://evil.example")
+        .form(&[("token", alice.as_str()), ("next", "/promotions")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 403, "a cross-site sign-in is refused");
+    assert!(r.headers().get("set-cookie").is_none());
 
     let r = login(alice).await;
     assert_eq!(r.status(), 303);
@@ -416,4 +426,71 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
         actions.contains(&"signed-in") && actions.contains(&"signed-out") && actions.contains(&"filed"),
         "{actions:?}"
     );
+}
+
+/// The repository policy with aarch64-unknown-linux-gnu declared at Tier 3.
+fn policy_with_aarch64_at_tier_3() -> matrix::Policy {
+    let text = std::fs::read_to_string(common::root().join("policy/wasmtime.yaml")).expect("policy");
+    let line = "  - { id: aarch64-unknown-linux-gnu, category: target, label: aarch64-unknown-linux-gnu, code: true, declared-tier: 2, arch: aarch64 }";
+    assert!(text.contains(line), "the aarch64 row is as expected");
+    let edited = text.replace(line, &line.replace("declared-tier: 2", "declared-tier: 3"));
+    matrix::validate("wasmtime.yaml", &edited).expect("still valid")
+}
+
+async fn a_feature_climbs_two_tiers_in_two_promotions_and_the_file_wins_when_it_changes(db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = common::database(db, &dir).await;
+    let settings = tierwatch::state::Settings::default;
+    let app = common::spawn_policy(url.clone(), dir, settings(), policy_with_aarch64_at_tier_3()).await;
+    ingest(&app, true).await;
+    let [alice, bob, carol, dave] = [
+        app.maintainer("alice", None).await,
+        app.maintainer("bob", None).await,
+        app.maintainer("carol", None).await,
+        app.maintainer("dave", None).await,
+    ];
+    let (_, md) = app.get_text("/TIERS.md").await;
+    assert_eq!(tiers_md_section(&md, AARCH64), "Tier 3");
+
+    let steps = [
+        (json!({ "feature": AARCH64, "to-tier": 2, "rationale": "Tested in CI." }), vec![&bob, &carol], "Tier 2"),
+        (
+            json!({ "feature": AARCH64, "to-tier": 1, "rationale": "Fuzzed too.", "rfc-url": "https://example.org/rfc/9" }),
+            vec![&bob, &carol, &dave],
+            "Tier 1",
+        ),
+    ];
+    for (filing, approvers, section) in steps {
+        let (status, body) = app.post_json(&alice, "/api/v1/promotions", filing).await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["id"].as_i64().expect("id");
+        for who in approvers {
+            let (status, body) = app.post_json(who, &format!("/api/v1/promotions/{id}/approve"), json!({})).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let (status, body) = app.post_json(&dave, &format!("/api/v1/promotions/{id}/apply"), json!({})).await;
+        assert_eq!((status, &body["state"]), (200, &json!("applied")), "{body}");
+        let (_, md) = app.get_text("/TIERS.md").await;
+        assert_eq!(tiers_md_section(&md, AARCH64), section, "after request {id}");
+        let f = app.get_json(&format!("/api/v1/features/{AARCH64}")).await;
+        assert_eq!(f["declared-by"]["from-tier"], 3, "recorded over the file's tier: {f}");
+        assert_eq!(f["declared-by"]["promotion-id"], id);
+    }
+
+    // A restart keeps Tier 1; once the file itself declares another tier
+    // (here the repository's Tier 2), the file wins.
+    let again = common::spawn_policy(
+        url.clone(),
+        tempfile::tempdir().expect("tempdir"),
+        settings(),
+        policy_with_aarch64_at_tier_3(),
+    )
+    .await;
+    let (_, md) = again.get_text("/TIERS.md").await;
+    assert_eq!(tiers_md_section(&md, AARCH64), "Tier 1");
+    let edited = common::spawn_policy(url, tempfile::tempdir().expect("tempdir"), settings(), common::policy()).await;
+    let (_, md) = edited.get_text("/TIERS.md").await;
+    assert_eq!(tiers_md_section(&md, AARCH64), "Tier 2", "the file changed the tier, so the file wins");
+    let f = edited.get_json(&format!("/api/v1/features/{AARCH64}")).await;
+    assert!(f.get("declared-by").is_none(), "{f}");
 }

@@ -287,7 +287,7 @@ async fn form_session(state: &AppState, headers: &HeaderMap, csrf: &str) -> Resu
     let session = session::current(state, headers)
         .await?
         .ok_or_else(|| ApiError::Unauthenticated("sign in first: /login".into()))?;
-    session::check_form(&session, csrf, headers)?;
+    session::check_form(&session, csrf, headers, state.settings.public_url.as_deref())?;
     Ok(session)
 }
 
@@ -363,10 +363,12 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only paths on this server: never `//host` or `https://…`.
+/// Only paths on this server: never `//host`, `https://…`, or anything a
+/// browser could read as either (backslashes, control characters).
 fn safe_next(next: Option<&str>) -> String {
+    let plain = |n: &str| n.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-.?=&%+".contains(&b));
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && plain(n) && n.len() <= 500 => n.to_owned(),
         _ => "/promotions".to_owned(),
     }
 }
@@ -391,7 +393,7 @@ struct LoginForm {
 }
 
 async fn login(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
-    if let Err(e) = session::check_origin(&headers) {
+    if let Err(e) = session::check_origin(&headers, state.settings.public_url.as_deref()) {
         return page_error(e, "/login");
     }
     match session::login(&state, &f.token).await {
@@ -433,6 +435,9 @@ mod tests {
         assert_eq!(super::safe_next(Some("//evil.example")), "/promotions");
         assert_eq!(super::safe_next(Some("https://evil.example")), "/promotions");
         assert_eq!(super::safe_next(Some("/\\evil.example")), "/promotions");
+        assert_eq!(super::safe_next(Some("/\t/evil.example")), "/promotions");
+        assert_eq!(super::safe_next(Some("/a\nb")), "/promotions");
+        assert_eq!(super::safe_next(Some("/promotions?feature=gc")), "/promotions?feature=gc");
         assert_eq!(super::safe_next(None), "/promotions");
     }
 }

@@ -229,24 +229,70 @@ impl Store {
             .collect()
     }
 
-    /// Records an applied declared tier, replacing an earlier one.
-    pub async fn put_declared(&self, d: &DeclaredRow) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM declared_tiers WHERE feature = $1").bind(&d.feature).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO declared_tiers (feature, from_tier, to_tier, promotion_id, applied_by, applied_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&d.feature)
-        .bind(i64::from(d.from_tier.0))
-        .bind(i64::from(d.to_tier.0))
-        .bind(d.promotion_id)
-        .bind(&d.applied_by)
-        .bind(millis(d.applied_at))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+    /// Applies an approved request in one transaction: the state, the
+    /// declared tier, the audit entry and the GitHub operations are all
+    /// stored or none is. False when the request was no longer approved.
+    pub async fn apply_promotion(
+        &self,
+        id: i64,
+        d: &DeclaredRow,
+        audit: serde_json::Value,
+        github: &[(&str, String)],
+    ) -> Result<bool> {
+        let audit = audit.to_string();
+        retrying(|| async {
+            let mut tx = self.pool.begin().await?;
+            let moved = sqlx::query(
+                "UPDATE promotions SET state = 'applied', decided_by = $1, decided_at = $2 WHERE id = $3 AND state = 'approved'",
+            )
+            .bind(&d.applied_by)
+            .bind(millis(d.applied_at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query("DELETE FROM declared_tiers WHERE feature = $1").bind(&d.feature).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO declared_tiers (feature, from_tier, to_tier, promotion_id, applied_by, applied_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&d.feature)
+            .bind(i64::from(d.from_tier.0))
+            .bind(i64::from(d.to_tier.0))
+            .bind(d.promotion_id)
+            .bind(&d.applied_by)
+            .bind(millis(d.applied_at))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, actor, action, promotion_id, detail) \
+                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, 'applied', $3, $4 FROM audit_log",
+            )
+            .bind(millis(d.applied_at))
+            .bind(&d.applied_by)
+            .bind(id)
+            .bind(&audit)
+            .execute(&mut *tx)
+            .await?;
+            for (op, body) in github {
+                sqlx::query(
+                    "INSERT INTO github_outbox (seq, promotion_id, op, body, attempts, not_before) \
+                     SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, 0, $4 FROM github_outbox",
+                )
+                .bind(id)
+                .bind(*op)
+                .bind(body)
+                .bind(millis(d.applied_at))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
     }
 
     /// Every applied declared tier.
@@ -375,16 +421,24 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed attempt and when to try again.
+    /// Counts an attempt before it is made, so that after a crash or a lost
+    /// answer the next attempt knows GitHub may already have done it.
+    pub async fn github_attempt(&self, seq: i64) -> Result<()> {
+        sqlx::query("UPDATE github_outbox SET attempts = attempts + 1 WHERE seq = $1")
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records why an attempt failed and when to try again.
     pub async fn github_failed(&self, seq: i64, error: &str, retry_at: Timestamp) -> Result<()> {
-        sqlx::query(
-            "UPDATE github_outbox SET attempts = attempts + 1, last_error = $1, not_before = $2 WHERE seq = $3",
-        )
-        .bind(error)
-        .bind(millis(retry_at))
-        .bind(seq)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE github_outbox SET last_error = $1, not_before = $2 WHERE seq = $3")
+            .bind(error)
+            .bind(millis(retry_at))
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -85,8 +85,26 @@ pub async fn spawn_app_with(db: Db, settings: Settings) -> TestApp {
 
 /// Starts a server on `database_url` with these settings.
 pub async fn spawn_settings(database_url: String, dir: tempfile::TempDir, settings: Settings) -> TestApp {
+    spawn_policy(database_url, dir, settings, policy()).await
+}
+
+/// A fresh database URL of `db` in `dir`.
+pub async fn database(db: Db, dir: &tempfile::TempDir) -> String {
+    match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("tierwatch.db").display()),
+        Db::Postgres => fresh_postgres().await,
+    }
+}
+
+/// Starts a server on `database_url` with these settings and this policy.
+pub async fn spawn_policy(
+    database_url: String,
+    dir: tempfile::TempDir,
+    settings: Settings,
+    policy: matrix::Policy,
+) -> TestApp {
     let (state, listener) =
-        tierwatch::server::prepare(policy(), &database_url, "127.0.0.1:0", settings).await.expect("server starts");
+        tierwatch::server::prepare(policy, &database_url, "127.0.0.1:0", settings).await.expect("server starts");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let app = tierwatch::app(state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
