@@ -122,6 +122,19 @@ enum TokenCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// List tokens (ids, holders, roles, scopes; never secrets).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a token by id (the part after `tw_`, before the next `_`);
+    /// its browser sessions end too.
+    Revoke {
+        /// The token's id.
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,7 +232,41 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             eprintln!("token `{name}` ({role}, targets: {}) created; it is not shown again", targets.join(","));
             Ok(ExitCode::SUCCESS)
         }),
+        Command::Token { command: TokenCommand::List { db } } => runtime()?.block_on(async {
+            let store = open_store(&db).await?;
+            let mut out = String::from("ID        NAME                  ROLE        TARGETS               GITHUB          CREATED               REVOKED\n");
+            for t in store.tokens().await? {
+                let _ = writeln!(
+                    out,
+                    "{:<9} {:<21} {:<11} {:<21} {:<15} {:<21} {}",
+                    t.id,
+                    t.name,
+                    t.role,
+                    t.targets,
+                    t.github_login.as_deref().unwrap_or("-"),
+                    t.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    t.revoked_at.map_or("-".to_owned(), |r| r.strftime("%Y-%m-%d %H:%M:%S").to_string())
+                );
+            }
+            print(&out)
+        }),
+        Command::Token { command: TokenCommand::Revoke { id, db } } => runtime()?.block_on(async {
+            let store = open_store(&db).await?;
+            let id = id.strip_prefix("tw_").map_or(id.as_str(), |rest| rest.split('_').next().unwrap_or(rest)).to_owned();
+            if !store.revoke_token(&id).await? {
+                anyhow::bail!("no live token `{id}`; `tierwatch token list` shows the ids");
+            }
+            store.audit("tierwatch token revoke", "token-revoked", None, serde_json::json!({ "token": id })).await?;
+            eprintln!("token `{id}` revoked; its browser sessions are ended");
+            Ok(ExitCode::SUCCESS)
+        }),
     }
+}
+
+async fn open_store(db: &DbArgs) -> Result<crate::store::Store> {
+    crate::store::Store::connect(&db.database_url)
+        .await
+        .with_context(|| format!("cannot open database {}", crate::server::redact(&db.database_url)))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

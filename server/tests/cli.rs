@@ -278,3 +278,38 @@ fn serve_with_a_github_repository_but_no_token_says_what_to_set() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn tokens_are_listed_without_secrets_and_revoked_by_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let create = |args: &[&str]| {
+        let mut all = vec!["token", "create", "--database-url", &db];
+        all.extend_from_slice(args);
+        let out = tierwatch(&all);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    let runner = create(&["--name", "ci-aarch64", "--targets", "aarch64-unknown-linux-gnu"]);
+    let alice = create(&["--name", "alice", "--role", "maintainer", "--targets", "*", "--github-login", "alice-gh"]);
+    let out = tierwatch(&["token", "list", "--database-url", &db]);
+    let listed = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let secret = |t: &str| t.rsplit('_').next().expect("secret").to_owned();
+    assert!(!listed.contains(&secret(&runner)) && !listed.contains(&secret(&alice)), "no secrets:\n{listed}");
+    let alice_line = listed.lines().find(|l| l.contains("alice")).expect("alice listed");
+    assert!(
+        alice_line.contains("maintainer") && alice_line.contains("alice-gh") && alice_line.trim_end().ends_with('-'),
+        "{alice_line}"
+    );
+
+    // Revoke by the whole token or by its id.
+    let out = tierwatch(&["token", "revoke", &alice, "--database-url", &db]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&tierwatch(&["token", "list", "--database-url", &db]).stdout);
+    let alice_line = listed.lines().find(|l| l.contains("alice")).expect("alice listed");
+    assert!(!alice_line.trim_end().ends_with('-'), "revoked with a date: {alice_line}");
+    let out = tierwatch(&["token", "revoke", &alice, "--database-url", &db]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no live token"), "{}", text(&out.stderr));
+}

@@ -321,6 +321,7 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     assert_eq!(r.status(), 403, "a cross-site sign-in is refused");
     assert!(r.headers().get("set-cookie").is_none());
 
+    let alice_token = alice.clone();
     let r = login(alice).await;
     assert_eq!(r.status(), 303);
     let cookie = r.headers()["set-cookie"].to_str().expect("cookie").to_owned();
@@ -426,6 +427,14 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
         actions.contains(&"signed-in") && actions.contains(&"signed-out") && actions.contains(&"filed"),
         "{actions:?}"
     );
+
+    // Revoking a token ends its sessions.
+    let alice_id = alice_token.strip_prefix("tw_").and_then(|t| t.split('_').next()).expect("id");
+    assert!(app.state.store.revoke_token(alice_id).await.expect("revoke"));
+    let html = page(alice_cookie.clone(), "/promotions".into()).await;
+    assert!(!html.contains("Signed in as"), "the session ended with the token");
+    let r = post(Some(alice_cookie), "/promotions/1/withdraw".into(), vec![("csrf", alice_csrf)], None).await;
+    assert_eq!(r.status(), 401);
 }
 
 /// The repository policy with aarch64-unknown-linux-gnu declared at Tier 3.

@@ -50,6 +50,18 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
 }
 
+/// A token as listed: no secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub targets: String,
+    pub github_login: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// A browser session.
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -517,6 +529,42 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| r.try_get("name")).transpose()?)
+    }
+
+    /// Every token, oldest first, without secrets.
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, name, role, targets, github_login, created_at, revoked_at FROM tokens ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    role: r.try_get("role")?,
+                    targets: r.try_get("targets")?,
+                    github_login: r.try_get("github_login")?,
+                    created_at: from_millis(r.try_get("created_at")?),
+                    revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(from_millis),
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes a token and ends its browser sessions; false when there is no
+    /// such live token.
+    pub async fn revoke_token(&self, id: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(millis(Timestamp::now()))
+            .bind(lookup(id))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE token_id = $1").bind(lookup(id)).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Sets the GitHub login of a token.
