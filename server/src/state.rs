@@ -185,8 +185,7 @@ impl AppState {
         &self,
         p: &crate::promotion::Promotion,
         who: &str,
-        audit: serde_json::Value,
-        github: &[(&str, String)],
+        writes: &crate::store::Writes,
     ) -> Result<Result<(), String>, StoreError> {
         let mut live = self.live.write().await;
         let declared = live.policy.feature(&p.feature).map(|f| f.declared);
@@ -222,7 +221,7 @@ impl AppState {
             applied_by: who.to_owned(),
             applied_at: Timestamp::now(),
         };
-        if !self.store.apply_promotion(p.id, &row, audit, github).await? {
+        if !self.store.apply_promotion(p.id, &row, writes).await? {
             return Ok(Err(format!("request {} is no longer approved; reload it", p.id)));
         }
         let applied = self.store.declared().await?;

@@ -31,7 +31,7 @@ pub enum StoreError {
 
 mod promotions;
 
-pub use promotions::{AuditRow, DeclaredRow, OutboxRow, SessionRow, TokenInfo};
+pub use promotions::{AuditRow, DeclaredRow, OutboxRow, SessionRow, StateChange, TokenInfo, Writes};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 

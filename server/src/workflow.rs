@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::promotion::{self, CheckItem, Filing, Promotion, State, Tally, Vote, VoteRow};
 use crate::state::AppState;
-use crate::store::AuditRow;
+use crate::store::{AuditRow, StateChange, Writes};
 
 /// Where an action came from, for the vote record and the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,13 +109,31 @@ pub async fn view(state: &AppState, id: i64) -> Result<PromotionView, ApiError> 
     })
 }
 
-/// Queues a GitHub operation when sync is on.
-async fn github(state: &AppState, id: i64, op: &str, body: &str) -> Result<(), ApiError> {
-    if state.settings.github_sync {
-        state.store.enqueue_github(id, op, body).await?;
-        state.github_wake.notify_one();
+/// The writes an action starts with: nothing, and GitHub operations only
+/// when sync is on.
+struct Pending {
+    writes: Writes,
+    github: bool,
+}
+
+impl Pending {
+    fn new(state: &AppState) -> Self {
+        Pending { writes: Writes::default(), github: state.settings.github_sync }
     }
-    Ok(())
+
+    fn audit(&mut self, actor: &str, action: &str, detail: serde_json::Value) {
+        self.writes.audit(actor, action, detail);
+    }
+
+    fn github(&mut self, op: &str, body: impl Into<String>) {
+        if self.github {
+            self.writes.github(op, body);
+        }
+    }
+}
+
+fn moved(id: i64) -> ApiError {
+    ApiError::Conflict(format!("request {id} changed meanwhile; reload it"))
 }
 
 /// Files a request.
@@ -153,16 +171,19 @@ pub async fn file(state: &AppState, who: &str, filing: Filing, source: Source) -
         github_issue: None,
         github_url: None,
     };
-    p.id = state.store.insert_promotion(&p).await?;
+    let mut w = Pending::new(state);
     let detail = json!({ "feature": p.feature, "from": p.from_tier, "to": p.to_tier, "rfc": p.rfc_url, "source": source.as_str() });
-    state.store.audit(who, "filed", Some(p.id), detail).await?;
-    github(state, p.id, "open", "").await?;
+    w.audit(who, "filed", detail);
+    w.github("open", "");
+    p.id = state.store.file_promotion(&p, &w.writes).await?;
+    state.github_wake.notify_one();
     tracing::info!(id = p.id, feature = %p.feature, to = %p.to_tier, by = who, "promotion request filed");
     Ok(p)
 }
 
 /// Records a maintainer's vote on an open request and moves it when the
-/// votes call for it.
+/// votes call for it: the vote, the move, the audit entries and the GitHub
+/// comments are stored together.
 pub async fn vote(
     state: &AppState,
     who: &str,
@@ -201,38 +222,49 @@ pub async fn vote(
         source: source.as_str().to_owned(),
         at: now,
     };
-    state.store.put_vote(id, &row).await?;
-    state.store.audit(who, vote.as_str(), Some(id), json!({ "comment": comment, "source": source.as_str() })).await?;
-    let tally = Tally::new(&rule, &p, &state.store.votes(id).await?);
+    let mut votes = state.store.votes(id).await?;
+    votes.retain(|v| v.maintainer != who);
+    votes.push(row.clone());
+    let tally = Tally::new(&rule, &p, &votes);
+    let mut w = Pending::new(state);
+    w.audit(who, vote.as_str(), json!({ "comment": comment, "source": source.as_str() }));
     let said = comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
-    let line = match vote {
-        Vote::Approve => format!("Approval by {who} ({} of {} needed){said}", tally.approvals.len(), tally.needed),
-        Vote::Reject => format!("Rejected by {who}{said}"),
-    };
-    github(state, id, "comment", &line).await?;
+    w.github(
+        "comment",
+        match vote {
+            Vote::Approve => format!("Approval by {who} ({} of {} needed){said}", tally.approvals.len(), tally.needed),
+            Vote::Reject => format!("Rejected by {who}{said}"),
+        },
+    );
     let next = tally.outcome();
-    if next != State::Open && state.store.set_promotion_state(id, State::Open, next, who, now).await? {
-        let detail = json!({ "approvals": tally.approvals, "rejections": tally.rejections });
-        state.store.audit("tierwatch", next.as_str(), Some(id), detail).await?;
-        match next {
-            State::Approved => {
-                let text = format!(
-                    "Approved by {} ({} of {} approvals{}). A maintainer applies it once `{}` earns {}.",
-                    tally.approvals.join(", "),
-                    tally.approvals.len(),
-                    tally.needed,
-                    if tally.rfc_required { ", RFC linked" } else { "" },
-                    p.feature,
-                    p.to_tier
-                );
-                github(state, id, "comment", &text).await?;
-            }
-            _ => {
-                github(state, id, "comment", &format!("Request {id} is rejected.")).await?;
-                github(state, id, "close", "not_planned").await?;
-            }
-        }
+    let change =
+        (next != State::Open).then(|| StateChange { from: State::Open, to: next, by: who.to_owned(), at: now });
+    if next != State::Open {
+        w.audit("tierwatch", next.as_str(), json!({ "approvals": tally.approvals, "rejections": tally.rejections }));
     }
+    match next {
+        State::Approved => w.github(
+            "comment",
+            format!(
+                "Approved by {} ({} of {} approvals{}). A maintainer applies it once `{}` earns {}.",
+                tally.approvals.join(", "),
+                tally.approvals.len(),
+                tally.needed,
+                if tally.rfc_required { ", RFC linked" } else { "" },
+                p.feature,
+                p.to_tier
+            ),
+        ),
+        State::Rejected => {
+            w.github("comment", format!("Request {id} is rejected."));
+            w.github("close", "not_planned");
+        }
+        _ => {}
+    }
+    if !state.store.record(id, change.as_ref(), Some(&row), &w.writes).await? {
+        return Err(moved(id));
+    }
+    state.github_wake.notify_one();
     load(state, id).await
 }
 
@@ -246,12 +278,15 @@ pub async fn withdraw(state: &AppState, who: &str, id: i64, source: Source) -> R
     if p.state.is_final() {
         return Err(ApiError::Conflict(format!("request {id} is already {}", p.state)));
     }
-    if !state.store.set_promotion_state(id, p.state, State::Withdrawn, who, Timestamp::now()).await? {
-        return Err(ApiError::Conflict(format!("request {id} changed meanwhile; reload it")));
+    let mut w = Pending::new(state);
+    w.audit(who, "withdrawn", json!({ "source": source.as_str() }));
+    w.github("comment", format!("Withdrawn by {who}."));
+    w.github("close", "not_planned");
+    let change = StateChange { from: p.state, to: State::Withdrawn, by: who.to_owned(), at: Timestamp::now() };
+    if !state.store.record(id, Some(&change), None, &w.writes).await? {
+        return Err(moved(id));
     }
-    state.store.audit(who, "withdrawn", Some(id), json!({ "source": source.as_str() })).await?;
-    github(state, id, "comment", &format!("Withdrawn by {who}.")).await?;
-    github(state, id, "close", "not_planned").await?;
+    state.github_wake.notify_one();
     load(state, id).await
 }
 
@@ -267,22 +302,18 @@ pub async fn apply(state: &AppState, who: &str, id: i64, source: Source) -> Resu
         };
         return Err(ApiError::Conflict(format!("request {id} cannot be applied: {why}")));
     }
-    let detail = json!({ "feature": p.feature, "from": p.from_tier, "to": p.to_tier, "source": source.as_str() });
-    let github: Vec<(&str, String)> = if state.settings.github_sync {
-        vec![
-            (
-                "comment",
-                format!(
-                    "Applied by {who}: `{}` is declared {} from now on, and TIERS.md follows.",
-                    p.feature, p.to_tier
-                ),
-            ),
-            ("close", "completed".to_owned()),
-        ]
-    } else {
-        Vec::new()
-    };
-    if let Err(why) = state.apply_promotion(&p, who, detail, &github).await? {
+    let mut w = Pending::new(state);
+    w.audit(
+        who,
+        "applied",
+        json!({ "feature": p.feature, "from": p.from_tier, "to": p.to_tier, "source": source.as_str() }),
+    );
+    w.github(
+        "comment",
+        format!("Applied by {who}: `{}` is declared {} from now on, and TIERS.md follows.", p.feature, p.to_tier),
+    );
+    w.github("close", "completed");
+    if let Err(why) = state.apply_promotion(&p, who, &w.writes).await? {
         return Err(ApiError::Conflict(format!("request {id} cannot be applied: {why}")));
     }
     tracing::info!(id, feature = %p.feature, to = %p.to_tier, by = who, "promotion applied");

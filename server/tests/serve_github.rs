@@ -113,5 +113,5 @@ async fn serve_mirrors_requests_to_the_configured_repository() {
         fake.comments(issue.number).into_iter().find(|c| c.body.starts_with("Approval by bob"))
     })
     .await;
-    assert_eq!(said.body, "Approval by bob (1 of 2 needed)");
+    assert!(said.body.starts_with("Approval by bob (1 of 2 needed)\n\n<!-- tierwatch:op:"), "{}", said.body);
 }

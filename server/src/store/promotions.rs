@@ -62,6 +62,69 @@ pub struct TokenInfo {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// A request's state move, from the state it was read in.
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    pub from: State,
+    pub to: State,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// The audit entries and GitHub operations an action leaves, written in
+/// the action's transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Writes {
+    /// `(actor, action, detail)`.
+    pub audit: Vec<(String, String, serde_json::Value)>,
+    /// `(op, body)` for the GitHub outbox.
+    pub github: Vec<(String, String)>,
+}
+
+impl Writes {
+    /// Adds an audit entry.
+    pub fn audit(&mut self, actor: &str, action: &str, detail: serde_json::Value) -> &mut Self {
+        self.audit.push((actor.to_owned(), action.to_owned(), detail));
+        self
+    }
+
+    /// Adds a GitHub operation.
+    pub fn github(&mut self, op: &str, body: impl Into<String>) -> &mut Self {
+        self.github.push((op.to_owned(), body.into()));
+        self
+    }
+
+    async fn apply(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: i64) -> Result<()> {
+        let now = millis(Timestamp::now());
+        for (actor, action, detail) in &self.audit {
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, actor, action, promotion_id, detail) \
+                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5 FROM audit_log",
+            )
+            .bind(now)
+            .bind(actor)
+            .bind(action)
+            .bind(id)
+            .bind(detail.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        for (op, body) in &self.github {
+            sqlx::query(
+                "INSERT INTO github_outbox (seq, promotion_id, op, body, attempts, not_before) \
+                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, 0, $4 FROM github_outbox",
+            )
+            .bind(id)
+            .bind(op)
+            .bind(body)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 /// A browser session.
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -119,9 +182,11 @@ where
 }
 
 impl Store {
-    /// Stores a new open request and returns its id.
-    pub async fn insert_promotion(&self, p: &Promotion) -> Result<i64> {
+    /// Stores a new open request with its audit entry and GitHub
+    /// operations, in one transaction; returns its id.
+    pub async fn file_promotion(&self, p: &Promotion, writes: &Writes) -> Result<i64> {
         retrying(|| async {
+            let mut tx = self.pool.begin().await?;
             let row = sqlx::query(
                 "INSERT INTO promotions (id, feature, from_tier, to_tier, rationale, rfc_url, state, filed_by, filed_at) \
                  SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8 FROM promotions RETURNING id",
@@ -134,9 +199,67 @@ impl Store {
             .bind(p.state.as_str())
             .bind(&p.filed_by)
             .bind(millis(p.filed_at))
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
-            Ok(row.try_get::<i64, _>("id")?)
+            let id: i64 = row.try_get("id")?;
+            writes.apply(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// One action on a request in one transaction: a state move (only from
+    /// the state it was read in), a vote, audit entries and GitHub
+    /// operations are all stored, or none is. False when the request had
+    /// moved meanwhile.
+    pub async fn record(
+        &self,
+        id: i64,
+        change: Option<&StateChange>,
+        vote: Option<&VoteRow>,
+        writes: &Writes,
+    ) -> Result<bool> {
+        retrying(|| async {
+            let mut tx = self.pool.begin().await?;
+            if let Some(c) = change {
+                let moved = sqlx::query(
+                    "UPDATE promotions SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = $5",
+                )
+                .bind(c.to.as_str())
+                .bind(&c.by)
+                .bind(millis(c.at))
+                .bind(id)
+                .bind(c.from.as_str())
+                .execute(&mut *tx)
+                .await?;
+                if moved.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+            }
+            if let Some(v) = vote {
+                sqlx::query("DELETE FROM promotion_votes WHERE promotion_id = $1 AND maintainer = $2")
+                    .bind(id)
+                    .bind(&v.maintainer)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO promotion_votes (promotion_id, maintainer, vote, comment, source, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(&v.maintainer)
+                .bind(v.vote.as_str())
+                .bind(&v.comment)
+                .bind(&v.source)
+                .bind(millis(v.at))
+                .execute(&mut *tx)
+                .await?;
+            }
+            writes.apply(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(true)
         })
         .await
     }
@@ -165,22 +288,6 @@ impl Store {
         rows.iter().map(promotion).collect()
     }
 
-    /// Moves a request from `from` to `to`; false when it was no longer in
-    /// `from` (someone else moved it first).
-    pub async fn set_promotion_state(&self, id: i64, from: State, to: State, by: &str, at: Timestamp) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE promotions SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = $5",
-        )
-        .bind(to.as_str())
-        .bind(by)
-        .bind(millis(at))
-        .bind(id)
-        .bind(from.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// Records the GitHub issue a request was mirrored to.
     pub async fn set_github_issue(&self, id: i64, number: i64, url: &str) -> Result<()> {
         sqlx::query("UPDATE promotions SET github_issue = $1, github_url = $2 WHERE id = $3")
@@ -189,30 +296,6 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        Ok(())
-    }
-
-    /// Records or replaces a maintainer's vote.
-    pub async fn put_vote(&self, promotion_id: i64, v: &VoteRow) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM promotion_votes WHERE promotion_id = $1 AND maintainer = $2")
-            .bind(promotion_id)
-            .bind(&v.maintainer)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO promotion_votes (promotion_id, maintainer, vote, comment, source, at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(promotion_id)
-        .bind(&v.maintainer)
-        .bind(v.vote.as_str())
-        .bind(&v.comment)
-        .bind(&v.source)
-        .bind(millis(v.at))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -244,14 +327,7 @@ impl Store {
     /// Applies an approved request in one transaction: the state, the
     /// declared tier, the audit entry and the GitHub operations are all
     /// stored or none is. False when the request was no longer approved.
-    pub async fn apply_promotion(
-        &self,
-        id: i64,
-        d: &DeclaredRow,
-        audit: serde_json::Value,
-        github: &[(&str, String)],
-    ) -> Result<bool> {
-        let audit = audit.to_string();
+    pub async fn apply_promotion(&self, id: i64, d: &DeclaredRow, writes: &Writes) -> Result<bool> {
         retrying(|| async {
             let mut tx = self.pool.begin().await?;
             let moved = sqlx::query(
@@ -279,28 +355,7 @@ impl Store {
             .bind(millis(d.applied_at))
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, actor, action, promotion_id, detail) \
-                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, 'applied', $3, $4 FROM audit_log",
-            )
-            .bind(millis(d.applied_at))
-            .bind(&d.applied_by)
-            .bind(id)
-            .bind(&audit)
-            .execute(&mut *tx)
-            .await?;
-            for (op, body) in github {
-                sqlx::query(
-                    "INSERT INTO github_outbox (seq, promotion_id, op, body, attempts, not_before) \
-                     SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, 0, $4 FROM github_outbox",
-                )
-                .bind(id)
-                .bind(*op)
-                .bind(body)
-                .bind(millis(d.applied_at))
-                .execute(&mut *tx)
-                .await?;
-            }
+            writes.apply(&mut tx, id).await?;
             tx.commit().await?;
             Ok(true)
         })
