@@ -82,3 +82,22 @@ fn promotion_rules_need_a_real_tier_and_an_approval() {
     assert!(out.contains("error[duplicate-id]: two rules for promotions into tier 2"), "{out}");
     assert!(out.contains("error[invalid-value]: tier 7 is not defined"), "{out}");
 }
+
+#[test]
+fn an_unknown_key_under_promotions_is_named_with_its_position() {
+    let text = format!(
+        "{}promotions:\n  overdue-after: 30d\n  aproval-rules: []\n  rules:\n    - {{ into: 1, approvals: 1 }}\n    - {{ into: 2, approvals: 1 }}\n",
+        skeleton()
+    );
+    let line = text.lines().position(|l| l == "  aproval-rules: []").expect("edited") + 1;
+    let out = problems(&text);
+    assert!(out.contains(&format!("p.yaml:{line}:3: error[unknown-key]: unknown key `aproval-rules`")), "{out}");
+}
+
+#[test]
+fn a_lone_unknown_key_is_an_error_too() {
+    let text = skeleton().replacen("  name: Exampletime\n", "  name: Exampletime\n  nmae: typo\n", 1);
+    let line = text.lines().position(|l| l == "  nmae: typo").expect("edited") + 1;
+    let out = problems(&text);
+    assert!(out.contains(&format!("p.yaml:{line}:3: error[unknown-key]: unknown key `nmae`")), "{out}");
+}

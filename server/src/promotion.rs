@@ -231,6 +231,45 @@ impl Tally {
     }
 }
 
+/// What a vote says on the request's GitHub issue, and, when the votes
+/// move the request, what follows: `(op, body)` outbox operations.
+pub fn announcements(
+    p: &Promotion,
+    who: &str,
+    vote: Vote,
+    comment: Option<&str>,
+    tally: &Tally,
+) -> Vec<(&'static str, String)> {
+    let said = comment.map(|c| format!(": {c}")).unwrap_or_default();
+    let mut out = vec![(
+        "comment",
+        match vote {
+            Vote::Approve => format!("Approval by {who} ({} of {} needed){said}", tally.approvals.len(), tally.needed),
+            Vote::Reject => format!("Rejected by {who}{said}"),
+        },
+    )];
+    match tally.outcome() {
+        State::Approved => out.push((
+            "comment",
+            format!(
+                "Approved by {} ({} of {} approvals{}). A maintainer applies it once `{}` earns {}.",
+                tally.approvals.join(", "),
+                tally.approvals.len(),
+                tally.needed,
+                if tally.rfc_required { ", RFC linked" } else { "" },
+                p.feature,
+                p.to_tier
+            ),
+        )),
+        State::Rejected => {
+            out.push(("comment", format!("Request {} is rejected.", p.id)));
+            out.push(("close", "not_planned".to_owned()));
+        }
+        _ => {}
+    }
+    out
+}
+
 /// One line of a request's checklist: a requirement of the target tier or
 /// below, with its verdict and evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -441,6 +480,26 @@ mod tests {
         assert_eq!(Tally::new(&rule(1, true), &request(Some("https://rfc")), &votes).outcome(), State::Approved);
         let votes = [vote("bob", Vote::Approve), vote("carol", Vote::Reject)];
         assert_eq!(Tally::new(&rule(1, false), &request(None), &votes).outcome(), State::Rejected);
+    }
+
+    #[test]
+    fn the_deciding_vote_announces_the_outcome() {
+        let p = request(Some("https://rfc"));
+        let votes = [vote("bob", Vote::Approve)];
+        let t = Tally::new(&rule(2, false), &p, &votes);
+        let said = announcements(&p, "bob", Vote::Approve, Some("ok"), &t);
+        assert_eq!(said, [("comment", "Approval by bob (1 of 2 needed): ok".to_owned())]);
+        let votes = [vote("bob", Vote::Approve), vote("carol", Vote::Approve)];
+        let t = Tally::new(&rule(2, true), &p, &votes);
+        let said = announcements(&p, "carol", Vote::Approve, None, &t);
+        assert_eq!(
+            said[1].1,
+            "Approved by bob, carol (2 of 2 approvals, RFC linked). A maintainer applies it once `simd` earns Tier 2."
+        );
+        let votes = [vote("dave", Vote::Reject)];
+        let t = Tally::new(&rule(2, false), &p, &votes);
+        let ops: Vec<&str> = announcements(&p, "dave", Vote::Reject, None, &t).iter().map(|(op, _)| *op).collect();
+        assert_eq!(ops, ["comment", "comment", "close"]);
     }
 
     #[test]

@@ -228,38 +228,14 @@ pub async fn vote(
     let tally = Tally::new(&rule, &p, &votes);
     let mut w = Pending::new(state);
     w.audit(who, vote.as_str(), json!({ "comment": comment, "source": source.as_str() }));
-    let said = comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
-    w.github(
-        "comment",
-        match vote {
-            Vote::Approve => format!("Approval by {who} ({} of {} needed){said}", tally.approvals.len(), tally.needed),
-            Vote::Reject => format!("Rejected by {who}{said}"),
-        },
-    );
     let next = tally.outcome();
     let change =
         (next != State::Open).then(|| StateChange { from: State::Open, to: next, by: who.to_owned(), at: now });
     if next != State::Open {
         w.audit("tierwatch", next.as_str(), json!({ "approvals": tally.approvals, "rejections": tally.rejections }));
     }
-    match next {
-        State::Approved => w.github(
-            "comment",
-            format!(
-                "Approved by {} ({} of {} approvals{}). A maintainer applies it once `{}` earns {}.",
-                tally.approvals.join(", "),
-                tally.approvals.len(),
-                tally.needed,
-                if tally.rfc_required { ", RFC linked" } else { "" },
-                p.feature,
-                p.to_tier
-            ),
-        ),
-        State::Rejected => {
-            w.github("comment", format!("Request {id} is rejected."));
-            w.github("close", "not_planned");
-        }
-        _ => {}
+    for (op, body) in promotion::announcements(&p, who, vote, comment.as_deref(), &tally) {
+        w.github(op, body);
     }
     if !state.store.record(id, change.as_ref(), Some(&row), &w.writes).await? {
         return Err(moved(id));

@@ -83,7 +83,7 @@ pub fn validate(file: &str, text: &str) -> Result<Policy, Diagnostics> {
     };
     let policy = cx.policy(&root);
     match policy {
-        Some(policy) if cx.diags.is_empty() => Ok(policy),
+        Some(policy) if cx.diags.is_empty() && cx.unknown.borrow().is_empty() => Ok(policy),
         _ => Err(cx.finish(file)),
     }
 }
