@@ -92,4 +92,30 @@ async fn the_dashboard_shows_the_matrix_and_a_feature_page() {
     ] {
         assert!(page.contains(seen), "the feature page lacks `{seen}`:\n{page}");
     }
+
+    // A promotion request's page: state, tally, live checklist, audit trail.
+    let (alice, bob) = (app.maintainer("alice", None).await, app.maintainer("bob", None).await);
+    let filing = serde_json::json!({ "feature": "aarch64-unknown-linux-gnu", "to-tier": 1,
+        "rationale": "Fuzzing is coming.", "rfc-url": "https://example.org/rfc/3" });
+    let (status, body) = app.post_json(&alice, "/api/v1/promotions", filing).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app.post_json(&bob, "/api/v1/promotions/1/approve", serde_json::json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let base = app.base.clone();
+    let page = tokio::task::spawn_blocking(move || text(&dump_dom(&format!("{base}/promotions/1"))))
+        .await
+        .expect("chromium task");
+    for seen in [
+        "Request 1: aarch64-unknown-linux-gnu into Tier 1",
+        "open · declared Tier 2 when filed · earns Tier 2 now · filed by alice",
+        "Fuzzing is coming.",
+        "1 of 3 approvals from maintainers other than alice; an RFC link is required (linked).",
+        "bob approve",
+        "The feature does not earn Tier 1 yet",
+        "Tier 1 Continuous fuzzing ✗ missing",
+        "Sign in with a maintainer token",
+        "alice filed",
+    ] {
+        assert!(page.contains(seen), "the request page lacks `{seen}`:\n{page}");
+    }
 }
