@@ -77,6 +77,13 @@ impl std::fmt::Display for SyncError {
     }
 }
 
+impl From<crate::store::StoreError> for SyncError {
+    /// The database failing is worth another try, like the network.
+    fn from(e: crate::store::StoreError) -> SyncError {
+        SyncError::Transient(format!("database: {e}"))
+    }
+}
+
 /// A comment read back from an issue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comment {
@@ -232,8 +239,8 @@ pub fn title(p: &Promotion) -> String {
 
 /// The issue's body: the request, the policy's rule, the live checklist,
 /// and how to vote.
-pub async fn body(state: &AppState, p: &Promotion) -> Result<String, crate::error::ApiError> {
-    let view = workflow::view(state, p.id).await?;
+pub async fn body(state: &AppState, p: &Promotion) -> Result<String, SyncError> {
+    let view = workflow::view(state, p.id).await.map_err(|e| SyncError::Transient(e.to_string()))?;
     let t = &view.tally;
     let link = state
         .settings
@@ -383,7 +390,7 @@ impl Sync {
         let store = self.state.store.clone();
         let pending = match store.github_pending(500).await {
             Ok(p) => p,
-            Err(e) => return Err(SyncError::Transient(e.to_string())),
+            Err(e) => return Err(e.into()),
         };
         let now = Timestamp::now();
         let mut blocked: Vec<i64> = Vec::new();
@@ -397,15 +404,9 @@ impl Sync {
                 soonest = Some(soonest.map_or(row.not_before, |s| s.min(row.not_before)));
                 continue;
             }
-            if let Err(e) = store.github_attempt(row.seq).await {
-                return Err(SyncError::Transient(e.to_string()));
-            }
+            store.github_attempt(row.seq).await?;
             match self.send_one(&row).await {
-                Ok(()) => {
-                    if let Err(e) = store.github_done(row.seq).await {
-                        return Err(SyncError::Transient(e.to_string()));
-                    }
-                }
+                Ok(()) => store.github_done(row.seq).await?,
                 Err(SyncError::RateLimited { until, message }) => {
                     let _ = store.github_failed(row.seq, &message, until).await;
                     return Err(SyncError::RateLimited { until, message });
@@ -430,28 +431,26 @@ impl Sync {
         if let Some(n) = p.github_issue {
             return Ok(n);
         }
-        let internal = |e: crate::store::StoreError| SyncError::Transient(format!("database: {e}"));
         let found = if retry { self.client.find(&marker(p.id)).await? } else { None };
         let (number, url) = match found {
             Some(f) => f,
             None => {
-                let body = body(&self.state, p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
+                let body = body(&self.state, p).await?;
                 let opened = self.client.open(&title(p), &body).await?;
                 self.bodies.insert(opened.0, digest(&body));
                 opened
             }
         };
         let store = &self.state.store;
-        store.set_github_issue(p.id, number, &url).await.map_err(internal)?;
+        store.set_github_issue(p.id, number, &url).await?;
         let detail = serde_json::json!({ "issue": number, "url": url });
-        store.audit("tierwatch", "github-issue-opened", Some(p.id), detail).await.map_err(internal)?;
+        store.audit("tierwatch", "github-issue-opened", Some(p.id), detail).await?;
         Ok(number)
     }
 
     async fn send_one(&mut self, row: &OutboxRow) -> Result<(), SyncError> {
         let store = self.state.store.clone();
-        let internal = |e: crate::store::StoreError| SyncError::Transient(format!("database: {e}"));
-        let Some(p) = store.promotion(row.promotion_id).await.map_err(internal)? else { return Ok(()) };
+        let Some(p) = store.promotion(row.promotion_id).await? else { return Ok(()) };
         let retry = row.attempts > 0;
         let n = self.ensure_issue(&p, retry && row.op == "open").await?;
         match row.op.as_str() {
@@ -467,7 +466,7 @@ impl Sync {
             }
             "close" => {
                 // The body shows the final state before the issue closes.
-                let body = body(&self.state, &p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
+                let body = body(&self.state, &p).await?;
                 self.client.set_body(n, &body).await?;
                 self.bodies.insert(n, digest(&body));
                 self.client.close(n, row.body == "completed").await
@@ -486,9 +485,8 @@ impl Sync {
     /// only a rate limit stops the pass.
     async fn refresh_and_read(&mut self) -> Result<(), SyncError> {
         let store = self.state.store.clone();
-        let internal = |e: crate::store::StoreError| SyncError::Transient(format!("database: {e}"));
-        let mut live = store.promotions(None, Some(State::Open), 1000).await.map_err(internal)?;
-        live.extend(store.promotions(None, Some(State::Approved), 1000).await.map_err(internal)?);
+        let mut live = store.promotions(None, Some(State::Open), 1000).await?;
+        live.extend(store.promotions(None, Some(State::Approved), 1000).await?);
         let read = self.last_read.is_none_or(|t| t.elapsed() >= self.poll);
         if read {
             self.last_read = Some(std::time::Instant::now());
@@ -497,7 +495,7 @@ impl Sync {
         for p in live {
             let Some(number) = p.github_issue else { continue };
             let result = async {
-                let body = body(&self.state, &p).await.map_err(|e| SyncError::Transient(e.to_string()))?;
+                let body = body(&self.state, &p).await?;
                 let d = digest(&body);
                 if self.bodies.get(&number) != Some(&d) {
                     self.client.set_body(number, &body).await?;
@@ -520,12 +518,11 @@ impl Sync {
 
     async fn read_votes(&mut self, p: &Promotion, number: i64) -> Result<(), SyncError> {
         let store = self.state.store.clone();
-        let internal = |e: crate::store::StoreError| SyncError::Transient(format!("database: {e}"));
-        let after = store.github_cursor(p.id).await.map_err(internal)?;
+        let after = store.github_cursor(p.id).await?;
         let comments = self.client.comments_after(number, after).await?;
         for c in comments {
             if let Some((vote, comment)) = promotion::parse_command(&c.body) {
-                let reply = match store.maintainer_by_github(&c.login).await.map_err(internal)? {
+                let reply = match store.maintainer_by_github(&c.login).await? {
                     None => Some(format!(
                         "@{} is not a tierwatch maintainer here (no maintainer token carries this GitHub login), so `/{}` was not counted.",
                         c.login,
@@ -533,22 +530,19 @@ impl Sync {
                     )),
                     Some(name) => {
                         let detail = serde_json::json!({ "comment-id": c.id, "login": c.login, "maintainer": name });
-                        store
-                            .audit(&format!("github:{}", c.login), "github-command", Some(p.id), detail)
-                            .await
-                            .map_err(internal)?;
+                        store.audit(&format!("github:{}", c.login), "github-command", Some(p.id), detail).await?;
                         match workflow::vote(&self.state, &name, p.id, vote, comment, Source::Github).await {
                             Ok(_) => None,
-                            Err(crate::error::ApiError::Internal(e)) => return Err(internal(e)),
+                            Err(crate::error::ApiError::Internal(e)) => return Err(e.into()),
                             Err(e) => Some(format!("@{}: `/{}` was not counted: {e}", c.login, vote.as_str())),
                         }
                     }
                 };
                 if let Some(text) = reply {
-                    store.enqueue_github(p.id, "comment", &text).await.map_err(internal)?;
+                    store.enqueue_github(p.id, "comment", &text).await?;
                 }
             }
-            store.set_github_cursor(p.id, c.id).await.map_err(internal)?;
+            store.set_github_cursor(p.id, c.id).await?;
         }
         Ok(())
     }

@@ -86,12 +86,9 @@ pub async fn view(state: &AppState, id: i64) -> Result<PromotionView, ApiError> 
     let p = load(state, id).await?;
     let (policy, eval) = state.snapshot().await;
     let votes = state.store.votes(id).await?;
-    let rule = policy
-        .promotions
-        .as_ref()
-        .and_then(|x| x.rule(p.to_tier))
-        .cloned()
-        .unwrap_or(matrix::policy::PromotionRule { into: p.to_tier, approvals: 0, rfc: false });
+    // A rule the policy dropped since filing shows as asking for nothing.
+    let rule =
+        rule_for(&policy, &p).unwrap_or(matrix::policy::PromotionRule { into: p.to_tier, approvals: 0, rfc: false });
     let tally = Tally::new(&rule, &p, &votes);
     let result = eval.feature(&p.feature);
     let checklist = result.map(|r| promotion::checklist(&policy, r, p.to_tier)).unwrap_or_default();

@@ -94,7 +94,9 @@ impl Writes {
         self
     }
 
-    async fn apply(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: i64) -> Result<()> {
+    /// Writes the entries in `tx`; `id` is the request they belong to
+    /// (audit entries may belong to none; GitHub operations always do).
+    async fn apply(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: Option<i64>) -> Result<()> {
         let now = millis(Timestamp::now());
         for (actor, action, detail) in &self.audit {
             sqlx::query(
@@ -202,7 +204,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let id: i64 = row.try_get("id")?;
-            writes.apply(&mut tx, id).await?;
+            writes.apply(&mut tx, Some(id)).await?;
             tx.commit().await?;
             Ok(id)
         })
@@ -257,7 +259,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            writes.apply(&mut tx, id).await?;
+            writes.apply(&mut tx, Some(id)).await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -355,7 +357,7 @@ impl Store {
             .bind(millis(d.applied_at))
             .execute(&mut *tx)
             .await?;
-            writes.apply(&mut tx, id).await?;
+            writes.apply(&mut tx, Some(id)).await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -391,20 +393,17 @@ impl Store {
         promotion_id: Option<i64>,
         detail: serde_json::Value,
     ) -> Result<()> {
-        let now = millis(Timestamp::now());
-        let detail = detail.to_string();
+        let mut writes = Writes::default();
+        writes.audit(actor, action, detail);
+        self.write(promotion_id, &writes).await
+    }
+
+    /// Writes audit entries and GitHub operations in one transaction.
+    async fn write(&self, promotion_id: Option<i64>, writes: &Writes) -> Result<()> {
         retrying(|| async {
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, actor, action, promotion_id, detail) \
-                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5 FROM audit_log",
-            )
-            .bind(now)
-            .bind(actor)
-            .bind(action)
-            .bind(promotion_id)
-            .bind(&detail)
-            .execute(&self.pool)
-            .await?;
+            let mut tx = self.pool.begin().await?;
+            writes.apply(&mut tx, promotion_id).await?;
+            tx.commit().await?;
             Ok(())
         })
         .await
@@ -437,21 +436,9 @@ impl Store {
 
     /// Queues a GitHub operation.
     pub async fn enqueue_github(&self, promotion_id: i64, op: &str, body: &str) -> Result<()> {
-        let now = millis(Timestamp::now());
-        retrying(|| async {
-            sqlx::query(
-                "INSERT INTO github_outbox (seq, promotion_id, op, body, attempts, not_before) \
-                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, 0, $4 FROM github_outbox",
-            )
-            .bind(promotion_id)
-            .bind(op)
-            .bind(body)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-            Ok(())
-        })
-        .await
+        let mut writes = Writes::default();
+        writes.github(op, body);
+        self.write(Some(promotion_id), &writes).await
     }
 
     /// Operations not yet acknowledged by GitHub, oldest first.
