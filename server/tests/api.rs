@@ -1,6 +1,7 @@
 //! The server's HTTP API against real databases: every scenario runs on a
 //! temporary SQLite file and on a fresh PostgreSQL database.
 
+#[macro_use]
 mod common;
 
 use std::io::Write;
@@ -8,19 +9,6 @@ use std::io::Write;
 use common::{Db, TestApp, fresh_fixture, json, spawn_app, spawn_with};
 use matrix::evidence::Outcome;
 use serde_json::Value;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
 
 on_both_backends!(
     ingesting_the_seed_world_publishes_the_seed_matrix,

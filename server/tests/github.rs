@@ -5,6 +5,7 @@
 //! credentials and rate limits survived without losing or repeating work.
 //! The sync is driven pass by pass, so every step is deterministic.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -16,19 +17,6 @@ use jiff::SignedDuration;
 use serde_json::{Value, json};
 use tierwatch::github::{Client, Config, Sync};
 use tierwatch::state::Settings;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
 
 on_both_backends!(a_request_lives_on_github_from_filing_to_close, github_failures_delay_but_never_lose_or_repeat_work);
 

@@ -3,23 +3,11 @@
 //! the audit log, "promotion overdue" and "at risk" flags, and the browser
 //! forms' sessions and CSRF protection.
 
+#[macro_use]
 mod common;
 
 use common::{Db, TestApp, aarch64_fuzz_run, fresh_fixture, json, spawn_app};
 use serde_json::{Value, json};
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
 
 on_both_backends!(
     a_tier_1_promotion_needs_an_rfc_and_three_other_maintainers_and_moves_tiers_md,

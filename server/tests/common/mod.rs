@@ -5,6 +5,22 @@
 
 #![allow(dead_code)]
 
+/// Each named `async fn name(db: Db)` in the invoking file becomes two
+/// tests, `sqlite::name` and `postgres::name` (the file imports `Db`).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+
 pub mod github;
 
 use std::path::PathBuf;
