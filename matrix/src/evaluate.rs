@@ -64,6 +64,14 @@ pub struct RequirementOutcome {
 }
 
 impl RequirementOutcome {
+    /// The text the policy gives this outcome's requirement for its
+    /// reason; the requirement id when the policy has no such requirement.
+    pub fn title(&self, policy: &Policy) -> String {
+        policy
+            .requirement(&self.requirement)
+            .map_or(self.requirement.clone(), |q| q.title_for(self.reason.unwrap_or_default()).to_owned())
+    }
+
     fn is_stale(&self) -> bool {
         matches!(self.reason, Some("stale" | "expired"))
     }
@@ -586,7 +594,7 @@ impl<'a> Cx<'a> {
     /// Titles of failing requirements, leaving out ones subsumed by another
     /// failing requirement in the same list.
     fn missing_texts(&self, failing: &[&RequirementOutcome]) -> Vec<Missing> {
-        let req = |id: &str| self.policy.requirements.iter().find(|r| r.id == id);
+        let req = |id: &str| self.policy.requirement(id);
         let subsumed: BTreeSet<&str> = failing
             .iter()
             .filter_map(|o| req(&o.requirement))

@@ -294,18 +294,15 @@ pub fn checklist(policy: &Policy, r: &FeatureResult, to: Tier) -> Vec<CheckItem>
         .outcomes
         .iter()
         .filter(|o| o.tier >= to)
-        .map(|o| {
-            let req = policy.requirements.iter().find(|q| q.id == o.requirement);
-            CheckItem {
-                requirement: o.requirement.clone(),
-                title: req.map_or(o.requirement.clone(), |q| q.title_for(o.reason.unwrap_or_default()).to_owned()),
-                tier: o.tier,
-                advisory: o.advisory,
-                met: o.met,
-                detail: o.detail.clone(),
-                items: o.items.clone(),
-                runs: o.runs.clone(),
-            }
+        .map(|o| CheckItem {
+            requirement: o.requirement.clone(),
+            title: o.title(policy),
+            tier: o.tier,
+            advisory: o.advisory,
+            met: o.met,
+            detail: o.detail.clone(),
+            items: o.items.clone(),
+            runs: o.runs.clone(),
         })
         .collect();
     items.sort_by_key(|i| i.tier);

@@ -65,6 +65,11 @@ impl Policy {
         self.features.iter().find(|f| f.id == id)
     }
 
+    /// The requirement with `id`.
+    pub fn requirement(&self, id: &str) -> Option<&Requirement> {
+        self.requirements.iter().find(|r| r.id == id)
+    }
+
     /// The category with `id`.
     pub fn category(&self, id: &str) -> Option<&Category> {
         self.categories.iter().find(|c| c.id == id)

@@ -16,6 +16,7 @@ use futures_util::Stream;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
+use super::render;
 use crate::error::ApiError;
 use crate::routes::matrix::{FeatureDetail, Summary, summaries};
 use crate::routes::runs::RunDetail;
@@ -35,10 +36,6 @@ pub fn router() -> Router<AppState> {
 }
 
 const STYLE: &str = include_str!("../../../templates/style.css");
-
-fn render(t: &impl Template) -> Result<Html<String>, ApiError> {
-    t.render().map(Html).map_err(|e| ApiError::Render(e.to_string()))
-}
 
 /// One cell of the features × targets grid.
 #[derive(Debug, Clone)]

@@ -133,31 +133,22 @@ pub async fn detail_with_series(
     id: &str,
 ) -> Result<(FeatureDetail, Vec<TargetResult>, std::collections::BTreeSet<String>), ApiError> {
     let not_found = || ApiError::NotFound(format!("no feature `{id}` in the policy; GET /api/v1/features lists them"));
-    let (policy, eval, series, tests, summary) = {
+    let (summary, owners, link, requirements, series, tests) = {
         let live = state.live.read().await;
-        let views = matrix::evaluate::Views::new(&live.policy, &live.evidence);
         let r = live.evaluation.feature(id).ok_or_else(not_found)?;
+        let f = live.policy.feature(id).ok_or_else(not_found)?;
         let summary = summary(state, &live, r).ok_or_else(not_found)?;
-        (live.policy.clone(), live.evaluation.clone(), views.feature_runs(id), views.feature_tests(id), summary)
+        let requirements =
+            r.outcomes.iter().map(|o| Checklist { title: o.title(&live.policy), outcome: o.clone() }).collect();
+        let views = matrix::evaluate::Views::new(&live.policy, &live.evidence);
+        (summary, f.owners.clone(), f.link.clone(), requirements, views.feature_runs(id), views.feature_tests(id))
     };
-    let targets = matrix::evaluate::latest_per_target(series.clone());
-    let r = eval.feature(id).ok_or_else(not_found)?;
-    let f = policy.feature(id).ok_or_else(not_found)?;
-    let requirements = r
-        .outcomes
-        .iter()
-        .map(|o| {
-            let req = policy.requirements.iter().find(|q| q.id == o.requirement);
-            let title = req.map_or(o.requirement.clone(), |q| q.title_for(o.reason.unwrap_or_default()).to_owned());
-            Checklist { title, outcome: o.clone() }
-        })
-        .collect();
     let detail = FeatureDetail {
         summary,
-        owners: f.owners.clone(),
-        link: f.link.clone(),
+        owners,
+        link,
         requirements,
-        targets,
+        targets: matrix::evaluate::latest_per_target(series.clone()),
         history: state.store.history(Some(id)).await?,
     };
     Ok((detail, series, tests))

@@ -1,9 +1,11 @@
 //! Every route of the server, merged in one place.
 
 use axum::Router;
+use axum::response::Html;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 pub mod dashboard;
@@ -34,4 +36,19 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Renders a page's template.
+fn render(t: &impl askama::Template) -> Result<Html<String>, ApiError> {
+    t.render().map(Html).map_err(|e| ApiError::Render(e.to_string()))
+}
+
+/// A listing's `limit` query parameter: 1 to 1000, default 100. Read as
+/// text so a bad value gets the API's JSON error, not axum's.
+fn limit(raw: Option<&str>) -> Result<i64, ApiError> {
+    let Some(raw) = raw else { return Ok(100) };
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(ApiError::BadRequest(format!("limit `{raw}`: give a whole number from 1 to 1000"))),
+    }
 }

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 
+use super::{limit, render};
 use crate::auth::authenticate;
 use crate::error::{ApiError, ApiQuery};
 use crate::promotion::{Filing, Promotion, State as RequestState, Vote};
@@ -37,14 +38,8 @@ pub fn router() -> Router<AppState> {
 struct ListQuery {
     feature: Option<String>,
     state: Option<String>,
-    limit: Option<i64>,
-}
-
-fn limit(l: Option<i64>) -> Result<i64, ApiError> {
-    match l.unwrap_or(100) {
-        l @ 1..=1000 => Ok(l),
-        l => Err(ApiError::BadRequest(format!("limit {l} is out of range; ask for 1 to 1000"))),
-    }
+    // Read as text so a bad value gets the API's JSON error, not axum's.
+    limit: Option<String>,
 }
 
 fn state_filter(s: Option<&str>) -> Result<Option<RequestState>, ApiError> {
@@ -56,7 +51,7 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<Promotion>>, ApiError> {
     let filter = state_filter(q.state.as_deref())?;
-    Ok(Json(state.store.promotions(q.feature.as_deref(), filter, limit(q.limit)?).await?))
+    Ok(Json(state.store.promotions(q.feature.as_deref(), filter, limit(q.limit.as_deref())?).await?))
 }
 
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<PromotionView>, ApiError> {
@@ -160,21 +155,18 @@ impl Action {
 #[derive(Debug, Deserialize)]
 struct AuditQuery {
     promotion: Option<i64>,
-    limit: Option<i64>,
+    // Read as text so a bad value gets the API's JSON error, not axum's.
+    limit: Option<String>,
 }
 
 async fn audit(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditRow>>, ApiError> {
-    Ok(Json(state.store.audit_log(q.promotion, limit(q.limit)?).await?))
+    Ok(Json(state.store.audit_log(q.promotion, limit(q.limit.as_deref())?).await?))
 }
 
 // ---- HTML ----
-
-fn render(t: &impl Template) -> Result<Html<String>, ApiError> {
-    t.render().map(Html).map_err(|e| ApiError::Render(e.to_string()))
-}
 
 /// An HTML answer to a failed form or page: the message, and where to go.
 fn page_error(e: ApiError, back: &str) -> Response {

@@ -15,6 +15,7 @@ use matrix::evidence::ReportError;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 
+use super::limit;
 use crate::analysis::{self, RunDiff};
 use crate::auth;
 use crate::error::{ApiError, ApiQuery};
@@ -240,15 +241,6 @@ struct ListQuery {
     compiler: Option<String>,
     // Read as text so a bad value gets the API's JSON error, not axum's.
     limit: Option<String>,
-}
-
-/// `limit`: 1 to 1000, default 100.
-fn limit(raw: Option<&str>) -> Result<i64, ApiError> {
-    let Some(raw) = raw else { return Ok(100) };
-    match raw.parse::<i64>() {
-        Ok(n) if (1..=1000).contains(&n) => Ok(n),
-        _ => Err(ApiError::BadRequest(format!("limit `{raw}`: give a whole number from 1 to 1000"))),
-    }
 }
 
 async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<RunRow>>, ApiError> {
