@@ -220,9 +220,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             if github_login.is_some() && role != "maintainer" {
                 anyhow::bail!("--github-login is for maintainer tokens: their comments count as votes; add --role maintainer");
             }
-            let store = crate::store::Store::connect(&db.database_url)
-                .await
-                .with_context(|| format!("cannot open database {}", crate::server::redact(&db.database_url)))?;
+            let store = crate::server::open(&db.database_url).await?;
             let (row, token) = crate::auth::new_token(&name, &role, &targets);
             store.create_token(&row, Timestamp::now()).await?;
             store.set_github_login(&row.id, github_login.as_deref()).await?;
@@ -233,7 +231,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
         Command::Token { command: TokenCommand::List { db } } => runtime()?.block_on(async {
-            let store = open_store(&db).await?;
+            let store = crate::server::open(&db.database_url).await?;
             let mut out = String::from("ID        NAME                  ROLE        TARGETS               GITHUB          CREATED               REVOKED\n");
             for t in store.tokens().await? {
                 let _ = writeln!(
@@ -251,7 +249,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             print(&out)
         }),
         Command::Token { command: TokenCommand::Revoke { id, db } } => runtime()?.block_on(async {
-            let store = open_store(&db).await?;
+            let store = crate::server::open(&db.database_url).await?;
             let id = id.strip_prefix("tw_").map_or(id.as_str(), |rest| rest.split('_').next().unwrap_or(rest)).to_owned();
             if !store.revoke_token(&id).await? {
                 anyhow::bail!("no live token `{id}`; `tierwatch token list` shows the ids");
@@ -261,12 +259,6 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
     }
-}
-
-async fn open_store(db: &DbArgs) -> Result<crate::store::Store> {
-    crate::store::Store::connect(&db.database_url)
-        .await
-        .with_context(|| format!("cannot open database {}", crate::server::redact(&db.database_url)))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -307,9 +299,9 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
     };
     let (state, listener) = crate::server::prepare(policy, &args.db.database_url, &args.bind, settings).await?;
     if let Some(cfg) = github {
-        crate::github::Client::new(&cfg).context("cannot set up the GitHub client")?;
+        let client = crate::github::Client::new(&cfg).context("cannot set up the GitHub client")?;
         tracing::info!(repo = %format!("{}/{}", cfg.owner, cfg.repo), api = %cfg.api_url, "promotion requests sync to GitHub");
-        tokio::spawn(crate::github::run(state.clone(), cfg));
+        tokio::spawn(crate::github::run(state.clone(), client, cfg.poll));
     }
     println!("tierwatch serving on http://{}", listener.local_addr()?);
     crate::server::run(state, listener, std::time::Duration::from_secs(args.tick_seconds.max(1))).await?;

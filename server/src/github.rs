@@ -113,6 +113,14 @@ impl Client {
         Ok(Client { crab, owner: cfg.owner.clone(), repo: cfg.repo.clone() })
     }
 
+    /// An octocrab answer, with its error classified.
+    async fn answer<T>(&self, result: octocrab::Result<T>) -> Result<T, SyncError> {
+        match result {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.classify(e).await),
+        }
+    }
+
     async fn classify(&self, e: octocrab::Error) -> SyncError {
         match e {
             octocrab::Error::GitHub { source, .. } => {
@@ -142,10 +150,8 @@ impl Client {
     /// Opens an issue; returns its number and page.
     pub async fn open(&self, title: &str, body: &str) -> Result<(i64, String), SyncError> {
         let issues = self.crab.issues(&self.owner, &self.repo);
-        match issues.create(title).body(body).labels(vec![LABEL.to_owned()]).send().await {
-            Ok(i) => Ok((i.number as i64, i.html_url.to_string())),
-            Err(e) => Err(self.classify(e).await),
-        }
+        let i = self.answer(issues.create(title).body(body).labels(vec![LABEL.to_owned()]).send().await).await?;
+        Ok((i.number as i64, i.html_url.to_string()))
     }
 
     /// The issue carrying `marker` in its body, among this label's issues.
@@ -155,10 +161,7 @@ impl Client {
         for page in 1u32..=20 {
             let result =
                 issues.list().labels(&labels).state(params::State::All).per_page(100u8).page(page).send().await;
-            let found = match result {
-                Ok(p) => p,
-                Err(e) => return Err(self.classify(e).await),
-            };
+            let found = self.answer(result).await?;
             let n = found.items.len();
             if let Some(i) = found.items.into_iter().find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker))) {
                 return Ok(Some((i.number as i64, i.html_url.to_string())));
@@ -172,10 +175,8 @@ impl Client {
 
     /// Comments on an issue.
     pub async fn comment(&self, number: i64, body: &str) -> Result<(), SyncError> {
-        match self.crab.issues(&self.owner, &self.repo).create_comment(number as u64, body).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.classify(e).await),
-        }
+        self.answer(self.crab.issues(&self.owner, &self.repo).create_comment(number as u64, body).await).await?;
+        Ok(())
     }
 
     /// Closes an issue as completed or not planned.
@@ -189,18 +190,14 @@ impl Client {
             .state_reason(reason)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.classify(e).await),
-        }
+        self.answer(result).await?;
+        Ok(())
     }
 
     /// Rewrites an issue's body.
     pub async fn set_body(&self, number: i64, body: &str) -> Result<(), SyncError> {
-        match self.crab.issues(&self.owner, &self.repo).update(number as u64).body(body).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.classify(e).await),
-        }
+        self.answer(self.crab.issues(&self.owner, &self.repo).update(number as u64).body(body).send().await).await?;
+        Ok(())
     }
 
     /// An issue's comments with an id above `after`, oldest first.
@@ -208,10 +205,7 @@ impl Client {
         let issues = self.crab.issues(&self.owner, &self.repo);
         let mut out = Vec::new();
         for page in 1u32..=50 {
-            let found = match issues.list_comments(number as u64).per_page(100).page(page).send().await {
-                Ok(p) => p,
-                Err(e) => return Err(self.classify(e).await),
-            };
+            let found = self.answer(issues.list_comments(number as u64).per_page(100).page(page).send().await).await?;
             let n = found.items.len();
             out.extend(found.items.into_iter().filter(|c| c.id.0 as i64 > after).map(|c| Comment {
                 id: c.id.0 as i64,
@@ -240,8 +234,9 @@ pub fn title(p: &Promotion) -> String {
 /// The issue's body: the request, the policy's rule, the live checklist,
 /// and how to vote.
 pub async fn body(state: &AppState, p: &Promotion) -> Result<String, SyncError> {
-    let view = workflow::view(state, p.id).await.map_err(|e| SyncError::Transient(e.to_string()))?;
-    let t = &view.tally;
+    let votes = state.store.votes(p.id).await?;
+    let standing = workflow::standing(state, p, &votes).await;
+    let t = &standing.tally;
     let link = state
         .settings
         .public_url
@@ -253,7 +248,7 @@ pub async fn body(state: &AppState, p: &Promotion) -> Result<String, SyncError> 
         (None, true) => "**RFC:** required, not linked yet\n\n".to_owned(),
         (None, false) => String::new(),
     };
-    let earns = if view.earns_target {
+    let earns = if standing.earns_target {
         format!("`{}` earns {} now.", p.feature, p.to_tier)
     } else {
         format!("`{}` does not earn {} yet.", p.feature, p.to_tier)
@@ -270,26 +265,19 @@ pub async fn body(state: &AppState, p: &Promotion) -> Result<String, SyncError> 
         to = p.to_tier,
         by = p.filed_by,
         rationale = p.rationale.replace('\n', "\n> "),
-        state = view.promotion.state,
+        state = p.state,
         n = t.approvals.len(),
         needed = t.needed,
-        checklist = promotion::checklist_markdown(&view.checklist),
+        checklist = promotion::checklist_markdown(&standing.checklist),
     ))
 }
 
 /// The sync loop. Wakes on `state.github_wake` and every `poll`.
-pub async fn run(state: AppState, cfg: Config) {
-    let client = match Client::new(&cfg) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "GitHub sync is off: cannot build the client");
-            return;
-        }
-    };
-    let mut sync = Sync::new(state, client).with_poll(cfg.poll);
+pub async fn run(state: AppState, client: Client, poll: Duration) {
+    let mut sync = Sync::new(state, client).with_poll(poll);
     loop {
         let wait = sync.pass().await;
-        let wait = wait.unwrap_or(cfg.poll).min(cfg.poll);
+        let wait = wait.unwrap_or(poll).min(poll);
         tokio::select! {
             _ = sync.state.github_wake.notified() => {}
             _ = tokio::time::sleep(wait) => {}
@@ -346,7 +334,7 @@ impl Sync {
         let now = Timestamp::now();
         if let Some(until) = self.paused_until {
             if until > now {
-                return Some(Duration::from_millis(until.duration_since(now).as_millis().max(50) as u64));
+                return Some(wait_until(until));
             }
             self.paused_until = None;
         }
@@ -375,7 +363,7 @@ impl Sync {
             SyncError::RateLimited { until, message } => {
                 tracing::warn!(%until, %message, "GitHub rate limit: sync paused");
                 self.paused_until = Some(until);
-                Duration::from_millis(until.duration_since(Timestamp::now()).as_millis().max(50) as u64)
+                wait_until(until)
             }
             other => {
                 tracing::warn!(error = %other, "GitHub sync failed; will retry");
@@ -388,10 +376,7 @@ impl Sync {
     /// its later rows. Only a rate limit stops the whole pass.
     async fn send(&mut self) -> Result<Option<Duration>, SyncError> {
         let store = self.state.store.clone();
-        let pending = match store.github_pending(500).await {
-            Ok(p) => p,
-            Err(e) => return Err(e.into()),
-        };
+        let pending = store.github_pending(500).await?;
         let now = Timestamp::now();
         let mut blocked: Vec<i64> = Vec::new();
         let mut soonest: Option<Timestamp> = None;
@@ -420,7 +405,7 @@ impl Sync {
                 }
             }
         }
-        Ok(soonest.map(|s| Duration::from_millis(s.duration_since(Timestamp::now()).as_millis().max(50) as u64)))
+        Ok(soonest.map(wait_until))
     }
 
     /// The request's issue, opened now when it has none (its `open`
@@ -546,6 +531,11 @@ impl Sync {
         }
         Ok(())
     }
+}
+
+/// How long until `t`, from now; at least 50 ms.
+fn wait_until(t: Timestamp) -> Duration {
+    Duration::from_millis(t.duration_since(Timestamp::now()).as_millis().max(50) as u64)
 }
 
 fn digest(body: &str) -> String {

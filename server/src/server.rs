@@ -18,11 +18,16 @@ pub async fn prepare(
     bind: &str,
     settings: Settings,
 ) -> Result<(AppState, TcpListener)> {
-    let store =
-        Store::connect(database_url).await.with_context(|| format!("cannot open database {}", redact(database_url)))?;
+    let store = open(database_url).await?;
     let state = AppState::start(store, policy, settings).await.context("cannot load stored runs")?;
     let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     Ok((state, listener))
+}
+
+/// Connects to the database and migrates it, saying which (without its
+/// password) when that fails.
+pub async fn open(database_url: &str) -> Result<Store> {
+    Store::connect(database_url).await.with_context(|| format!("cannot open database {}", redact(database_url)))
 }
 
 /// Serves until SIGINT or SIGTERM, re-evaluating every `tick` so windows

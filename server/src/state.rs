@@ -396,12 +396,13 @@ fn standing(status: matrix::Status) -> std::cmp::Ordering {
     }
 }
 
+/// The standing of a status as stored in the history (its wire name).
 fn standing_of(status: &str) -> std::cmp::Ordering {
-    match status {
-        "promotable" => std::cmp::Ordering::Greater,
-        "violating" | "stale" => std::cmp::Ordering::Less,
-        _ => std::cmp::Ordering::Equal,
-    }
+    use matrix::Status::*;
+    [Conforming, Violating, Promotable, Stale]
+        .into_iter()
+        .find(|s| status_str(*s) == status)
+        .map_or(std::cmp::Ordering::Equal, standing)
 }
 
 /// Since when each feature has stood where the evaluation puts it, from the

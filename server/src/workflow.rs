@@ -35,22 +35,15 @@ impl Source {
     }
 }
 
-/// A request with everything a reader needs: the policy's rule, the vote
-/// tally, the live checklist, votes and audit trail.
+/// A request with everything a reader needs: how it stands, votes and
+/// audit trail.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct PromotionView {
     #[serde(flatten)]
     pub promotion: Promotion,
-    /// How the votes stand against the policy's rule.
-    pub tally: Tally,
-    /// Whether the feature earns the target tier now (needed to apply).
-    pub earns_target: bool,
-    /// The feature's tier as evaluated now.
-    pub earned: Option<Tier>,
-    /// Requirements of the target tier and below, with evidence, as of the
-    /// latest evaluation.
-    pub checklist: Vec<CheckItem>,
+    #[serde(flatten)]
+    pub standing: Standing,
     pub votes: Vec<VoteRow>,
     pub audit: Vec<AuditRow>,
     /// The last GitHub sync error for this request, while one is pending.
@@ -81,27 +74,47 @@ fn rule_for(policy: &matrix::Policy, p: &Promotion) -> Result<matrix::policy::Pr
     })
 }
 
+/// How a request stands now: its votes against the policy's rule, and its
+/// feature against the target tier.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Standing {
+    /// How the votes stand against the policy's rule.
+    pub tally: Tally,
+    /// Whether the feature earns the target tier now (needed to apply).
+    pub earns_target: bool,
+    /// The feature's tier as evaluated now.
+    pub earned: Option<Tier>,
+    /// Requirements of the target tier and below, with evidence, as of the
+    /// latest evaluation.
+    pub checklist: Vec<CheckItem>,
+}
+
+/// How `p` stands with these votes, against the policy and evaluation in
+/// force.
+pub async fn standing(state: &AppState, p: &Promotion, votes: &[VoteRow]) -> Standing {
+    let (policy, eval) = state.snapshot().await;
+    // A rule the policy dropped since filing shows as asking for nothing.
+    let rule =
+        rule_for(&policy, p).unwrap_or(matrix::policy::PromotionRule { into: p.to_tier, approvals: 0, rfc: false });
+    let result = eval.feature(&p.feature);
+    Standing {
+        tally: Tally::new(&rule, p, votes),
+        earns_target: result.is_some_and(|r| promotion::earns(r, p.to_tier)),
+        earned: result.and_then(|r| r.earned),
+        checklist: result.map(|r| promotion::checklist(&policy, r, p.to_tier)).unwrap_or_default(),
+    }
+}
+
 /// A request as served.
 pub async fn view(state: &AppState, id: i64) -> Result<PromotionView, ApiError> {
     let p = load(state, id).await?;
-    let (policy, eval) = state.snapshot().await;
     let votes = state.store.votes(id).await?;
-    // A rule the policy dropped since filing shows as asking for nothing.
-    let rule =
-        rule_for(&policy, &p).unwrap_or(matrix::policy::PromotionRule { into: p.to_tier, approvals: 0, rfc: false });
-    let tally = Tally::new(&rule, &p, &votes);
-    let result = eval.feature(&p.feature);
-    let checklist = result.map(|r| promotion::checklist(&policy, r, p.to_tier)).unwrap_or_default();
-    let github_error =
-        state.store.github_pending(1000).await?.into_iter().filter(|o| o.promotion_id == id).find_map(|o| o.last_error);
     Ok(PromotionView {
-        earns_target: result.is_some_and(|r| promotion::earns(r, p.to_tier)),
-        earned: result.and_then(|r| r.earned),
-        checklist,
-        tally,
+        standing: standing(state, &p, &votes).await,
         votes,
         audit: state.store.audit_log(Some(id), 1000).await?,
-        github_error,
+        github_error: state.store.github_error(id).await?,
         promotion: p,
     })
 }

@@ -163,6 +163,21 @@ fn promotion(r: &AnyRow) -> Result<Promotion> {
     })
 }
 
+/// Moves a request from the state it was read in; false when it had moved
+/// meanwhile.
+async fn move_state(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: i64, c: &StateChange) -> Result<bool> {
+    let moved =
+        sqlx::query("UPDATE promotions SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = $5")
+            .bind(c.to.as_str())
+            .bind(&c.by)
+            .bind(millis(c.at))
+            .bind(id)
+            .bind(c.from.as_str())
+            .execute(&mut **tx)
+            .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
 /// Whether a database error is a primary-key collision.
 fn is_unique_violation(e: &StoreError) -> bool {
     matches!(e, StoreError::Sqlx(sqlx::Error::Database(d)) if d.is_unique_violation())
@@ -224,21 +239,11 @@ impl Store {
     ) -> Result<bool> {
         retrying(|| async {
             let mut tx = self.pool.begin().await?;
-            if let Some(c) = change {
-                let moved = sqlx::query(
-                    "UPDATE promotions SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = $5",
-                )
-                .bind(c.to.as_str())
-                .bind(&c.by)
-                .bind(millis(c.at))
-                .bind(id)
-                .bind(c.from.as_str())
-                .execute(&mut *tx)
-                .await?;
-                if moved.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(false);
-                }
+            if let Some(c) = change
+                && !move_state(&mut tx, id, c).await?
+            {
+                tx.rollback().await?;
+                return Ok(false);
             }
             if let Some(v) = vote {
                 sqlx::query("DELETE FROM promotion_votes WHERE promotion_id = $1 AND maintainer = $2")
@@ -332,15 +337,9 @@ impl Store {
     pub async fn apply_promotion(&self, id: i64, d: &DeclaredRow, writes: &Writes) -> Result<bool> {
         retrying(|| async {
             let mut tx = self.pool.begin().await?;
-            let moved = sqlx::query(
-                "UPDATE promotions SET state = 'applied', decided_by = $1, decided_at = $2 WHERE id = $3 AND state = 'approved'",
-            )
-            .bind(&d.applied_by)
-            .bind(millis(d.applied_at))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if moved.rows_affected() != 1 {
+            let change =
+                StateChange { from: State::Approved, to: State::Applied, by: d.applied_by.clone(), at: d.applied_at };
+            if !move_state(&mut tx, id, &change).await? {
                 tx.rollback().await?;
                 return Ok(false);
             }
@@ -463,6 +462,18 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The last error of a request's oldest failed, still pending operation.
+    pub async fn github_error(&self, promotion_id: i64) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT last_error FROM github_outbox \
+             WHERE promotion_id = $1 AND done_at IS NULL AND last_error IS NOT NULL ORDER BY seq LIMIT 1",
+        )
+        .bind(promotion_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("last_error")).transpose()?)
     }
 
     /// Marks an operation done.
