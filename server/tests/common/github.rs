@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -85,6 +86,7 @@ impl FakeGithub {
             .route("/repos/{owner}/{repo}/issues/{number}", axum::routing::patch(update_issue))
             .route("/repos/{owner}/{repo}/issues/{number}/comments", get(list_comments).post(create_comment))
             .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(fake.clone(), gatekeeper))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake github serves") });
         fake
@@ -216,11 +218,17 @@ fn rate_limited(reset: i64) -> Response {
     r
 }
 
-/// The handler's answer, or 502 when the fault says the answer is lost.
-fn finish(fault: Option<Fault>, status: StatusCode, body: Value) -> Response {
+/// Every request passes the gate first; a fault that loses the answer
+/// lets the handler do its work and answers 502 instead.
+async fn gatekeeper(State(g): State<FakeGithub>, request: Request, next: Next) -> Response {
+    let fault = match g.gate(request.method(), request.uri(), request.headers()) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let answer = next.run(request).await;
     match fault {
         Some(Fault::LoseAnswer) => error(502, "Bad Gateway"),
-        _ => (status, axum::Json(body)).into_response(),
+        _ => answer,
     }
 }
 
@@ -229,10 +237,7 @@ async fn not_found(uri: Uri) -> Response {
     error(404, "Not Found")
 }
 
-async fn rate_limit(State(g): State<FakeGithub>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    if let Err(r) = g.gate(&method, &uri, &headers) {
-        return r;
-    }
+async fn rate_limit(State(g): State<FakeGithub>) -> Response {
     let w = g.world.lock().expect("lock");
     let now = jiff::Timestamp::now().as_second();
     let (remaining, reset) = match w.limited_until {
@@ -246,15 +251,8 @@ async fn rate_limit(State(g): State<FakeGithub>, method: Method, uri: Uri, heade
 async fn create_issue(
     State(g): State<FakeGithub>,
     Path((_o, _r)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    let fault = match g.gate(&method, &uri, &headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let Some(title) = body["title"].as_str().filter(|t| !t.is_empty()) else {
         return error(422, "Validation Failed: title is missing");
     };
@@ -275,20 +273,10 @@ async fn create_issue(
         w.issues.insert(number, issue.clone());
         issue
     };
-    finish(fault, StatusCode::CREATED, g.issue_json(&issue, 0))
+    (StatusCode::CREATED, axum::Json(g.issue_json(&issue, 0))).into_response()
 }
 
-async fn list_issues(
-    State(g): State<FakeGithub>,
-    Query(q): Query<BTreeMap<String, String>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let fault = match g.gate(&method, &uri, &headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn list_issues(State(g): State<FakeGithub>, Query(q): Query<BTreeMap<String, String>>) -> Response {
     let (per_page, page) = paging(&q);
     let label = q.get("labels").cloned();
     let state = q.get("state").cloned().unwrap_or_else(|| "open".into());
@@ -304,21 +292,14 @@ async fn list_issues(
             .map(|i| g.issue_json(i, w.comments.iter().filter(|c| c.issue == i.number).count()))
             .collect()
     };
-    finish(fault, StatusCode::OK, Value::Array(items))
+    (StatusCode::OK, axum::Json(Value::Array(items))).into_response()
 }
 
 async fn update_issue(
     State(g): State<FakeGithub>,
     Path((_o, _r, number)): Path<(String, String, u64)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    let fault = match g.gate(&method, &uri, &headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let issue = {
         let mut w = g.world.lock().expect("lock");
         let Some(i) = w.issues.get_mut(&number) else { return error(404, "Not Found") };
@@ -336,21 +317,14 @@ async fn update_issue(
         }
         i.clone()
     };
-    finish(fault, StatusCode::OK, g.issue_json(&issue, 0))
+    (StatusCode::OK, axum::Json(g.issue_json(&issue, 0))).into_response()
 }
 
 async fn create_comment(
     State(g): State<FakeGithub>,
     Path((_o, _r, number)): Path<(String, String, u64)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    let fault = match g.gate(&method, &uri, &headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let Some(text) = body["body"].as_str().filter(|t| !t.is_empty()) else {
         return error(422, "Validation Failed: body is missing");
     };
@@ -364,21 +338,14 @@ async fn create_comment(
         w.comments.push(c.clone());
         c
     };
-    finish(fault, StatusCode::CREATED, g.comment_json(&comment))
+    (StatusCode::CREATED, axum::Json(g.comment_json(&comment))).into_response()
 }
 
 async fn list_comments(
     State(g): State<FakeGithub>,
     Path((_o, _r, number)): Path<(String, String, u64)>,
     Query(q): Query<BTreeMap<String, String>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
 ) -> Response {
-    let fault = match g.gate(&method, &uri, &headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let (per_page, page) = paging(&q);
     let items: Vec<Value> = {
         let w = g.world.lock().expect("lock");
@@ -393,7 +360,7 @@ async fn list_comments(
             .map(|c| g.comment_json(c))
             .collect()
     };
-    finish(fault, StatusCode::OK, Value::Array(items))
+    (StatusCode::OK, axum::Json(Value::Array(items))).into_response()
 }
 
 fn paging(q: &BTreeMap<String, String>) -> (usize, usize) {

@@ -76,12 +76,7 @@ async fn fresh_postgres() -> String {
 
 /// Starts a server with a database of `db` and the given body limit.
 pub async fn spawn_with(db: Db, max_body_bytes: usize) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let database_url = match db {
-        Db::Sqlite => format!("sqlite://{}", dir.path().join("tierwatch.db").display()),
-        Db::Postgres => fresh_postgres().await,
-    };
-    spawn_on(database_url, dir, max_body_bytes).await
+    spawn_app_with(db, Settings { max_body_bytes, ..Settings::default() }).await
 }
 
 /// Starts a server on an existing database (e.g. to test a restart).
@@ -92,10 +87,7 @@ pub async fn spawn_on(database_url: String, dir: tempfile::TempDir, max_body_byt
 /// Starts a server with a database of `db` and these settings.
 pub async fn spawn_app_with(db: Db, settings: Settings) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let database_url = match db {
-        Db::Sqlite => format!("sqlite://{}", dir.path().join("tierwatch.db").display()),
-        Db::Postgres => fresh_postgres().await,
-    };
+    let database_url = database(db, &dir).await;
     spawn_settings(database_url, dir, settings).await
 }
 
