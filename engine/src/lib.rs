@@ -4,6 +4,7 @@
 //! of HTTP.
 
 pub mod fuzz;
+pub mod harness;
 pub mod panics;
 pub mod parallel;
 pub mod profile;

@@ -2,9 +2,13 @@
 //! every proposal the policy tracks switched on, so that a proposal the
 //! backend lacks shows up as failing directives rather than as nothing.
 
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use wasmtime::{Config, Engine, Strategy};
+
+use crate::harness::{Feature, ScriptConfig};
 
 /// A compiler backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,6 +58,27 @@ pub struct Profile {
     /// Proposals the backend refused at engine creation, switched off (their
     /// directives then fail: that is the evidence).
     pub disabled: Vec<&'static str>,
+    /// The host settings the engines are built with.
+    pub options: Options,
+    /// One engine per distinct script configuration, built on first use.
+    scripts: Arc<Mutex<HashMap<BTreeSet<Feature>, ScriptEngine>>>,
+}
+
+/// The engine one script configuration runs on, and the proposals of that
+/// configuration the compiler lacks (switched off: the directives that need
+/// them are `unsupported`).
+#[derive(Clone)]
+pub struct ScriptEngine {
+    /// The engine.
+    pub engine: Engine,
+    /// Switches of the configuration this compiler lacks, turned off.
+    pub off: BTreeSet<Feature>,
+}
+
+impl fmt::Debug for ScriptEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScriptEngine").field("off", &self.off).finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Profile {
@@ -177,7 +202,10 @@ impl Profile {
         let mut disabled: Vec<&'static str> = Vec::new();
         loop {
             match Engine::new(&Self::config_with(compiler, &disabled, options)) {
-                Ok(engine) => return Ok(Profile { compiler, engine, disabled }),
+                Ok(engine) => {
+                    let scripts = Arc::default();
+                    return Ok(Profile { compiler, engine, disabled, options: options.clone(), scripts });
+                }
                 Err(e) => {
                     let message = format!("{e:#}");
                     let refused =
@@ -189,6 +217,40 @@ impl Profile {
                 }
             }
         }
+    }
+
+    /// The engine for one script configuration, built once per distinct
+    /// configuration and shared by every script that has it. The
+    /// configuration's proposals that this compiler lacks (wasmtime's
+    /// harness rules, then whatever engine creation refuses) are off.
+    pub fn for_script(&self, config: &ScriptConfig) -> wasmtime::Result<ScriptEngine> {
+        let key = config.effective();
+        let mut cache = self.scripts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = cache.get(&key) {
+            return Ok(e.clone());
+        }
+        let mut off: BTreeSet<Feature> =
+            crate::harness::lacks(self.compiler, std::env::consts::ARCH).intersection(&key).copied().collect();
+        let engine = loop {
+            let mut c = Self::config_with(self.compiler, &self.disabled, &self.options);
+            config.apply(&mut c, &off);
+            match Engine::new(&c) {
+                Ok(engine) => break engine,
+                Err(e) => {
+                    let message = format!("{e:#}");
+                    let refused = key.iter().copied().find(|f| !off.contains(f) && message.contains(f.engine_name()));
+                    match refused {
+                        Some(f) => {
+                            off.insert(f);
+                        }
+                        None => return Err(e),
+                    }
+                }
+            }
+        };
+        let built = ScriptEngine { engine, off };
+        cache.insert(key, built.clone());
+        Ok(built)
     }
 
     /// Whether the backend compiles code on this target at all (Winch

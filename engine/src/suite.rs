@@ -65,6 +65,7 @@ pub fn run_files(
                     outcome: matrix::evidence::Outcome::Fail,
                     message: Some(message),
                 }],
+                config: None,
             },
         };
         done(&result);

@@ -1,110 +1,403 @@
-//! The `.wast` executor: runs *every* directive of a script and records its
-//! outcome, where a conventional runner stops at the first failure. A
-//! directive that depends on a module that failed to instantiate is skipped
-//! with that reason rather than counted as a second failure.
+//! The `.wast` executor. Every directive runs through wasmtime's own wast
+//! runner (`wasmtime_wast::WastContext`, as wasmtime's test harness drives
+//! it: async calls, one store per component instance, the spectest host
+//! modules for core and component scripts), one top-level directive at a
+//! time, so each directive gets its own outcome where a conventional runner
+//! stops at the first failure.
+//!
+//! The script runs on the engine of its configuration ([`crate::harness`]).
+//! Proposals of that configuration the compiler lacks are off; a module the
+//! engine then refuses although it is valid with them on is `unsupported`,
+//! as is whatever depends on it. A directive that depends on a module that
+//! failed is `skip`ped with that reason rather than counted as a second
+//! failure, and a directive wasmtime's runner cannot run is `harness-error`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
-use json_from_wast::{Action, Command, Const, WasmFileType};
-use matrix::evidence::{Directive, Outcome, SpecFile};
-use wasmtime::component::{Component, Instance as ComponentInstance, Linker as ComponentLinker};
-use wasmtime::{Extern, Instance, Linker, Module, Store, Trap, Val};
+use json_from_wast::{Action, Command, WasmFile, WasmFileType};
+use matrix::evidence::{Directive, Outcome, ScriptSettings, SpecFile};
+use wasmtime::Engine;
+use wasmtime_wast::{Async, SpectestConfig, WastContext};
 
+use crate::harness::{self, Feature, ScriptConfig};
 use crate::profile::Profile;
-use crate::values;
-
-/// The result of one directive before it becomes a [`Directive`].
-enum Verdict {
-    Pass,
-    Fail(String),
-    Skip(String),
-}
-
-struct Script<'w> {
-    store: Store<()>,
-    linker: Linker<()>,
-    component_linker: ComponentLinker<()>,
-    /// Component instances by name; `None` is the current one when the
-    /// last instantiated thing was a component.
-    components: HashMap<Option<String>, ComponentInstance>,
-    component_definitions: HashMap<Option<String>, Component>,
-    /// Instances by name; `None` is the current (last) instance.
-    instances: HashMap<Option<String>, Instance>,
-    /// Defined but not instantiated modules.
-    definitions: HashMap<Option<String>, Module>,
-    /// Names (and `None` for the current one) whose module failed.
-    failed: HashSet<Option<String>>,
-    wasms: HashMap<&'w str, &'w [u8]>,
-    /// Modules compiled so far in this script, by their bytes.
-    compiled: std::cell::RefCell<HashMap<&'w [u8], Module>>,
-}
 
 /// Runs `text` (the script at `suite/path`) on `profile`, every directive.
-/// A script that does not parse is one failed `parse` directive.
+/// A script the wast parser cannot read is one `harness-error` `parse`
+/// directive: neither runner can say anything about the engine then.
 pub fn run_wast(profile: &Profile, suite: &str, path: &str, text: &str) -> SpecFile {
-    let parsed = || -> Result<Vec<Directive>, String> {
-        let mut lexer = wast::lexer::Lexer::new(text);
-        lexer.allow_confusing_unicode(path.ends_with("names.wast"));
-        let buf = wast::parser::ParseBuffer::new_with_lexer(lexer).map_err(|e| e.to_string())?;
-        let ast = wast::parser::parse::<wast::Wast>(&buf).map_err(|e| e.to_string())?;
-        let converted = json_from_wast::Opts::default().convert(path, text, ast).map_err(|e| format!("{e:#}"))?;
-        Ok(run(profile, &converted.commands, &converted.wasms))
+    if let Some(why) = harness::excluded(suite, path) {
+        let directive =
+            Directive { line: 1, kind: "script".into(), outcome: Outcome::HarnessError, message: Some(why.into()) };
+        return SpecFile { suite: suite.into(), file: path.into(), directives: vec![directive], config: None };
+    }
+    let config = harness::script_config(suite, path).unwrap_or_else(|| everything_on(profile));
+    let settings = ScriptSettings { features: config.names(), off: vec![] };
+    let mut file = SpecFile { suite: suite.into(), file: path.into(), directives: vec![], config: None };
+    let one = |kind: &str, outcome, message: String| {
+        vec![Directive { line: 1, kind: kind.into(), outcome, message: Some(message) }]
     };
-    let directives = parsed().unwrap_or_else(|e| {
-        vec![Directive { line: 1, kind: "parse".into(), outcome: Outcome::Fail, message: Some(e) }]
-    });
-    SpecFile { suite: suite.into(), file: path.into(), directives }
+    let engine = match profile.for_script(&config) {
+        Ok(e) => e,
+        Err(e) => {
+            file.directives =
+                one("engine", Outcome::HarnessError, format!("building the engine for {settings:?}: {e:#}"));
+            file.config = Some(settings);
+            return file;
+        }
+    };
+    file.config = Some(ScriptSettings { off: engine.off.iter().map(|f| f.name().to_owned()).collect(), ..settings });
+    let reference = (!engine.off.is_empty()).then(|| reference_engine(profile, &config)).flatten();
+    let nowhere: Vec<&str> = config.effective().into_iter().filter(|f| !f.implemented()).map(Feature::name).collect();
+    let run = |script: &Parsed<'_>| {
+        let mut runner = Runner::new(&engine.engine, &engine.off, reference, path, script);
+        runner.nowhere = nowhere;
+        runner.run()
+    };
+    file.directives = with_parsed(path, text, run).unwrap_or_else(|e| one("parse", Outcome::HarnessError, e));
+    file
 }
 
-fn run(profile: &Profile, commands: &[Command<'_>], wasms: &[(String, Vec<u8>)]) -> Vec<Directive> {
-    let mut script = Script {
-        store: Store::new(&profile.engine, ()),
-        linker: Linker::new(&profile.engine),
-        component_linker: ComponentLinker::new(&profile.engine),
-        components: HashMap::new(),
-        component_definitions: HashMap::new(),
-        instances: HashMap::new(),
-        definitions: HashMap::new(),
-        failed: HashSet::new(),
-        wasms: wasms.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect(),
-        compiled: std::cell::RefCell::default(),
-    };
-    script.linker.allow_shadowing(true);
-    script.component_linker.allow_shadowing(true);
-    // The shared memory exists only where the threads proposal is on (Winch
-    // lacks it on some targets; the threads scripts then fail, the rest run).
-    let use_shared_memory = !profile.disabled.contains(&"wasm_threads");
-    let spectest = wasmtime_wast::SpectestConfig { use_shared_memory, suppress_prints: true };
-    if let Err(e) = wasmtime_wast::link_spectest(&mut script.linker, &mut script.store, &spectest) {
-        return vec![Directive {
-            line: 1,
-            kind: "spectest".into(),
-            outcome: Outcome::Fail,
-            message: Some(format!("{e:#}")),
-        }];
+/// A suite the harness has no rules for runs with every tracked proposal on.
+fn everything_on(_profile: &Profile) -> ScriptConfig {
+    ScriptConfig { features: Feature::all().filter(|f| f.implemented()).collect(), hogs_memory: false }
+}
+
+/// An engine with the whole configuration on (Cranelift implements every
+/// tracked proposal), used only to validate: a module it accepts and the
+/// script's engine refuses needs a proposal the compiler lacks.
+fn reference_engine(profile: &Profile, config: &ScriptConfig) -> Option<Engine> {
+    let mut c = Profile::config_with(crate::Compiler::Cranelift, &[], &profile.options);
+    config.apply(&mut c, &BTreeSet::new());
+    Engine::new(&c).ok()
+}
+
+/// A parsed script: each top-level directive's text and its converted form.
+struct Parsed<'a> {
+    chunks: Vec<&'a str>,
+    commands: Vec<Command<'a>>,
+    wasms: HashMap<String, Vec<u8>>,
+}
+
+/// Parses `text` and hands the parsed script to `f` (the converted commands
+/// borrow the parser's buffer).
+fn with_parsed<R>(path: &str, text: &str, f: impl FnOnce(&Parsed<'_>) -> R) -> Result<R, String> {
+    let mut lexer = wast::lexer::Lexer::new(text);
+    lexer.allow_confusing_unicode(path.ends_with("names.wast"));
+    let buf = wast::parser::ParseBuffer::new_with_lexer(lexer).map_err(|e| e.to_string())?;
+    let ast = wast::parser::parse::<wast::Wast>(&buf).map_err(|e| e.to_string())?;
+    let starts = top_level_parens(path, text);
+    let converted = json_from_wast::Opts::default().convert(path, text, ast).map_err(|e| format!("{e:#}"))?;
+    let mut chunks = Vec::with_capacity(starts.len());
+    for (i, start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(text.len());
+        chunks.push(&text[*start..end]);
     }
-    let mut poisoned = false;
-    commands
-        .iter()
-        .map(|c| {
-            let verdict = if poisoned {
-                Verdict::Skip("an earlier directive panicked inside the engine".into())
-            } else {
-                // A panic inside the engine is a finding about the engine,
-                // not a reason to lose the rest of the script's results.
-                crate::panics::catch(|| script.directive(c)).unwrap_or_else(|p| {
-                    poisoned = true;
-                    Verdict::Fail(format!("the engine panicked at {}: {}", p.place, p.message))
-                })
-            };
-            let (outcome, message) = match verdict {
-                Verdict::Pass => (Outcome::Pass, None),
-                Verdict::Fail(m) => (Outcome::Fail, Some(m)),
-                Verdict::Skip(m) => (Outcome::Skip, Some(m)),
-            };
-            Directive { line: c.line(), kind: kind(c).into(), outcome, message }
+    if chunks.len() != converted.commands.len() {
+        // A script that is one bare module: run it whole.
+        chunks = vec![text; converted.commands.len().min(1)];
+        if converted.commands.len() > 1 {
+            return Err(format!(
+                "{path}: {} directives but {} commands; cannot split the script",
+                starts.len(),
+                converted.commands.len()
+            ));
+        }
+    }
+    Ok(f(&Parsed { chunks, commands: converted.commands, wasms: converted.wasms.into_iter().collect() }))
+}
+
+/// Where each top-level parenthesis opens: each directive's text starts
+/// there (annotations and comments included).
+fn top_level_parens(path: &str, text: &str) -> Vec<usize> {
+    let mut lexer = wast::lexer::Lexer::new(text);
+    lexer.allow_confusing_unicode(path.ends_with("names.wast"));
+    let (mut pos, mut depth, mut starts) = (0, 0usize, Vec::new());
+    while let Ok(Some(token)) = lexer.parse(&mut pos) {
+        match token.kind {
+            wast::lexer::TokenKind::LParen => {
+                if depth == 0 {
+                    starts.push(token.offset);
+                }
+                depth += 1;
+            }
+            wast::lexer::TokenKind::RParen => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    starts
+}
+
+/// Why a directive is not run, remembered per instance name (`None`: the
+/// current instance) and per module definition.
+#[derive(Clone)]
+struct Blocked {
+    outcome: Outcome,
+    reason: String,
+}
+
+struct Runner<'s, 'a> {
+    cx: WastContext,
+    engine: Engine,
+    off: &'s BTreeSet<Feature>,
+    reference: Option<Engine>,
+    path: &'s str,
+    script: &'s Parsed<'a>,
+    instances: HashMap<Option<String>, Blocked>,
+    definitions: HashMap<Option<String>, Blocked>,
+    /// Names registered for imports whose registration was blocked.
+    registered: HashMap<String, Blocked>,
+    poisoned: Option<String>,
+    /// Proposals of the configuration wasmtime implements nowhere.
+    nowhere: Vec<&'static str>,
+}
+
+impl<'s, 'a> Runner<'s, 'a> {
+    fn new(
+        engine: &Engine,
+        off: &'s BTreeSet<Feature>,
+        reference: Option<Engine>,
+        path: &'s str,
+        script: &'s Parsed<'a>,
+    ) -> Self {
+        let mut cx = WastContext::new(engine, Async::Yes, |_| {});
+        // As wasmtime's harness: spec and component-model scripts are
+        // judged without matching the reference interpreter's messages.
+        cx.ignore_error_messages(true);
+        Runner {
+            cx,
+            engine: engine.clone(),
+            off,
+            reference,
+            path,
+            script,
+            instances: HashMap::new(),
+            definitions: HashMap::new(),
+            registered: HashMap::new(),
+            poisoned: None,
+            nowhere: vec![],
+        }
+    }
+
+    fn run(mut self) -> Vec<Directive> {
+        let spectest = SpectestConfig { use_shared_memory: true, suppress_prints: true };
+        if let Err(e) = self.cx.register_spectest(&spectest) {
+            let message = format!("registering the spectest host modules: {e:#}");
+            return vec![Directive {
+                line: 1,
+                kind: "spectest".into(),
+                outcome: Outcome::HarnessError,
+                message: Some(message),
+            }];
+        }
+        let mut out = Vec::with_capacity(self.script.commands.len());
+        let mut i = 0;
+        while i < self.script.commands.len() {
+            // A thread and the directives up to its wait run as one group:
+            // wasmtime's runner joins threads within one call.
+            let last = self.group_end(i);
+            let (outcome, message) = self.directive(i, last);
+            for c in &self.script.commands[i..=last] {
+                out.push(Directive { line: c.line(), kind: kind(c).into(), outcome, message: message.clone() });
+            }
+            i = last + 1;
+        }
+        out
+    }
+
+    fn group_end(&self, i: usize) -> usize {
+        let commands = &self.script.commands;
+        let Command::Thread { name, .. } = &commands[i] else { return i };
+        commands[i..]
+            .iter()
+            .position(|c| matches!(c, Command::Wait { thread, .. } if thread == name))
+            .map_or(commands.len() - 1, |p| i + p)
+    }
+
+    /// Runs directives `first..=last` (one, or a thread group).
+    fn directive(&mut self, first: usize, last: usize) -> (Outcome, Option<String>) {
+        let command = &self.script.commands[first];
+        if let Some(why) = &self.poisoned {
+            return (Outcome::Skip, Some(why.clone()));
+        }
+        if let Some(b) = self.blocked_by(command) {
+            self.after(command, Err(b.clone()));
+            return (b.outcome, Some(b.reason));
+        }
+        if matches!(command, Command::AssertMalformedCustom { .. } | Command::AssertInvalidCustom { .. }) {
+            return (
+                Outcome::HarnessError,
+                Some("wasmtime's wast runner does not run custom-section assertions".into()),
+            );
+        }
+        let text: String = self.script.chunks[first..=last].concat();
+        let ran = crate::panics::catch(|| {
+            self.cx.run_wast(self.path, text.as_bytes()).map_err(|e| without_location(&format!("{e:#}")))
+        });
+        let result = match ran {
+            Ok(Ok(())) => match self.needs_off_proposal(command, None) {
+                // A module that had to be rejected was, but for a proposal
+                // switched off here: no evidence either way.
+                Some(reason) if is_rejection(command) => Err(Blocked { outcome: Outcome::Unsupported, reason }),
+                _ => Ok(()),
+            },
+            Ok(Err(message)) => match self.needs_off_proposal(command, Some(&message)) {
+                Some(reason) => Err(Blocked { outcome: Outcome::Unsupported, reason: format!("{reason}: {message}") }),
+                None => match self.unregistered_import(&message) {
+                    Some(b) => Err(b),
+                    None => Err(Blocked { outcome: Outcome::Fail, reason: message }),
+                },
+            },
+            Err(p) => {
+                let message = format!("the engine panicked at {}: {}", p.place, p.message);
+                self.poisoned = Some("an earlier directive panicked inside the engine".into());
+                Err(Blocked { outcome: Outcome::Fail, reason: message })
+            }
+        };
+        self.after(command, result.clone());
+        match result {
+            Ok(()) => (Outcome::Pass, None),
+            Err(b) => (b.outcome, Some(b.reason)),
+        }
+    }
+
+    /// An instantiation that failed for an import from a name whose
+    /// registration was blocked depends on that instead of failing anew.
+    fn unregistered_import(&self, message: &str) -> Option<Blocked> {
+        let name = message.split("unknown import: `").nth(1)?.split("::").next()?;
+        let b = self.registered.get(name)?;
+        let outcome = if b.outcome == Outcome::Unsupported { Outcome::Unsupported } else { Outcome::Skip };
+        Some(Blocked {
+            outcome,
+            reason: format!("imports from `{name}`, whose registration did not happen ({})", first_line(&b.reason)),
         })
-        .collect()
+    }
+
+    /// The earlier failure a directive depends on, if any.
+    fn blocked_by(&self, command: &Command<'_>) -> Option<Blocked> {
+        let on = |b: &Blocked| Blocked {
+            outcome: if b.outcome == Outcome::Unsupported { Outcome::Unsupported } else { Outcome::Skip },
+            reason: format!("depends on a module that did not instantiate ({})", first_line(&b.reason)),
+        };
+        let instance = |m: &Option<std::borrow::Cow<'_, str>>| self.instances.get(&m.as_deref().map(str::to_owned));
+        match command {
+            Command::ModuleInstance { module, .. } => {
+                self.definitions.get(&module.as_deref().map(str::to_owned)).map(on)
+            }
+            Command::Register { name, .. } => instance(name).map(on),
+            _ => action(command).and_then(|a| match a {
+                Action::Invoke { module, .. } | Action::Get { module, .. } => instance(module).map(on),
+            }),
+        }
+    }
+
+    /// Remembers what a module directive's result means for later ones.
+    fn after(&mut self, command: &Command<'_>, result: Result<(), Blocked>) {
+        let key = |n: &Option<std::borrow::Cow<'_, str>>| n.as_deref().map(str::to_owned);
+        if let Command::Register { as_, .. } = command {
+            match &result {
+                Ok(()) => self.registered.remove(&**as_),
+                Err(b) => self.registered.insert(as_.to_string(), b.clone()),
+            };
+        }
+        let instance = match command {
+            Command::Module { name, .. } => Some(key(name)),
+            Command::ModuleInstance { instance, .. } => Some(key(instance)),
+            Command::ModuleDefinition { name, .. } => {
+                match &result {
+                    Ok(()) => self.definitions.remove(&key(name)),
+                    Err(b) => self.definitions.insert(key(name), b.clone()),
+                };
+                None
+            }
+            _ => None,
+        };
+        if let Some(name) = instance {
+            match result {
+                Ok(()) => {
+                    self.instances.remove(&None);
+                    self.instances.remove(&name);
+                }
+                Err(b) => {
+                    self.instances.insert(None, b.clone());
+                    self.instances.insert(name, b);
+                }
+            }
+        }
+    }
+
+    /// With proposals switched off for this compiler: whether the
+    /// directive's module is valid with them on (so a refusal is theirs).
+    fn needs_off_proposal(&self, command: &Command<'_>, error: Option<&str>) -> Option<String> {
+        let file = module_file(command)?;
+        if !self.nowhere.is_empty() {
+            // Refused by the validator, or by the engine in its own words,
+            // for a configuration that names a proposal wasmtime does not
+            // implement.
+            let bytes = self.script.wasms.get(&*file.filename)?;
+            let refused = error.is_some_and(|e| e.contains("proposal not implemented yet"))
+                || if wasmparser::Parser::is_component(bytes) {
+                    wasmtime::component::Component::new(&self.engine, bytes).is_err()
+                } else {
+                    wasmtime::Module::validate(&self.engine, bytes).is_err()
+                };
+            return refused.then(|| format!("needs {}, which wasmtime implements nowhere", self.nowhere.join(", ")));
+        }
+        let reference = self.reference.as_ref()?;
+        if file.module_type != WasmFileType::Binary {
+            return None;
+        }
+        let bytes = self.script.wasms.get(&*file.filename)?;
+        // Refused by this engine's validator, accepted by the reference's.
+        let valid = if wasmparser::Parser::is_component(bytes) {
+            wasmtime::component::Component::new(&self.engine, bytes).is_err()
+                && wasmtime::component::Component::new(reference, bytes).is_ok()
+        } else {
+            wasmtime::Module::validate(&self.engine, bytes).is_err()
+                && wasmtime::Module::validate(reference, bytes).is_ok()
+        };
+        let off: Vec<&str> = self.off.iter().map(|f| f.name()).collect();
+        valid.then(|| format!("needs {}, which this compiler lacks", off.join(", ")))
+    }
+}
+
+/// wasmtime's runner prefixes `failed directive on FILE:LINE: ` with a line
+/// relative to the directive's own text; the report has the real line.
+fn without_location(message: &str) -> String {
+    let rest = message.strip_prefix("failed directive on ").and_then(|m| m.split_once(": ").map(|(_, r)| r));
+    rest.unwrap_or(message).to_owned()
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// Directives whose pass means a module was rejected.
+fn is_rejection(c: &Command<'_>) -> bool {
+    matches!(c, Command::AssertInvalid { .. } | Command::AssertUnlinkable { .. })
+}
+
+fn module_file<'c>(c: &'c Command<'_>) -> Option<&'c WasmFile<'c>> {
+    match c {
+        Command::Module { file, .. }
+        | Command::ModuleDefinition { file, .. }
+        | Command::AssertInvalid { file, .. }
+        | Command::AssertUnlinkable { file, .. }
+        | Command::AssertUninstantiable { file, .. } => Some(file),
+        _ => None,
+    }
+}
+
+fn action<'c>(c: &'c Command<'_>) -> Option<&'c Action<'c>> {
+    match c {
+        Command::AssertReturn { action, .. }
+        | Command::Action { action, .. }
+        | Command::AssertTrap { action, .. }
+        | Command::AssertExhaustion { action, .. }
+        | Command::AssertException { action, .. }
+        | Command::AssertSuspension { action, .. } => Some(action),
+        _ => None,
+    }
 }
 
 fn kind(c: &Command<'_>) -> &'static str {
@@ -126,354 +419,4 @@ fn kind(c: &Command<'_>) -> &'static str {
         Command::Thread { .. } => "thread",
         Command::Wait { .. } => "wait",
     }
-}
-
-fn is_component(bytes: &[u8]) -> bool {
-    bytes.len() >= 8 && bytes[0..4] == *b"\0asm" && bytes[6..8] == [1, 0]
-}
-
-/// Outcome of running an action.
-enum Ran {
-    Values(Vec<Val>),
-    Component(Vec<wasmtime::component::Val>),
-    Error(wasmtime::Error),
-}
-
-enum ComponentRan {
-    Values(Vec<wasmtime::component::Val>),
-    Error(wasmtime::Error),
-}
-
-impl<'w> Script<'w> {
-    fn bytes(&self, file: &json_from_wast::WasmFile<'_>) -> Result<&'w [u8], String> {
-        self.wasms.get(&*file.filename).copied().ok_or_else(|| format!("script module {} is missing", file.filename))
-    }
-
-    /// Compiles a module, reusing the compilation when the script defines
-    /// the same bytes again (scripts often repeat a module per test group).
-    fn compile(&self, file: &json_from_wast::WasmFile<'_>) -> Result<Module, String> {
-        let bytes = self.bytes(file)?;
-        if is_component(bytes) {
-            return Err("component".into());
-        }
-        if let Some(m) = self.compiled.borrow().get(bytes) {
-            return Ok(m.clone());
-        }
-        let module = Module::new(self.store.engine(), bytes).map_err(|e| format!("{e:#}"))?;
-        self.compiled.borrow_mut().insert(bytes, module.clone());
-        Ok(module)
-    }
-
-    fn instantiate(&mut self, name: Option<&str>, module: &Module) -> Verdict {
-        let key = name.map(str::to_owned);
-        match self.linker.instantiate(&mut self.store, module) {
-            Ok(i) => {
-                self.failed.remove(&key);
-                self.failed.remove(&None);
-                self.instances.insert(None, i);
-                if key.is_some() {
-                    self.instances.insert(key, i);
-                }
-                Verdict::Pass
-            }
-            Err(e) => {
-                self.instances.remove(&None);
-                self.failed.insert(None);
-                if key.is_some() {
-                    self.failed.insert(key);
-                }
-                Verdict::Fail(format!("instantiation failed: {e:#}"))
-            }
-        }
-    }
-
-    fn directive(&mut self, c: &Command<'_>) -> Verdict {
-        match c {
-            Command::Module { name, file, .. } => match self.compile(file) {
-                Ok(m) => self.instantiate(name.as_deref(), &m),
-                Err(e) if e == "component" => match self.compile_component(file) {
-                    Ok(c) => self.instantiate_component(name.as_deref(), &c),
-                    Err(e) => {
-                        self.mark_failed(name.as_deref());
-                        Verdict::Fail(format!("compilation failed: {e}"))
-                    }
-                },
-                Err(e) => {
-                    self.failed.insert(None);
-                    self.instances.remove(&None);
-                    if let Some(n) = name {
-                        self.failed.insert(Some(n.to_string()));
-                    }
-                    Verdict::Fail(format!("compilation failed: {e}"))
-                }
-            },
-            Command::ModuleDefinition { name, file, .. } => match self.compile(file) {
-                Ok(m) => {
-                    self.definitions.insert(name.as_deref().map(str::to_owned), m);
-                    Verdict::Pass
-                }
-                Err(e) if e == "component" => match self.compile_component(file) {
-                    Ok(c) => {
-                        self.component_definitions.insert(name.as_deref().map(str::to_owned), c);
-                        Verdict::Pass
-                    }
-                    Err(e) => Verdict::Fail(format!("compilation failed: {e}")),
-                },
-                Err(e) => Verdict::Fail(format!("compilation failed: {e}")),
-            },
-            Command::ModuleInstance { instance, module, .. } => {
-                let key = module.as_deref().map(str::to_owned);
-                if let Some(m) = self.definitions.get(&key).cloned() {
-                    self.instantiate(instance.as_deref(), &m)
-                } else if let Some(c) = self.component_definitions.get(&key).cloned() {
-                    self.instantiate_component(instance.as_deref(), &c)
-                } else {
-                    Verdict::Skip(format!("depends on module definition {module:?}, which failed or is missing"))
-                }
-            }
-            Command::Register { name, as_, .. } => {
-                let key = name.as_deref().map(str::to_owned);
-                if self.failed.contains(&key) {
-                    return Verdict::Skip("depends on a module that failed to instantiate".into());
-                }
-                if self.components.contains_key(&key) {
-                    return Verdict::Skip(
-                        "registering component instances is not supported by this executor yet".into(),
-                    );
-                }
-                match self.instances.get(&key).copied() {
-                    Some(i) => match self.linker.instance(&mut self.store, as_, i) {
-                        Ok(_) => Verdict::Pass,
-                        Err(e) => Verdict::Fail(format!("register failed: {e:#}")),
-                    },
-                    None => Verdict::Skip(format!("no instance {name:?} to register")),
-                }
-            }
-            Command::AssertMalformed { file, .. } | Command::AssertInvalid { file, .. } => {
-                if file.module_type == WasmFileType::Text {
-                    // A quoted module that must not even parse.
-                    let text = self.bytes(file).map(|b| String::from_utf8_lossy(b).into_owned());
-                    return match text.map(|t| wat::parse_str(&t)) {
-                        Ok(Err(_)) | Err(_) => Verdict::Pass,
-                        Ok(Ok(bytes)) => match Module::new(self.store.engine(), &bytes) {
-                            Err(_) => Verdict::Pass,
-                            Ok(_) => Verdict::Fail("expected the module to be rejected, but it compiled".into()),
-                        },
-                    };
-                }
-                match self.compile(file) {
-                    Err(e) if e == "component" => self.component_rejected(file),
-                    Err(_) => Verdict::Pass,
-                    Ok(_) => Verdict::Fail("expected the module to be rejected, but it compiled".into()),
-                }
-            }
-            Command::AssertMalformedCustom { .. } | Command::AssertInvalidCustom { .. } => {
-                Verdict::Skip("custom-section assertions are outside the engine's scope".into())
-            }
-            Command::AssertUnlinkable { file, .. } | Command::AssertUninstantiable { file, .. } => {
-                match self.compile(file) {
-                    Err(e) if e == "component" => match self.compile_component(file) {
-                        Err(e) => {
-                            Verdict::Fail(format!("expected a link or start failure, but compilation failed: {e}"))
-                        }
-                        Ok(c) => match self.component_linker.instantiate(&mut self.store, &c) {
-                            Err(_) => Verdict::Pass,
-                            Ok(_) => Verdict::Fail("expected instantiation to fail, but it succeeded".into()),
-                        },
-                    },
-                    Err(e) => Verdict::Fail(format!("expected a link or start failure, but compilation failed: {e}")),
-                    Ok(m) => match self.linker.instantiate(&mut self.store, &m) {
-                        Err(_) => Verdict::Pass,
-                        Ok(_) => Verdict::Fail("expected instantiation to fail, but it succeeded".into()),
-                    },
-                }
-            }
-            Command::AssertReturn { action, expected, .. } => match self.act(action) {
-                Err(skip) => skip,
-                Ok(Ran::Error(e)) => Verdict::Fail(format!("expected values, got error: {e:#}")),
-                Ok(Ran::Values(got)) => self.compare(&got, expected),
-                Ok(Ran::Component(got)) => compare_component(&got, expected),
-            },
-            Command::Action { action, .. } => match self.act(action) {
-                Err(skip) => skip,
-                Ok(Ran::Error(e)) => Verdict::Fail(format!("action failed: {e:#}")),
-                Ok(Ran::Values(_) | Ran::Component(_)) => Verdict::Pass,
-            },
-            Command::AssertTrap { action, text, .. } => match self.act(action) {
-                Err(skip) => skip,
-                Ok(Ran::Values(v)) => Verdict::Fail(format!("expected trap `{text}`, got {v:?}")),
-                Ok(Ran::Component(v)) => Verdict::Fail(format!("expected trap `{text}`, got {v:?}")),
-                Ok(Ran::Error(e)) if e.downcast_ref::<Trap>().is_some() => Verdict::Pass,
-                // The component model reports many traps as errors with the
-                // spec's message rather than as a `Trap` code.
-                Ok(Ran::Error(e)) if format!("{e:#}").contains(text.as_ref()) => Verdict::Pass,
-                Ok(Ran::Error(e)) => Verdict::Fail(format!("expected trap `{text}`, got error: {e:#}")),
-            },
-            Command::AssertExhaustion { action, .. } => match self.act(action) {
-                Err(skip) => skip,
-                Ok(Ran::Values(v)) => Verdict::Fail(format!("expected stack exhaustion, got {v:?}")),
-                Ok(Ran::Component(v)) => Verdict::Fail(format!("expected stack exhaustion, got {v:?}")),
-                Ok(Ran::Error(e)) if e.downcast_ref::<Trap>() == Some(&Trap::StackOverflow) => Verdict::Pass,
-                Ok(Ran::Error(e)) => Verdict::Fail(format!("expected stack exhaustion, got: {e:#}")),
-            },
-            Command::AssertException { action, .. } => match self.act(action) {
-                Err(skip) => skip,
-                Ok(Ran::Values(v)) => Verdict::Fail(format!("expected an exception, got {v:?}")),
-                Ok(Ran::Component(v)) => Verdict::Fail(format!("expected an exception, got {v:?}")),
-                Ok(Ran::Error(e)) if e.is::<wasmtime::ThrownException>() => {
-                    let _ = self.store.take_pending_exception();
-                    Verdict::Pass
-                }
-                Ok(Ran::Error(e)) => Verdict::Fail(format!("expected an exception, got: {e:#}")),
-            },
-            Command::AssertSuspension { .. } => Verdict::Skip("stack switching is not supported by the engine".into()),
-            Command::Thread { .. } | Command::Wait { .. } => {
-                Verdict::Skip("script threads are not executed by this executor yet".into())
-            }
-        }
-    }
-
-    fn compile_component(&self, file: &json_from_wast::WasmFile<'_>) -> Result<Component, String> {
-        Component::new(self.store.engine(), self.bytes(file)?).map_err(|e| format!("{e:#}"))
-    }
-
-    fn mark_failed(&mut self, name: Option<&str>) {
-        self.failed.insert(None);
-        self.instances.remove(&None);
-        self.components.remove(&None);
-        if let Some(n) = name {
-            self.failed.insert(Some(n.to_owned()));
-        }
-    }
-
-    fn instantiate_component(&mut self, name: Option<&str>, component: &Component) -> Verdict {
-        match self.component_linker.instantiate(&mut self.store, component) {
-            Ok(i) => {
-                self.failed.remove(&None);
-                self.instances.remove(&None);
-                self.components.insert(None, i);
-                if let Some(n) = name {
-                    self.failed.remove(&Some(n.to_owned()));
-                    self.components.insert(Some(n.to_owned()), i);
-                }
-                Verdict::Pass
-            }
-            Err(e) => {
-                self.mark_failed(name);
-                Verdict::Fail(format!("instantiation failed: {e:#}"))
-            }
-        }
-    }
-
-    /// Invokes an export of a component instance.
-    fn invoke_component(
-        &mut self,
-        instance: ComponentInstance,
-        field: &str,
-        args: &[Const<'_>],
-    ) -> Result<ComponentRan, Verdict> {
-        let Some(func) = instance.get_func(&mut self.store, field) else {
-            return Ok(ComponentRan::Error(wasmtime::format_err!("no exported function `{field}`")));
-        };
-        let mut params = Vec::with_capacity(args.len());
-        for a in args {
-            match a {
-                Const::Component(c) => params.push(values::component_val(c)),
-                Const::Core(_) => return Err(Verdict::Skip("core values passed to a component".into())),
-            }
-        }
-        let n = func.ty(&self.store).results().len();
-        let mut results = vec![wasmtime::component::Val::Bool(false); n];
-        Ok(match func.call(&mut self.store, &params, &mut results) {
-            Ok(()) => ComponentRan::Values(results),
-            Err(e) => ComponentRan::Error(e),
-        })
-    }
-
-    fn component_rejected(&self, file: &json_from_wast::WasmFile<'_>) -> Verdict {
-        match self.bytes(file).map(|b| Component::new(self.store.engine(), b)) {
-            Ok(Ok(_)) => Verdict::Fail("expected the component to be rejected, but it compiled".into()),
-            _ => Verdict::Pass,
-        }
-    }
-
-    fn instance(&self, module: &Option<std::borrow::Cow<'_, str>>) -> Result<Instance, Verdict> {
-        let key = module.as_deref().map(str::to_owned);
-        if self.failed.contains(&key) {
-            return Err(Verdict::Skip("depends on a module that failed to instantiate".into()));
-        }
-        self.instances.get(&key).copied().ok_or_else(|| Verdict::Skip(format!("no instance {module:?}")))
-    }
-
-    fn act(&mut self, action: &Action<'_>) -> Result<Ran, Verdict> {
-        match action {
-            Action::Invoke { module, field, args } => {
-                let key = module.as_deref().map(str::to_owned);
-                if let Some(c) = self.components.get(&key).copied().filter(|_| !self.failed.contains(&key)) {
-                    return Ok(match self.invoke_component(c, field, args)? {
-                        ComponentRan::Values(v) => Ran::Component(v),
-                        ComponentRan::Error(e) => Ran::Error(e),
-                    });
-                }
-                let instance = self.instance(module)?;
-                let Some(func) = instance.get_func(&mut self.store, field) else {
-                    return Ok(Ran::Error(wasmtime::format_err!("no exported function `{field}`")));
-                };
-                let mut params = Vec::with_capacity(args.len());
-                for a in args {
-                    match a {
-                        Const::Core(c) => match values::arg(&mut self.store, c) {
-                            Ok(v) => params.push(v),
-                            Err(e) => return Err(Verdict::Skip(format!("argument not supported: {e:#}"))),
-                        },
-                        Const::Component(_) => {
-                            return Err(Verdict::Skip("component values are not supported yet".into()));
-                        }
-                    }
-                }
-                let ty = func.ty(&self.store);
-                let mut results = vec![Val::I32(0); ty.results().len()];
-                Ok(match func.call(&mut self.store, &params, &mut results) {
-                    Ok(()) => Ran::Values(results),
-                    Err(e) => Ran::Error(e),
-                })
-            }
-            Action::Get { module, field } => {
-                let instance = self.instance(module)?;
-                Ok(match instance.get_export(&mut self.store, field) {
-                    Some(Extern::Global(g)) => Ran::Values(vec![g.get(&mut self.store)]),
-                    _ => Ran::Error(wasmtime::format_err!("no exported global `{field}`")),
-                })
-            }
-        }
-    }
-
-    fn compare(&mut self, got: &[Val], expected: &[Const<'_>]) -> Verdict {
-        if got.len() != expected.len() {
-            return Verdict::Fail(format!("expected {} values, got {}", expected.len(), got.len()));
-        }
-        for (i, (g, e)) in got.iter().zip(expected).enumerate() {
-            let Const::Core(e) = e else { return Verdict::Skip("component values are not supported yet".into()) };
-            if !values::matches(&mut self.store, g, e) {
-                return Verdict::Fail(format!("result {i}: expected {e:?}, got {g:?}"));
-            }
-        }
-        Verdict::Pass
-    }
-}
-
-fn compare_component(got: &[wasmtime::component::Val], expected: &[Const<'_>]) -> Verdict {
-    if got.len() != expected.len() {
-        return Verdict::Fail(format!("expected {} values, got {}", expected.len(), got.len()));
-    }
-    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
-        let Const::Component(e) = e else {
-            return Verdict::Fail(format!("result {i}: a core value expected of a component"));
-        };
-        let want = values::component_val(e);
-        if *g != want {
-            return Verdict::Fail(format!("result {i}: expected {want:?}, got {g:?}"));
-        }
-    }
-    Verdict::Pass
 }

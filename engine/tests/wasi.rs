@@ -27,9 +27,9 @@ fn main() {
             let (profile, case, known, key) = (profile.clone(), case.clone(), known.clone(), name.clone());
             trials.push(Trial::test(name, move || {
                 let r = engine::wasi::run_case(&profile, &case);
-                let failures: Vec<String> =
-                    (r.outcome == Outcome::Fail).then(|| r.message.unwrap_or_default()).into_iter().collect();
-                common::judge(&key, &failures, known.get(&key), LIST)
+                let seen = [(r.outcome, r.message.unwrap_or_default())];
+                let seen = seen.into_iter().filter(|(o, _)| *o != Outcome::Pass);
+                common::judge(&key, common::observed(seen), known.get(&key), LIST)
             }));
         }
     }

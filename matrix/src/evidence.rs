@@ -13,8 +13,13 @@ use serde::{Deserialize, Serialize};
 
 /// The `format` value of every run report.
 pub const FORMAT: &str = "tierwatch-run-report";
-/// The wire-format version this crate reads and writes.
-pub const VERSION: u32 = 1;
+/// The wire-format version this crate writes. Version 2 added the outcomes
+/// `unsupported`, `harness-error` and `timeout` and each script's `config`;
+/// version 1 reports are still read (their `skip` stays `skip`).
+pub const VERSION: u32 = 2;
+
+/// Every version this crate reads.
+pub const READS: [u32; 2] = [1, 2];
 
 /// One runner's report of one run on one target with one compiler.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -23,7 +28,7 @@ pub struct RunReport {
     /// Always `tierwatch-run-report`.
     #[schemars(extend("const" = "tierwatch-run-report"))]
     pub format: String,
-    /// The wire-format version; this is version 1.
+    /// The wire-format version: 2 (1 is still read).
     #[schemars(extend("const" = 1))]
     pub version: u32,
     /// Unique id of the run, chosen by the runner; the idempotency key for uploads.
@@ -106,12 +111,57 @@ pub struct EngineInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
-    /// It passed.
+    /// It passed: evidence for the features that select it.
     Pass,
-    /// It failed.
+    /// The engine did the wrong thing: evidence against them.
     Fail,
-    /// It was not run; the entry's message says why.
+    /// Not run because a directive it depends on did not pass (the message
+    /// names it). Version-1 reports' `skip` is read as this.
     Skip,
+    /// This compiler or target does not implement what it needs, by the
+    /// engine's own refusal: no evidence either way.
+    Unsupported,
+    /// tierwatch could not run it (a directive or JSON key its harness does
+    /// not support, a program it cannot start): no evidence either way.
+    HarnessError,
+    /// It did not finish within the runner's time limit: no evidence.
+    Timeout,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 6] =
+        [Outcome::Pass, Outcome::Fail, Outcome::Skip, Outcome::Unsupported, Outcome::HarnessError, Outcome::Timeout];
+
+    /// The wire name, e.g. `harness-error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Skip => "skip",
+            Outcome::Unsupported => "unsupported",
+            Outcome::HarnessError => "harness-error",
+            Outcome::Timeout => "timeout",
+        }
+    }
+
+    /// Neither evidence for nor against a feature.
+    pub fn is_no_evidence(self) -> bool {
+        !matches!(self, Outcome::Pass | Outcome::Fail)
+    }
+}
+
+/// The engine configuration one script ran with, as wasmtime's harness
+/// infers it from the script's path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ScriptSettings {
+    /// The proposals switched on (wasmtime's harness names), every other
+    /// one off.
+    pub features: Vec<String>,
+    /// Those of `features` this compiler lacks, switched off for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub off: Vec<String>,
 }
 
 /// Results of one `.wast` script.
@@ -124,6 +174,9 @@ pub struct SpecFile {
     pub file: String,
     /// Every directive's outcome, in file order.
     pub directives: Vec<Directive>,
+    /// The configuration the script ran with (absent in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ScriptSettings>,
 }
 
 impl SpecFile {
@@ -287,8 +340,21 @@ impl RunReport {
         if self.format != FORMAT {
             return invalid("format", format!("expected `{FORMAT}`, found `{}`", self.format));
         }
-        if self.version != VERSION {
-            return invalid("version", format!("this tierwatch reads version {VERSION}, found {}", self.version));
+        if !READS.contains(&self.version) {
+            return invalid(
+                "version",
+                format!("this tierwatch reads versions 1 and {VERSION}, found {}", self.version),
+            );
+        }
+        if self.version == 1 {
+            let new = |o: Outcome| !matches!(o, Outcome::Pass | Outcome::Fail | Outcome::Skip);
+            let spec = self.spec.iter().flat_map(|f| f.directives.iter().map(|d| d.outcome));
+            if let Some(o) = spec.chain(self.wasi.iter().map(|w| w.outcome)).find(|o| new(*o)) {
+                return invalid(
+                    "version",
+                    format!("outcome `{}` needs version {VERSION}; send version {VERSION}", o.as_str()),
+                );
+            }
         }
         let id_ok = |c: char| c.is_ascii_alphanumeric() || "._:-".contains(c);
         if self.run_id.is_empty() || self.run_id.len() > 128 || !self.run_id.chars().all(id_ok) {

@@ -154,8 +154,9 @@ impl<'a> Index<'a> {
                     for d in &f.directives {
                         match d.outcome {
                             Outcome::Fail => failures += 1,
-                            Outcome::Skip => skipped += 1,
                             Outcome::Pass => {}
+                            // No evidence either way.
+                            _ => skipped += 1,
                         }
                     }
                     let i = run.spec.len() as u32;
@@ -168,7 +169,7 @@ impl<'a> Index<'a> {
                     let key = members.key(&w.suite, &w.test, true);
                     let i = run.wasi.len() as u32;
                     let (failures, skipped) =
-                        (u32::from(w.outcome == Outcome::Fail), u32::from(w.outcome == Outcome::Skip));
+                        (u32::from(w.outcome == Outcome::Fail), u32::from(w.outcome.is_no_evidence()));
                     run.wasi.push(TestIx { key, failures, skipped, size: 1 });
                     for &m in &members.wasi[key as usize] {
                         run.wasi_of[m as usize].push(i);

@@ -76,7 +76,7 @@ pub fn render(report: &RunReport) -> String {
             .filter(|d| d.outcome == Outcome::Fail)
             .map(|d| format!("{}:{}: {}: {}", f.file, d.line, d.kind, d.message.as_deref().unwrap_or("failed")))
             .collect();
-        let skipped = !f.directives.is_empty() && f.directives.iter().all(|d| d.outcome == Outcome::Skip);
+        let skipped = !f.directives.is_empty() && f.directives.iter().all(|d| d.outcome.is_no_evidence());
         let failure = (!failed.is_empty()).then(|| failed.join("\n"));
         suites.entry(format!("{compiler}/{}", f.suite)).or_default().push(Case {
             name: f.file.clone(),
@@ -86,7 +86,7 @@ pub fn render(report: &RunReport) -> String {
     }
     for t in &report.wasi {
         let failure = (t.outcome == Outcome::Fail).then(|| t.message.clone().unwrap_or_else(|| "failed".into()));
-        let case = Case { name: t.test.clone(), failure, skipped: t.outcome == Outcome::Skip };
+        let case = Case { name: t.test.clone(), failure, skipped: t.outcome.is_no_evidence() };
         suites.entry(format!("{compiler}/wasi/{}", t.suite)).or_default().push(case);
     }
     for c in &report.fuzz {

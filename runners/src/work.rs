@@ -217,14 +217,14 @@ pub fn summary(report: &RunReport) -> String {
     let wasi_pass = report.wasi.iter().filter(|t| t.outcome == Outcome::Pass).count();
     let crashes: usize = report.fuzz.iter().map(|c| c.crashes.len()).sum();
     format!(
-        "{} on {}{}: spec {} files, {} pass / {} fail / {} skip directives; wasi {}/{} pass; fuzz {} campaigns, {} crash signatures",
+        "{} on {}{}: spec {} files, {} pass / {} fail / {} no-evidence directives; wasi {}/{} pass; fuzz {} campaigns, {} crash signatures",
         report.engine.compiler,
         report.target.triple,
         report.target.emulator.as_deref().map(|e| format!(" (emulated by {e})")).unwrap_or_default(),
         report.spec.len(),
         count(Outcome::Pass),
         count(Outcome::Fail),
-        count(Outcome::Skip),
+        directives.iter().filter(|d| d.outcome.is_no_evidence()).count(),
         wasi_pass,
         report.wasi.len(),
         report.fuzz.len(),

@@ -338,7 +338,11 @@ impl Sync {
             }
             self.paused_until = None;
         }
-        let mut next = match self.send().await {
+        // A request whose operation failed (or is not due yet) sits out the
+        // rest of this pass with its later operations, however long the pass
+        // takes: a pass never retries what it failed.
+        let mut held = Vec::new();
+        let mut next = match self.send(&mut held).await {
             Ok(next) => next,
             Err(e) => return Some(self.failed(e)),
         };
@@ -346,7 +350,7 @@ impl Sync {
             return Some(self.failed(e));
         }
         // Votes read back may have queued comments: send them now.
-        match self.send().await {
+        match self.send(&mut held).await {
             Ok(again) => {
                 next = match (next, again) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -372,13 +376,13 @@ impl Sync {
         }
     }
 
-    /// Sends due outbox rows in order; a request whose row fails waits with
-    /// its later rows. Only a rate limit stops the whole pass.
-    async fn send(&mut self) -> Result<Option<Duration>, SyncError> {
+    /// Sends due outbox rows in order; a request whose row fails or is not
+    /// due yet joins `blocked` and waits with its later rows for the rest of
+    /// the pass. Only a rate limit stops the whole pass.
+    async fn send(&mut self, blocked: &mut Vec<i64>) -> Result<Option<Duration>, SyncError> {
         let store = self.state.store.clone();
         let pending = store.github_pending(500).await?;
         let now = Timestamp::now();
-        let mut blocked: Vec<i64> = Vec::new();
         let mut soonest: Option<Timestamp> = None;
         for row in pending {
             if blocked.contains(&row.promotion_id) {

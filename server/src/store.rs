@@ -241,6 +241,8 @@ impl Store {
             let spec: usize = r.spec.iter().map(|f| f.count(o)).sum();
             (spec + r.wasi.iter().filter(|w| w.outcome == o).count()) as i64
         };
+        // The `skipped` column counts every outcome that is no evidence.
+        let no_evidence: i64 = Outcome::ALL.into_iter().filter(|o| o.is_no_evidence()).map(count).sum();
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO runs (run_id, body_sha256, token_id, runner, target, compiler, engine_version, emulated, \
@@ -263,7 +265,7 @@ impl Store {
         .bind(new.state_reason)
         .bind(count(Outcome::Pass))
         .bind(count(Outcome::Fail))
-        .bind(count(Outcome::Skip))
+        .bind(no_evidence)
         .bind(new.json)
         .execute(&mut *tx)
         .await?
@@ -596,11 +598,7 @@ impl Store {
 
 /// Every directive and WASI result of a report as rows.
 pub fn directive_rows(r: &RunReport) -> Vec<DirectiveRow> {
-    let outcome = |o: Outcome| match o {
-        Outcome::Pass => "pass",
-        Outcome::Fail => "fail",
-        Outcome::Skip => "skip",
-    };
+    let outcome = Outcome::as_str;
     let mut rows = Vec::new();
     for f in &r.spec {
         let test = f.key();
