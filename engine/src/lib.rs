@@ -3,6 +3,7 @@
 //! outcome in the evidence wire format (`matrix::evidence`). Knows nothing
 //! of HTTP.
 
+pub mod epochs;
 pub mod fuzz;
 pub mod harness;
 pub mod panics;

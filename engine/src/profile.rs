@@ -62,6 +62,9 @@ pub struct Profile {
     pub options: Options,
     /// One engine per distinct script configuration, built on first use.
     scripts: Arc<Mutex<HashMap<BTreeSet<Feature>, ScriptEngine>>>,
+    /// The profile's engine with epoch interruption, for programs run under
+    /// a time limit; built on first use.
+    timed: Arc<std::sync::OnceLock<Engine>>,
 }
 
 /// The engine one script configuration runs on, and the proposals of that
@@ -203,8 +206,8 @@ impl Profile {
         loop {
             match Engine::new(&Self::config_with(compiler, &disabled, options)) {
                 Ok(engine) => {
-                    let scripts = Arc::default();
-                    return Ok(Profile { compiler, engine, disabled, options: options.clone(), scripts });
+                    let (scripts, timed) = (Arc::default(), Arc::default());
+                    return Ok(Profile { compiler, engine, disabled, options: options.clone(), scripts, timed });
                 }
                 Err(e) => {
                     let message = format!("{e:#}");
@@ -217,6 +220,18 @@ impl Profile {
                 }
             }
         }
+    }
+
+    /// This profile's engine with epoch interruption on: stores that set an
+    /// epoch deadline stop at it (see [`crate::epochs`]).
+    pub fn timed_engine(&self) -> wasmtime::Result<Engine> {
+        if let Some(e) = self.timed.get() {
+            return Ok(e.clone());
+        }
+        let mut c = Self::config_with(self.compiler, &self.disabled, &self.options);
+        c.epoch_interruption(true);
+        let engine = Engine::new(&c)?;
+        Ok(self.timed.get_or_init(|| engine).clone())
     }
 
     /// The engine for one script configuration, built once per distinct

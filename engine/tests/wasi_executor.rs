@@ -1,7 +1,9 @@
 //! The WASI executor judges exit codes and output: programs written here,
 //! in a suite layout of their own, pass and fail as they should.
 
-use engine::wasi::{discover, run_case};
+use std::time::{Duration, Instant};
+
+use engine::wasi::{discover, run_case, run_case_within};
 use engine::{Compiler, Profile};
 use matrix::evidence::Outcome;
 
@@ -21,6 +23,7 @@ fn exit_codes_and_output_decide_the_outcome() {
     let dir = tempfile::tempdir().expect("tempdir");
     let suite = dir.path().join("mine/testsuite/wasm32-wasip1");
     std::fs::create_dir_all(&suite).expect("mkdir");
+    std::fs::write(suite.join("manifest.json"), r#"{"name": "Mine", "version": "wasm32-wasip1"}"#).expect("write");
     let wasm = wat::parse_str(HELLO).expect("valid wat");
     for (name, json) in [
         ("right", r#"{"exit_code": 3, "stdout": "hello"}"#),
@@ -33,7 +36,8 @@ fn exit_codes_and_output_decide_the_outcome() {
     let cases = discover(dir.path());
     assert_eq!(
         cases.iter().map(|c| (c.suite.as_str(), c.name.as_str())).collect::<Vec<_>>(),
-        [("mine", "right"), ("mine", "wrong-code"), ("mine", "wrong-output")]
+        [("mine-wasip1", "right"), ("mine-wasip1", "wrong-code"), ("mine-wasip1", "wrong-output")],
+        "the suite is named from the manifest's version"
     );
     let profile = Profile::new(Compiler::Cranelift).expect("profile");
     let results: Vec<_> = cases.iter().map(|c| run_case(&profile, c)).collect();
@@ -42,4 +46,73 @@ fn exit_codes_and_output_decide_the_outcome() {
     assert!(results[1].message.as_deref().unwrap_or_default().starts_with("exit code 3, expected 0"));
     assert_eq!(results[2].outcome, Outcome::Fail);
     assert_eq!(results[2].message.as_deref(), Some(r#"stdout was "hello", expected "bye""#));
+}
+
+const LOOP: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (loop $l (br $l))))"#;
+
+/// Opens `dir/f` (a preopen named `dir` is fd 3) and exits 0 when it
+/// exists, 1 otherwise.
+const OPENS: &str = r#"(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "f")
+  (func (export "_start")
+    (call $exit (i32.ne (i32.const 0)
+      (call $open (i32.const 3) (i32.const 0) (i32.const 16) (i32.const 1)
+                  (i32.const 0) (i64.const 1) (i64.const 0) (i32.const 0) (i32.const 64))))))"#;
+
+fn one_test(dir: &std::path::Path, name: &str, wat: &str, json: Option<&str>) -> engine::wasi::Case {
+    let suite = dir.join("t/testsuite/wasm32-wasip1");
+    std::fs::create_dir_all(&suite).expect("mkdir");
+    std::fs::write(suite.join(format!("{name}.wasm")), wat::parse_str(wat).expect("valid wat")).expect("write");
+    if let Some(json) = json {
+        std::fs::write(suite.join(format!("{name}.json")), json).expect("write");
+    }
+    discover(dir).into_iter().find(|c| c.name == name).expect("discovered")
+}
+
+#[test]
+fn an_unknown_key_or_operation_is_a_harness_error_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = Profile::new(Compiler::Cranelift).expect("profile");
+    let case = one_test(dir.path(), "old", HELLO, Some(r#"{"exit_code": 3, "root": "fs-tests.dir"}"#));
+    let r = run_case(&profile, &case);
+    assert_eq!(r.outcome, Outcome::HarnessError, "{:?}", r.message);
+    assert!(r.message.as_deref().unwrap_or_default().contains("unknown field `root`"), "{:?}", r.message);
+    let case = one_test(dir.path(), "op", HELLO, Some(r#"{"operations": [{"type": "dance"}]}"#));
+    let r = run_case(&profile, &case);
+    assert_eq!(r.outcome, Outcome::HarnessError, "{:?}", r.message);
+    assert!(r.message.as_deref().unwrap_or_default().contains("unknown variant `dance`"), "{:?}", r.message);
+}
+
+#[test]
+fn a_program_that_never_ends_times_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = Profile::new(Compiler::Cranelift).expect("profile");
+    let case = one_test(dir.path(), "spin", LOOP, None);
+    let started = Instant::now();
+    let r = run_case_within(&profile, &case, Duration::from_millis(300));
+    assert_eq!(r.outcome, Outcome::Timeout, "{:?}", r.message);
+    assert!(r.message.as_deref().unwrap_or_default().contains("within 0 s"), "{:?}", r.message);
+    assert!(started.elapsed() < Duration::from_secs(30), "the limit stops it: {:?}", started.elapsed());
+}
+
+#[test]
+fn each_dir_is_preopened_under_its_own_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = Profile::new(Compiler::Cranelift).expect("profile");
+    let case = one_test(dir.path(), "opens", OPENS, Some(r#"{"dirs": ["data.dir"]}"#));
+    let data = case.wasm.parent().expect("parent").join("data.dir");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(data.join("f"), "x").expect("write");
+    let r = run_case(&profile, &case);
+    assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.message);
+    std::fs::remove_file(data.join("f")).expect("rm");
+    let r = run_case(&profile, &case);
+    assert_eq!(r.outcome, Outcome::Fail, "the file is looked up in the preopen: {:?}", r.message);
 }

@@ -62,6 +62,9 @@ struct Data {
     /// A file of such globs, one per line (`#` comments), added to --filter.
     #[arg(long, env = "TIERWATCH_FILTER_FILE")]
     filter_file: Option<PathBuf>,
+    /// Seconds a WASI program may run before it counts as `timeout`.
+    #[arg(long, env = "TIERWATCH_TEST_TIMEOUT", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    test_timeout: u64,
 }
 
 impl Data {
@@ -209,7 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let filter = data.filter()?;
             let started = Timestamp::now();
             let profile = work::profile(compiler)?;
-            let wasi = work::wasi(&profile, &root, &filter);
+            let wasi = work::wasi(&profile, &root, &filter, Duration::from_secs(data.test_timeout));
             anyhow::ensure!(!wasi.is_empty(), "no WASI tests under {} match the filter", root.display());
             finish_one(&runner, &profile, started, Parts { wasi, ..Parts::default() }, &output, "tierwatch-wasi.json")
         }
@@ -342,7 +345,8 @@ fn run_all(
     let mut failed = Vec::new();
     for compiler in compilers {
         // One compiler's failure does not cost the others' reports.
-        match run_compiler(runner, compiler, &testsuite, &filter, fuzz, no_fuzz, out_dir) {
+        let limit = Duration::from_secs(data.test_timeout);
+        match run_compiler(runner, compiler, (&testsuite, &filter, limit), fuzz, no_fuzz, out_dir) {
             Ok(path) => files.push(path),
             Err(e) => {
                 eprintln!("error: {compiler}: {e:#}");
@@ -356,8 +360,7 @@ fn run_all(
 fn run_compiler(
     runner: &str,
     compiler: Compiler,
-    testsuite: &Testsuite,
-    filter: &Filter,
+    (testsuite, filter, limit): (&Testsuite, &Filter, Duration),
     fuzz: &Fuzzing,
     no_fuzz: bool,
     out_dir: &Path,
@@ -366,7 +369,7 @@ fn run_compiler(
     let profile = work::profile(compiler)?;
     let mut parts = Parts { spec: work::spec(&profile, testsuite, filter), ..Parts::default() };
     if let Some(root) = testsuite.wasi_root() {
-        parts.wasi = work::wasi(&profile, &root, filter);
+        parts.wasi = work::wasi(&profile, &root, filter, limit);
     }
     if compiler == Compiler::Cranelift && !no_fuzz {
         parts.fuzz = work::fuzz(&plan(fuzz, started)?)?;

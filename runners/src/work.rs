@@ -39,8 +39,9 @@ pub fn spec(profile: &Profile, testsuite: &Testsuite, filter: &Filter) -> Vec<Sp
     all
 }
 
-/// Runs the WASI programs under `root` (filtered by `suite/test`).
-pub fn wasi(profile: &Profile, root: &Path, filter: &Filter) -> Vec<WasiTest> {
+/// Runs the WASI programs under `root` (filtered by `suite/test`), each
+/// allowed `limit`.
+pub fn wasi(profile: &Profile, root: &Path, filter: &Filter, limit: Duration) -> Vec<WasiTest> {
     let cases: Vec<_> = engine::wasi::discover(root)
         .into_iter()
         .filter(|c| filter.allows(&format!("{}/{}", c.suite, c.name)))
@@ -49,7 +50,7 @@ pub fn wasi(profile: &Profile, root: &Path, filter: &Filter) -> Vec<WasiTest> {
     let results: Vec<WasiTest> = cases
         .iter()
         .map(|c| {
-            let r = engine::wasi::run_case(profile, c);
+            let r = engine::wasi::run_case_within(profile, c, limit);
             progress.tick(r.outcome == Outcome::Fail);
             r
         })
