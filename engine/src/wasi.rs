@@ -165,10 +165,7 @@ fn suite_name(tests_root: &Path, dir: &Path) -> Option<String> {
     }
     let manifest = std::fs::read_to_string(dir.join("manifest.json")).ok();
     let version = manifest.and_then(|m| serde_json::from_str::<Manifest>(&m).ok()).and_then(|m| m.version);
-    Some(match version {
-        Some(v) => format!("{language}-{}", v.strip_prefix("wasm32-").unwrap_or(&v)),
-        None => language,
-    })
+    Some(matrix::coverage::wasi_suite_name(&language, version.as_deref()))
 }
 
 /// Every test program under `tests_root` (e.g. `wasi/tests`), sorted.
@@ -297,7 +294,7 @@ fn run(engine: &Engine, case: &Case, deadline: Instant) -> Result<(), NotPassed>
             spec.proposals, spec.world
         )));
     }
-    let (args, env, want) = plan(&spec)?;
+    let Plan { args, env, want } = plan(&spec)?;
     let scratch = tempfile::tempdir().map_err(|e| NotPassed::Harness(format!("scratch directory: {e}")))?;
     let (stdout, stderr) = (MemoryOutputPipe::new(1 << 20), MemoryOutputPipe::new(1 << 20));
     let mut builder = WasiCtxBuilder::new();
@@ -370,7 +367,7 @@ fn run(engine: &Engine, case: &Case, deadline: Instant) -> Result<(), NotPassed>
 /// The arguments, environment and expected exit code of a module test: its
 /// keys, or an `operations` list of one `run` and one `wait` (the only
 /// steps a preview-1 module can take here).
-fn plan(spec: &Spec) -> Result<(Vec<String>, BTreeMap<String, String>, i32), NotPassed> {
+fn plan(spec: &Spec) -> Result<Plan, NotPassed> {
     let (mut args, mut env, mut want) = (spec.args.clone(), spec.env.clone(), spec.exit_code.unwrap_or(0));
     if let Some(ops) = &spec.operations {
         match ops.as_slice() {
@@ -387,5 +384,12 @@ fn plan(spec: &Spec) -> Result<(Vec<String>, BTreeMap<String, String>, i32), Not
             }
         }
     }
-    Ok((args, env, want))
+    Ok(Plan { args, env, want })
+}
+
+/// How a module test runs: arguments, environment, expected exit code.
+struct Plan {
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+    want: i32,
 }

@@ -31,6 +31,10 @@ pub enum Code {
     BadPattern,
     /// Items that are each valid but contradict one another.
     Inconsistent,
+    /// A test selector that matches no test of the checked testsuites.
+    NoMatch,
+    /// A test claimed by two features of one category over the same runs.
+    Overlap,
 }
 
 impl Code {
@@ -48,6 +52,8 @@ impl Code {
             Code::BadWindow => "bad-window",
             Code::BadPattern => "bad-pattern",
             Code::Inconsistent => "inconsistent",
+            Code::NoMatch => "no-match",
+            Code::Overlap => "overlap",
         }
     }
 }

@@ -36,6 +36,16 @@ pub enum Status {
     /// Earned tier is below the declared tier only because evidence or an
     /// attestation is older than its window.
     Stale,
+    /// Earned tier is below the declared tier, and the policy says the
+    /// test data has no tests for the feature: neither confirmed nor
+    /// violating.
+    NoTestData,
+}
+
+impl Status {
+    /// Every status.
+    pub const ALL: [Status; 5] =
+        [Status::Conforming, Status::Promotable, Status::Violating, Status::Stale, Status::NoTestData];
 }
 
 /// The verdict on one requirement for one feature.
@@ -573,7 +583,13 @@ impl<'a> Cx<'a> {
                 .iter()
                 .filter(|o| !o.met && !o.advisory && o.tier >= f.declared)
                 .all(RequirementOutcome::is_stale);
-            if all_stale { Status::Stale } else { Status::Violating }
+            if f.evidence.no_test_data.is_some() {
+                Status::NoTestData
+            } else if all_stale {
+                Status::Stale
+            } else {
+                Status::Violating
+            }
         } else if earned.is_some_and(|e| e < f.declared) {
             Status::Promotable
         } else {

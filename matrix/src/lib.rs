@@ -9,6 +9,7 @@
 //! run reports ─from_json──▶ Evidence ┴─evaluate(now)──▶ Evaluation ──▶ tiers_md::render
 //! ```
 
+pub mod coverage;
 pub mod diag;
 pub mod evaluate;
 pub mod evidence;

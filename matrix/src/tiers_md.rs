@@ -91,7 +91,9 @@ fn description(f: &Feature, r: &FeatureResult) -> String {
     if let Some(note) = &f.footnote {
         let _ = write!(d, " [^{note}]");
     }
-    if !r.failing_declared.is_empty() {
+    // A row without test data is neither confirmed nor violating: it keeps
+    // its declared place unannotated (the dashboard says "no test data").
+    if !r.failing_declared.is_empty() && r.status != crate::Status::NoTestData {
         let earned = r.earned.map_or("no tier".to_owned(), |t| t.to_string());
         let _ = write!(d, " **(earns {earned}: {})**", join(&r.failing_declared));
     }

@@ -143,6 +143,11 @@ enum PolicyCommand {
     Check {
         /// The policy YAML.
         file: PathBuf,
+        /// A testsuite checkout (wasm-spec/, component-model/, wasi/tests/):
+        /// every selector must match a test in it, and no test may be
+        /// claimed twice within a category.
+        #[arg(long, env = "TIERWATCH_TESTSUITES")]
+        testsuites: Option<PathBuf>,
     },
 }
 
@@ -185,8 +190,22 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Policy { command: PolicyCommand::Check { file } } => {
+        Command::Policy { command: PolicyCommand::Check { file, testsuites } } => {
             let policy = load::policy(&file)?;
+            if let Some(dir) = &testsuites {
+                let tests = load::test_names(dir)?;
+                let items = matrix::coverage::check(&policy, &tests);
+                if !items.is_empty() {
+                    return Err(matrix::Diagnostics { file: file.display().to_string(), items }.into());
+                }
+                println!(
+                    "{}: every selector matches tests in {} ({} scripts, {} WASI programs)",
+                    file.display(),
+                    dir.display(),
+                    tests.spec.len(),
+                    tests.wasi.len()
+                );
+            }
             let checked = policy.requirements.iter().filter(|r| r.check.is_some()).count();
             println!(
                 "{}: ok — {} tiers, {} requirements ({checked} checked), {} features",

@@ -408,7 +408,7 @@ pub fn flags(policy: &Policy, r: &FeatureResult, since: Timestamp, now: Timestam
         matrix::Status::Violating | matrix::Status::Stale => {
             vec![Flag::AtRisk { since, failing: r.failing_declared.clone() }]
         }
-        matrix::Status::Conforming => Vec::new(),
+        matrix::Status::Conforming | matrix::Status::NoTestData => Vec::new(),
     }
 }
 

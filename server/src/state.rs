@@ -334,6 +334,7 @@ pub fn status_str(s: matrix::Status) -> &'static str {
         matrix::Status::Violating => "violating",
         matrix::Status::Promotable => "promotable",
         matrix::Status::Stale => "stale",
+        matrix::Status::NoTestData => "no-test-data",
     }
 }
 
@@ -391,18 +392,14 @@ pub fn with_declared(base: &Policy, applied: &[DeclaredRow]) -> Policy {
 fn standing(status: matrix::Status) -> std::cmp::Ordering {
     match status {
         matrix::Status::Promotable => std::cmp::Ordering::Greater,
-        matrix::Status::Conforming => std::cmp::Ordering::Equal,
+        matrix::Status::Conforming | matrix::Status::NoTestData => std::cmp::Ordering::Equal,
         matrix::Status::Violating | matrix::Status::Stale => std::cmp::Ordering::Less,
     }
 }
 
 /// The standing of a status as stored in the history (its wire name).
 fn standing_of(status: &str) -> std::cmp::Ordering {
-    use matrix::Status::*;
-    [Conforming, Violating, Promotable, Stale]
-        .into_iter()
-        .find(|s| status_str(*s) == status)
-        .map_or(std::cmp::Ordering::Equal, standing)
+    matrix::Status::ALL.into_iter().find(|s| status_str(*s) == status).map_or(std::cmp::Ordering::Equal, standing)
 }
 
 /// Since when each feature has stood where the evaluation puts it, from the

@@ -43,6 +43,54 @@ fn policy_check_accepts_the_repository_policy() {
     );
 }
 
+fn testsuites() -> PathBuf {
+    std::env::var_os("TIERWATCH_TESTSUITES").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/testsuites"))
+}
+
+#[test]
+fn every_selector_of_the_repository_policy_matches_real_tests() {
+    let suites = testsuites();
+    let out =
+        tierwatch(&["policy", "check", "--testsuites", suites.to_str().expect("utf-8 path"), "policy/wasmtime.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("every selector matches tests in"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_selector_that_matches_nothing_or_a_test_claimed_twice_is_named_with_its_position() {
+    let policy = std::fs::read_to_string(root().join("policy/wasmtime.yaml")).expect("policy");
+    let edited = policy.replacen(r#""rust-wasip3/http-*""#, r#""rust/http_*""#, 1).replacen(
+        r#""wasm-spec/memory64*.wast""#,
+        r#""wasm-spec/*64.wast""#,
+        1,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(&file, &edited).expect("write");
+    let suites = testsuites();
+    let out = tierwatch(&[
+        "policy",
+        "check",
+        "--testsuites",
+        suites.to_str().expect("utf-8 path"),
+        file.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    let (line, col) = position(&edited, r#""rust/http_*""#);
+    assert!(
+        err.contains(&format!(
+            "policy.yaml:{line}:{col}: error[no-match]: wasi selector `rust/http_*` of `wasi-http` matches no test"
+        )),
+        "{err}"
+    );
+    let (line, col) = position(&edited, r#""wasm-spec/*64.wast""#);
+    assert!(
+        err.contains(&format!("policy.yaml:{line}:{col}: error[overlap]: `wasm-spec/i64.wast` is claimed by `sign-extension-ops` and by `memory64`")),
+        "{err}"
+    );
+}
+
 #[test]
 fn policy_check_reports_every_injected_error_with_its_position() {
     let original = std::fs::read_to_string(root().join("policy/wasmtime.yaml")).expect("policy");

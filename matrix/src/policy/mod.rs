@@ -321,14 +321,21 @@ pub struct Attestation {
 pub struct Pattern {
     /// As written.
     pub text: String,
+    /// Where it is written in the policy file.
+    pub pos: crate::yaml::Pos,
     matcher: GlobMatcher,
 }
 
 impl Pattern {
     /// Compiles `text`; `*` stays within one path segment, `**` crosses them.
     pub fn new(text: &str) -> Result<Pattern, globset::Error> {
+        Self::at(text, crate::yaml::Pos::default())
+    }
+
+    /// [`Pattern::new`], remembering where the policy file has it.
+    pub fn at(text: &str, pos: crate::yaml::Pos) -> Result<Pattern, globset::Error> {
         let glob = GlobBuilder::new(text).literal_separator(true).build()?;
-        Ok(Pattern { text: text.to_owned(), matcher: glob.compile_matcher() })
+        Ok(Pattern { text: text.to_owned(), pos, matcher: glob.compile_matcher() })
     }
 
     /// Whether `name` matches.
@@ -360,6 +367,12 @@ pub struct Selector {
     pub wasi: Vec<Pattern>,
     /// Fuzz feature names whose exercise counts.
     pub fuzz: Vec<String>,
+    /// Why the pinned test data has no tests for the feature: it then
+    /// shows "no test data" instead of violating its declared tier.
+    pub no_test_data: Option<String>,
+    /// The feature covers tests that other features of its category also
+    /// claim (an umbrella row, e.g. every preview-1 program).
+    pub umbrella: bool,
 }
 
 impl Selector {

@@ -105,6 +105,8 @@ pub struct RawSelector {
     pub spec: Option<Vec<String>>,
     pub wasi: Option<Vec<String>>,
     pub fuzz: Option<Vec<String>>,
+    pub no_test_data: Option<String>,
+    pub umbrella: Option<bool>,
 }
 
 /// An item of `features:`.

@@ -193,6 +193,17 @@ impl Cx {
         w
     }
 
+    fn located_patterns(&mut self, texts: &[(Pos, String)]) -> Vec<Pattern> {
+        let mut out = Vec::new();
+        for (pos, t) in texts {
+            match Pattern::at(t, *pos) {
+                Ok(p) => out.push(p),
+                Err(e) => self.error(*pos, Code::BadPattern, format!("bad pattern `{t}`: {}", e.kind())),
+            }
+        }
+        out
+    }
+
     fn patterns(&mut self, pos: Pos, texts: &[String]) -> Vec<Pattern> {
         let mut out = Vec::new();
         for t in texts {
@@ -578,13 +589,24 @@ impl Cx {
         };
         let spec_texts = subst(&raw.spec);
         let core = spec_texts.iter().any(|s| s == "@core");
-        let plain: Vec<String> = spec_texts.into_iter().filter(|s| s != "@core").collect();
+        let located = |key: &str, texts: Vec<String>| -> Vec<(Pos, String)> {
+            texts
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| (item_pos(node, key, i), t))
+                .filter(|(_, t)| t != "@core")
+                .collect()
+        };
+        let spec = located("spec", spec_texts);
+        let wasi = located("wasi", subst(&raw.wasi));
         Selector {
             targets: subst(&raw.targets),
             compilers: subst(&raw.compilers),
-            spec: SpecSelection { core, patterns: self.patterns(pos_of(node, "spec"), &plain) },
-            wasi: self.patterns(pos_of(node, "wasi"), &subst(&raw.wasi)),
+            spec: SpecSelection { core, patterns: self.located_patterns(&spec) },
+            wasi: self.located_patterns(&wasi),
             fuzz: subst(&raw.fuzz),
+            no_test_data: raw.no_test_data.clone(),
+            umbrella: raw.umbrella.unwrap_or(false),
         }
     }
 
@@ -665,5 +687,7 @@ fn merge_selector(own: Option<&RawSelector>, defaults: Option<&RawSelector>) -> 
         spec: own.spec.or(d.spec),
         wasi: own.wasi.or(d.wasi),
         fuzz: own.fuzz.or(d.fuzz),
+        no_test_data: own.no_test_data.or(d.no_test_data),
+        umbrella: own.umbrella.or(d.umbrella),
     }
 }

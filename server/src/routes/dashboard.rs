@@ -66,7 +66,7 @@ async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> 
         .iter()
         .map(|t| (t.tier.0, all.iter().filter(|s| s.declared == t.tier).cloned().collect()))
         .collect();
-    let counts = ["conforming", "promotable", "violating", "stale"]
+    let counts = ["conforming", "promotable", "violating", "stale", "no-test-data"]
         .map(|st| (st, all.iter().filter(|s| s.status == st).count()))
         .to_vec();
     let mut per_feature = BTreeMap::new();

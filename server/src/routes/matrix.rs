@@ -210,7 +210,7 @@ async fn badge(State(state): State<AppState>, Path(file): Path<String>) -> Resul
     let colour = match r.status {
         matrix::Status::Conforming => "#2e7d32",
         matrix::Status::Promotable => "#1565c0",
-        matrix::Status::Stale => "#9e9e9e",
+        matrix::Status::Stale | matrix::Status::NoTestData => "#9e9e9e",
         matrix::Status::Violating => "#c62828",
     };
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-cache")], svg_badge(id, &value, colour)))

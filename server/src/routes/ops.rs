@@ -53,9 +53,7 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     );
     out.push_str("# TYPE tierwatch_features gauge\n");
     let eval = state.evaluation().await;
-    for status in
-        [matrix::Status::Conforming, matrix::Status::Promotable, matrix::Status::Violating, matrix::Status::Stale]
-    {
+    for status in matrix::Status::ALL {
         let n = eval.features.iter().filter(|f| f.status == status).count();
         let _ = writeln!(out, "tierwatch_features{{status=\"{}\"}} {n}", status_str(status));
     }
