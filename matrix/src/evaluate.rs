@@ -377,13 +377,21 @@ impl<'a> Cx<'a> {
     fn cross_outcome(&self, f: &Feature, r: &Requirement, tiers: &Assignment) -> RequirementOutcome {
         let verdict = match r.check.as_ref() {
             Some(Check::ImplementsTierFeatures { tier, category, window }) => {
-                let others = self.tiered(category, *tier, tiers);
+                // A feature without test data cannot be missing anywhere.
+                let others: Vec<&Feature> = self
+                    .tiered(category, *tier, tiers)
+                    .into_iter()
+                    .filter(|o| o.evidence.no_test_data.is_none())
+                    .collect();
                 self.implements(
                     others.iter().map(|o| (self.idx(f), self.idx(o), o.id.as_str())),
                     window,
                     "missing-features",
                     *tier,
                 )
+            }
+            Some(Check::ImplementedOnTierTargets { .. }) if let Some(why) = &f.evidence.no_test_data => {
+                Err(fail("no-test-data", format!("the test data has no tests for it: {why}")))
             }
             Some(Check::ImplementedOnTierTargets { tier, category, window }) => {
                 let targets = self.tiered(category, *tier, tiers);
@@ -472,7 +480,9 @@ impl<'a> Cx<'a> {
         if recent.is_empty() {
             let build_only = sel.selects_tests() && self.index.runs(sel, since).any(|r| r.report.build_only);
             let old = self.index.tally(sel, i, suites, None);
-            return Err(if build_only {
+            return Err(if let Some(why) = &sel.no_test_data {
+                fail("no-test-data", format!("the test data has no tests for it: {why}"))
+            } else if build_only {
                 fail("build-only", "the engine builds for this target but no test was executed")
             } else if !old.is_empty() {
                 fail("stale", format!("no tests within {}; the last ones are older", window.text))
@@ -568,8 +578,11 @@ impl<'a> Cx<'a> {
 
     fn result(&self, f: &Feature, earned: Option<Tier>, outcomes: Vec<RequirementOutcome>) -> FeatureResult {
         let failing_at = |keep: &dyn Fn(Tier) -> bool| -> Vec<Missing> {
-            let failing: Vec<&RequirementOutcome> =
-                outcomes.iter().filter(|o| !o.met && !o.advisory && keep(o.tier)).collect();
+            // A check that had no test data to judge is unknown, not missing.
+            let failing: Vec<&RequirementOutcome> = outcomes
+                .iter()
+                .filter(|o| !o.met && !o.advisory && keep(o.tier) && o.reason != Some("no-test-data"))
+                .collect();
             self.missing_texts(&failing)
         };
         let missing_next = match f.declared.0 {

@@ -29,7 +29,7 @@ pub struct RunReport {
     #[schemars(extend("const" = "tierwatch-run-report"))]
     pub format: String,
     /// The wire-format version: 2 (1 is still read).
-    #[schemars(extend("const" = 1))]
+    #[schemars(extend("enum" = [1, 2]))]
     pub version: u32,
     /// Unique id of the run, chosen by the runner; the idempotency key for uploads.
     #[schemars(regex(pattern = r"^[A-Za-z0-9._:-]{1,128}$"))]

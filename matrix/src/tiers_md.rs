@@ -69,7 +69,13 @@ fn tier_table(out: &mut String, policy: &Policy, eval: &Evaluation, def: &TierDe
             let category = policy.category(&f.category).map_or(f.category.clone(), |c| c.label.clone());
             let mut cells = vec![category, description(f, r)];
             if with_missing {
-                cells.push(join(&r.missing_next));
+                // What the test data cannot judge is said, not guessed.
+                let judged = join(&r.missing_next);
+                cells.push(match (&f.evidence.no_test_data, judged.is_empty()) {
+                    (Some(_), true) => "no test data".to_owned(),
+                    (Some(_), false) => format!("no test data, {judged}"),
+                    (None, _) => judged,
+                });
             }
             cells
         })

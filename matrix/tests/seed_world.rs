@@ -43,11 +43,41 @@ fn normalise(doc: &str) -> (Vec<String>, BTreeSet<String>) {
     (lines, links)
 }
 
+/// The rows of features the policy says have no test data: their Missing
+/// cell is what the seed claims and the pinned test data cannot judge, so
+/// it is compared only for saying so ("no test data") and then set aside
+/// in both documents.
+fn set_aside_no_test_data(ours: &mut [String], theirs: &mut [String]) {
+    let policy = common::policy();
+    let labels: Vec<String> = policy
+        .features
+        .iter()
+        .filter(|f| f.evidence.no_test_data.is_some())
+        .map(|f| format!("`{}`", f.label))
+        .collect();
+    let row_of = |line: &str| {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        (cells.len() == 3 && labels.iter().any(|l| cells[1].contains(l.as_str()))).then(|| cells[..2].join(" | "))
+    };
+    for line in ours.iter_mut() {
+        if let Some(row) = row_of(line) {
+            assert!(line.rsplit(" | ").next().is_some_and(|m| m.starts_with("no test data")), "{line}");
+            *line = format!("{row} | <no test data>");
+        }
+    }
+    for line in theirs.iter_mut() {
+        if let Some(row) = row_of(line) {
+            *line = format!("{row} | <no test data>");
+        }
+    }
+}
+
 #[test]
 fn tiers_md_reproduces_the_seed_document() {
-    let (ours, our_links) = normalise(&render());
+    let (mut ours, our_links) = normalise(&render());
     let seed = seed();
-    let (theirs, their_links) = normalise(&seed);
+    let (mut theirs, their_links) = normalise(&seed);
+    set_aside_no_test_data(&mut ours, &mut theirs);
     assert_eq!(our_links, their_links, "reference links differ");
     let first_difference = ours.iter().zip(&theirs).position(|(a, b)| a != b);
     if let Some(i) = first_difference {
@@ -65,7 +95,8 @@ fn every_seed_table_row_is_a_computed_row() {
         lines.iter().filter(|l| l.contains(" | ") && !l.starts_with("Category")).cloned().collect()
     };
     let (theirs, _) = normalise(&seed());
-    let (ours, theirs) = (rows(&ours), rows(&theirs));
+    let (mut ours, mut theirs) = (rows(&ours), rows(&theirs));
+    set_aside_no_test_data(&mut ours, &mut theirs);
     assert_eq!(theirs.len(), 46, "the seed has 46 feature rows");
     assert_eq!(ours, theirs);
 }

@@ -164,6 +164,16 @@ enum Command {
         #[arg(long = "spool")]
         from_spool: bool,
     },
+    /// Run the spec and component scripts on each compiler and print
+    /// tierwatch's verdict on each next to what wasmtime's own harness
+    /// (v48.0.0) expects of it here; exits 1 on any disagreement.
+    Agree {
+        #[command(flatten)]
+        data: Data,
+        /// Compilers [default: those that run on this target].
+        #[arg(long, env = "TIERWATCH_COMPILERS", value_delimiter = ',')]
+        compilers: Vec<Compiler>,
+    },
     /// Say what this runner sees: target, emulation, CPU, engine, data, server.
     Doctor {
         #[command(flatten)]
@@ -200,6 +210,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let spec = work::spec(&profile, &testsuite, &filter);
             anyhow::ensure!(!spec.is_empty(), "no spec scripts in {} match the filter", testsuite.describe());
             finish_one(&runner, &profile, started, Parts { spec, ..Parts::default() }, &output, "tierwatch-spec.json")
+        }
+        Command::Agree { data, compilers } => {
+            let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
+            let filter = data.filter()?;
+            let compilers = if compilers.is_empty() { usable_compilers() } else { compilers };
+            eprintln!("testsuite: {}", testsuite.describe());
+            let tallies = crate::agree::run(&testsuite, &filter, &compilers)?;
+            let disagreements: usize = tallies.iter().map(|(_, t)| t.disagree).sum();
+            Ok(if disagreements == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Wasi(OneSuite { data, compiler, output }) => {
             let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;

@@ -5,6 +5,7 @@
 //! in a spool directory until a later run or `upload --spool` gets it
 //! acknowledged.
 
+pub mod agree;
 pub mod cli;
 pub mod host;
 pub mod junit;

@@ -263,3 +263,46 @@ async fn a_wrong_token_keeps_reports_spooled_and_a_broken_spool_file_does_not_bl
     assert!(spool.join("rejected/aaa-truncated.json").is_file(), "the broken file is kept aside: {said}");
     assert!(said.contains("aaa-truncated.json"), "and named: {said}");
 }
+
+fn testsuites() -> PathBuf {
+    std::env::var_os("TIERWATCH_TESTSUITES").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared/testsuites"))
+}
+
+#[test]
+fn the_agreement_report_agrees_with_wasmtimes_harness_on_the_threads_scripts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suites = testsuites();
+    let out = runner(
+        &[
+            "agree",
+            "--testsuite",
+            suites.to_str().expect("utf-8"),
+            "--filter",
+            "wasm-spec/proposals/threads/*",
+            "--compilers",
+            "cranelift",
+        ],
+        dir.path(),
+        &[],
+    );
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("agrees    cranelift/wasm-spec/proposals/threads/imports.wast  wasmtime: pass"), "{said}");
+    assert!(said.contains(": 4 of 4 scripts agree with wasmtime's harness, 0 disagree"), "{said}");
+}
+
+#[test]
+fn a_script_that_fails_where_wasmtime_expects_a_pass_is_a_disagreement_with_its_directive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("suites/wasm-spec");
+    std::fs::create_dir_all(&spec).expect("mkdir");
+    let script =
+        "(module (func (export \"one\") (result i32) (i32.const 1)))\n(assert_return (invoke \"one\") (i32.const 2))\n";
+    std::fs::write(spec.join("i32.wast"), script).expect("write");
+    let out = runner(&["agree", "--testsuite", "suites", "--compilers", "cranelift"], dir.path(), &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("DISAGREES cranelift/wasm-spec/i32.wast  wasmtime: pass"), "{said}");
+    assert!(said.contains("first: 2: assert_return: fail:"), "{said}");
+    assert!(said.contains(": 0 of 1 scripts agree with wasmtime's harness, 1 disagree"), "{said}");
+}

@@ -68,11 +68,12 @@ async fn the_dashboard_shows_the_matrix_and_a_feature_page() {
     let page = tokio::task::spawn_blocking(move || text(&dump_dom(&format!("{base}/")))).await.expect("chromium task");
     for seen in [
         "Wasmtime: tiers of support",
-        "46 conforming 0 promotable 0 violating 0 stale",
+        "45 conforming 0 promotable 0 violating 0 stale 1 no-test-data",
         "Declared Tier 2",
         "Target aarch64-unknown-linux-gnu Tier 2 Tier 2 conforming Continuous fuzzing",
         "Compiler Backend Winch on x86_64 Tier 3 Tier 3 conforming WebAssembly proposals",
-        "WASI Proposal wasi-threads Tier 3 Tier 3 conforming More CI, unstable proposal",
+        "WASI Proposal wasi-threads Tier 3 Tier 3 conforming unstable proposal",
+        "WASI Proposal wasi_unstable Tier 1 Tier 3 no-test-data",
         "Results per target",
     ] {
         assert!(page.contains(seen), "the matrix page lacks `{seen}`:\n{page}");
@@ -87,7 +88,7 @@ async fn the_dashboard_shows_the_matrix_and_a_feature_page() {
         "declared Tier 3 · earned Tier 3 · conforming",
         "Tier 2 WebAssembly proposals ✗ missing (missing-features) simd: 118 failing directives",
         "Tier 2 CI testing ✓ met",
-        "Per target Target Compiler Passed Failed Skipped Run x86_64-unknown-linux-gnu winch 284 0 0",
+        "Per target Target Compiler Passed Failed No evidence Run x86_64-unknown-linux-gnu winch 288 0 0",
         "History",
     ] {
         assert!(page.contains(seen), "the feature page lacks `{seen}`:\n{page}");

@@ -43,6 +43,7 @@ const CHECK_KINDS: &[(&str, &[&str], &[&str])] = &[
 /// Reasons each check kind can fail with, for `title-for-reason` keys.
 pub(crate) const REASONS: &[&str] = &[
     "no-evidence",
+    "no-test-data",
     "build-only",
     "failures",
     "too-few-tests",

@@ -119,15 +119,54 @@ struct FeaturePage {
     f: FeatureDetail,
     chart: String,
     flaky: Vec<(String, String, i64)>,
+    no_evidence: Vec<NoEvidence>,
+}
+
+/// Directives and programs of a feature that are neither evidence for it
+/// nor against it, in a target's latest run: how many, and one reason.
+pub struct NoEvidence {
+    target: String,
+    outcome: &'static str,
+    count: usize,
+    example: String,
 }
 
 async fn feature(State(state): State<AppState>, Path(id): Path<String>) -> Result<Html<String>, ApiError> {
     let (f, series, tests) = crate::routes::matrix::detail_with_series(&state, &id).await?;
-    let flaky = {
+    let (flaky, no_evidence) = {
         let live = state.live.read().await;
-        feature_flakes(&live.evidence, &f.targets, &tests)
+        (feature_flakes(&live.evidence, &f.targets, &tests), feature_no_evidence(&live.evidence, &f.targets, &tests))
     };
-    render(&FeaturePage { f, chart: chart(&series), flaky })
+    render(&FeaturePage { f, chart: chart(&series), flaky, no_evidence })
+}
+
+/// What in each target's latest run of the feature's tests is no evidence
+/// (`skip`, `unsupported`, `harness-error`, `timeout`), counted per outcome
+/// with the first test and reason as an example.
+fn feature_no_evidence(
+    evidence: &matrix::Evidence,
+    targets: &[matrix::evaluate::TargetResult],
+    tests: &BTreeSet<String>,
+) -> Vec<NoEvidence> {
+    let mut out = Vec::new();
+    for t in targets {
+        let Some(run) = evidence.runs.iter().find(|r| r.run_id == t.run_id) else { continue };
+        let rows = crate::store::directive_rows(run);
+        for outcome in matrix::evidence::Outcome::ALL.into_iter().filter(|o| o.is_no_evidence()) {
+            let name = outcome.as_str();
+            let mine: Vec<_> = rows.iter().filter(|d| d.outcome == name && tests.contains(&d.test)).collect();
+            if let Some(first) = mine.first() {
+                let reason = first.message.as_deref().and_then(|m| m.lines().next()).unwrap_or("");
+                out.push(NoEvidence {
+                    target: format!("{}/{}", t.target, t.compiler),
+                    outcome: name,
+                    count: mine.len(),
+                    example: format!("{}:{}: {reason}", first.test, first.line),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Flaky directives among the feature's tests: for each target and
