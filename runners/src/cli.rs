@@ -358,6 +358,13 @@ fn run_all(
 ) -> anyhow::Result<(Vec<PathBuf>, Vec<&'static str>)> {
     let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
     let filter = data.filter()?;
+    let unmatched = filter.unmatched(&testsuite.names());
+    anyhow::ensure!(
+        unmatched.is_empty(),
+        "these --filter patterns match no test in {}: {}; spec tests are `suite/file` (e.g. `wasm-spec/i32.wast`), WASI programs `suite/test` (e.g. `c-wasip1/lseek`)",
+        testsuite.describe(),
+        unmatched.join(", ")
+    );
     let compilers = if compilers.is_empty() { usable_compilers() } else { compilers.to_vec() };
     eprintln!("testsuite: {}", testsuite.describe());
     let mut files = Vec::new();

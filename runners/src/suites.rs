@@ -93,6 +93,21 @@ impl Testsuite {
         }
     }
 
+    /// Every test name this data has: `suite/file` scripts and
+    /// `suite/test` WASI programs, as filters match them.
+    pub fn names(&self) -> Vec<String> {
+        let all = Filter { set: None, patterns: vec![] };
+        let mut names: Vec<String> = self
+            .spec_files(&all)
+            .into_iter()
+            .flat_map(|(suite, files)| files.into_iter().map(move |f| format!("{suite}/{f}")))
+            .collect();
+        if let Some(root) = self.wasi_root() {
+            names.extend(engine::wasi::discover(&root).into_iter().map(|c| format!("{}/{}", c.suite, c.name)));
+        }
+        names
+    }
+
     /// The WASI tests root, if this data has one.
     pub fn wasi_root(&self) -> Option<PathBuf> {
         match self {
@@ -124,19 +139,33 @@ fn bundled(file: &str) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct Filter {
     set: Option<GlobSet>,
+    patterns: Vec<String>,
 }
 
 impl Filter {
     /// Compiles the patterns (e.g. `wasm-spec/simd_*.wast`, `c/*`).
     pub fn new(patterns: &[String]) -> anyhow::Result<Filter> {
         if patterns.is_empty() {
-            return Ok(Filter { set: None });
+            return Ok(Filter { set: None, patterns: vec![] });
         }
         let mut b = GlobSetBuilder::new();
         for p in patterns {
             b.add(Glob::new(p).map_err(|e| anyhow::anyhow!("--filter {p:?}: {e}"))?);
         }
-        Ok(Filter { set: Some(b.build()?) })
+        Ok(Filter { set: Some(b.build()?), patterns: patterns.to_vec() })
+    }
+
+    /// The patterns that match none of `names`, each with its text: a
+    /// selector that selects nothing is a mistake, never a silent no-op.
+    pub fn unmatched(&self, names: &[String]) -> Vec<String> {
+        let Some(set) = &self.set else { return vec![] };
+        let mut hit = vec![false; self.patterns.len()];
+        for n in names {
+            for i in set.matches(n) {
+                hit[i] = true;
+            }
+        }
+        self.patterns.iter().zip(hit).filter(|(_, h)| !h).map(|(p, _)| p.clone()).collect()
     }
 
     /// Whether `name` passes.

@@ -124,7 +124,8 @@ struct FeaturePage {
 
 /// Directives and programs of a feature that are neither evidence for it
 /// nor against it, in a target's latest run: how many, and one reason.
-pub struct NoEvidence {
+#[derive(Debug)]
+struct NoEvidence {
     target: String,
     outcome: &'static str,
     count: usize,
