@@ -22,6 +22,7 @@ on_both_backends!(
     state_survives_a_restart,
     live_events_announce_new_runs,
     operations_endpoints_answer,
+    a_runs_script_configurations_and_no_evidence_outcomes_are_shown,
 );
 
 async fn ingest_all(app: &TestApp) -> usize {
@@ -428,4 +429,30 @@ async fn operations_endpoints_answer(db: Db) {
         let (status, _) = app.get_text(page).await;
         assert_eq!(status, 200, "{page}");
     }
+}
+
+async fn a_runs_script_configurations_and_no_evidence_outcomes_are_shown(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    let mut report = fresh_fixture().remove(0);
+    report.run_id = "configured".into();
+    let settings = |features: &[&str], off: &[&str]| matrix::evidence::ScriptSettings {
+        features: features.iter().map(|s| (*s).to_owned()).collect(),
+        off: off.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    report.spec[0].config = Some(settings(&["bulk_memory", "gc"], &["gc"]));
+    report.spec[0].directives[1].outcome = Outcome::Unsupported;
+    report.spec[0].directives[1].message = Some("needs gc, which this compiler lacks".into());
+    report.spec[1].config = Some(settings(&["bulk_memory"], &[]));
+    let (status, body) = app.upload(&token, json(&report)).await;
+    assert_eq!(status, 201, "{body}");
+    let run = app.get_json("/api/v1/runs/configured").await;
+    let key = report.spec[0].key();
+    assert_eq!(run["configs"][&key]["features"], serde_json::json!(["bulk_memory", "gc"]), "{run}");
+    assert_eq!(run["configs"][&key]["off"], serde_json::json!(["gc"]), "{run}");
+    assert!(run["configs"].get(report.spec[1].key()).is_none(), "only scripts that did not pass: {run}");
+    assert_eq!(run["skipped"], 1, "unsupported is no evidence: {run}");
+    let (status, page) = app.get_text("/runs/configured").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("bulk_memory, gc") && page.contains("needs gc, which this compiler lacks"), "{page}");
 }

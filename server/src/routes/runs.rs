@@ -1,6 +1,6 @@
 //! Run ingestion and run queries.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 use axum::body::{Body, Bytes};
@@ -258,6 +258,9 @@ pub struct RunDetail {
     pub failures: Vec<DirectiveRow>,
     pub diff: RunDiff,
     pub flaky: Vec<analysis::DirectiveId>,
+    /// The engine configuration each script that did not pass ran with
+    /// (part of the evidence), while the run is within the horizon.
+    pub configs: BTreeMap<String, matrix::evidence::ScriptSettings>,
 }
 
 /// Builds a run's detail; shared by the API and the dashboard.
@@ -280,8 +283,19 @@ pub async fn detail(state: &AppState, run_id: &str) -> Result<RunDetail, ApiErro
     let views: Vec<(&str, &[DirectiveRow], &BTreeSet<String>)> =
         loaded.iter().map(|(id, rows, tests)| (id.as_str(), rows.as_slice(), tests)).collect();
     let flaky = analysis::flakes(&views);
-    let failures = current.into_iter().filter(|d| d.outcome != "pass").collect();
-    Ok(RunDetail { run, failures, diff, flaky })
+    let failures: Vec<DirectiveRow> = current.into_iter().filter(|d| d.outcome != "pass").collect();
+    let configs = {
+        let live = state.live.read().await;
+        let not_passed: BTreeSet<&str> = failures.iter().map(|d| d.test.as_str()).collect();
+        let report = live.evidence.runs.iter().find(|r| r.run_id == run_id);
+        report
+            .into_iter()
+            .flat_map(|r| &r.spec)
+            .filter_map(|f| Some((f.key(), f.config.clone()?)))
+            .filter(|(key, _)| not_passed.contains(key.as_str()))
+            .collect()
+    };
+    Ok(RunDetail { run, failures, diff, flaky, configs })
 }
 
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RunDetail>, ApiError> {
