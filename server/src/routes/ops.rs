@@ -87,6 +87,18 @@ mod tests {
     }
 
     #[test]
+    fn the_openapi_feature_statuses_are_every_status() {
+        let doc: Value = serde_json::from_str(super::OPENAPI).expect("docs/openapi.json parses");
+        let listed = &doc["components"]["schemas"]["FeatureSummary"]["properties"]["status"]["enum"];
+        let every: Vec<&str> = matrix::Status::ALL.into_iter().map(crate::state::status_str).collect();
+        assert_eq!(
+            listed,
+            &serde_json::json!(every),
+            "list every status in FeatureSummary.status in docs/openapi.json"
+        );
+    }
+
+    #[test]
     fn the_openapi_request_schema_is_the_wire_format() {
         let doc: Value = serde_json::from_str(super::OPENAPI).expect("docs/openapi.json parses");
         let mut schema = matrix::evidence::json_schema();
