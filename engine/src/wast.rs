@@ -31,7 +31,7 @@ pub fn run_wast(profile: &Profile, suite: &str, path: &str, text: &str) -> SpecF
             Directive { line: 1, kind: "script".into(), outcome: Outcome::HarnessError, message: Some(why.into()) };
         return SpecFile { suite: suite.into(), file: path.into(), directives: vec![directive], config: None };
     }
-    let config = harness::script_config(suite, path).unwrap_or_else(|| everything_on(profile));
+    let config = harness::script_config(suite, path).unwrap_or_else(everything_on);
     let settings = ScriptSettings { features: config.names(), off: vec![] };
     let mut file = SpecFile { suite: suite.into(), file: path.into(), directives: vec![], config: None };
     let one = |kind: &str, outcome, message: String| {
@@ -67,7 +67,7 @@ pub fn run_wast(profile: &Profile, suite: &str, path: &str, text: &str) -> SpecF
 }
 
 /// A suite the harness has no rules for runs with every tracked proposal on.
-fn everything_on(_profile: &Profile) -> ScriptConfig {
+fn everything_on() -> ScriptConfig {
     ScriptConfig { features: Feature::all().filter(|f| f.implemented()).collect(), hogs_memory: false }
 }
 
@@ -142,6 +142,15 @@ fn top_level_parens(path: &str, text: &str) -> Vec<usize> {
 struct Blocked {
     outcome: Outcome,
     reason: String,
+}
+
+impl Blocked {
+    /// What a directive that depends on this one is: `unsupported` when
+    /// this was (it needs the same missing proposal), else `skip`.
+    fn dependent(&self, why: &str) -> Blocked {
+        let outcome = if self.outcome == Outcome::Unsupported { Outcome::Unsupported } else { Outcome::Skip };
+        Blocked { outcome, reason: format!("{why} ({})", first_line(&self.reason)) }
+    }
 }
 
 struct Runner<'s, 'a> {
@@ -274,19 +283,12 @@ impl<'s, 'a> Runner<'s, 'a> {
     fn unregistered_import(&self, message: &str) -> Option<Blocked> {
         let name = message.split("unknown import: `").nth(1)?.split("::").next()?;
         let b = self.registered.get(name)?;
-        let outcome = if b.outcome == Outcome::Unsupported { Outcome::Unsupported } else { Outcome::Skip };
-        Some(Blocked {
-            outcome,
-            reason: format!("imports from `{name}`, whose registration did not happen ({})", first_line(&b.reason)),
-        })
+        Some(b.dependent(&format!("imports from `{name}`, whose registration did not happen")))
     }
 
     /// The earlier failure a directive depends on, if any.
     fn blocked_by(&self, command: &Command<'_>) -> Option<Blocked> {
-        let on = |b: &Blocked| Blocked {
-            outcome: if b.outcome == Outcome::Unsupported { Outcome::Unsupported } else { Outcome::Skip },
-            reason: format!("depends on a module that did not instantiate ({})", first_line(&b.reason)),
-        };
+        let on = |b: &Blocked| b.dependent("depends on a module that did not instantiate");
         let instance = |m: &Option<std::borrow::Cow<'_, str>>| self.instances.get(&m.as_deref().map(str::to_owned));
         match command {
             Command::ModuleInstance { module, .. } => {
@@ -343,12 +345,8 @@ impl<'s, 'a> Runner<'s, 'a> {
             // for a configuration that names a proposal wasmtime does not
             // implement.
             let bytes = self.script.wasms.get(&*file.filename)?;
-            let refused = error.is_some_and(|e| e.contains("proposal not implemented yet"))
-                || if wasmparser::Parser::is_component(bytes) {
-                    wasmtime::component::Component::new(&self.engine, bytes).is_err()
-                } else {
-                    wasmtime::Module::validate(&self.engine, bytes).is_err()
-                };
+            let refused =
+                error.is_some_and(|e| e.contains("proposal not implemented yet")) || !accepts(&self.engine, bytes);
             return refused.then(|| format!("needs {}, which wasmtime implements nowhere", self.nowhere.join(", ")));
         }
         let reference = self.reference.as_ref()?;
@@ -357,13 +355,7 @@ impl<'s, 'a> Runner<'s, 'a> {
         }
         let bytes = self.script.wasms.get(&*file.filename)?;
         // Refused by this engine's validator, accepted by the reference's.
-        let valid = if wasmparser::Parser::is_component(bytes) {
-            wasmtime::component::Component::new(&self.engine, bytes).is_err()
-                && wasmtime::component::Component::new(reference, bytes).is_ok()
-        } else {
-            wasmtime::Module::validate(&self.engine, bytes).is_err()
-                && wasmtime::Module::validate(reference, bytes).is_ok()
-        };
+        let valid = !accepts(&self.engine, bytes) && accepts(reference, bytes);
         let off: Vec<&str> = self.off.iter().map(|f| f.name()).collect();
         valid.then(|| format!("needs {}, which this compiler lacks", off.join(", ")))
     }
@@ -374,6 +366,16 @@ impl<'s, 'a> Runner<'s, 'a> {
 fn without_location(message: &str) -> String {
     let rest = message.strip_prefix("failed directive on ").and_then(|m| m.split_once(": ").map(|(_, r)| r));
     rest.unwrap_or(message).to_owned()
+}
+
+/// Whether `engine` accepts the module or component `bytes` (modules are
+/// only validated; components must be compiled to be checked).
+fn accepts(engine: &Engine, bytes: &[u8]) -> bool {
+    if wasmparser::Parser::is_component(bytes) {
+        wasmtime::component::Component::new(engine, bytes).is_ok()
+    } else {
+        wasmtime::Module::validate(engine, bytes).is_ok()
+    }
 }
 
 fn first_line(s: &str) -> &str {
