@@ -1,5 +1,9 @@
 //! The WASI executor judges exit codes and output: programs written here,
-//! in a suite layout of their own, pass and fail as they should.
+//! in a suite layout of their own, pass and fail as they should; and the
+//! real preview-3 programs of the testsuite, under specs edited here, fail
+//! exactly where the edit says they must.
+
+mod common;
 
 use std::time::{Duration, Instant};
 
@@ -115,4 +119,114 @@ fn each_dir_is_preopened_under_its_own_name() {
     std::fs::remove_file(data.join("f")).expect("rm");
     let r = run_case(&profile, &case);
     assert_eq!(r.outcome, Outcome::Fail, "the file is looked up in the preopen: {:?}", r.message);
+}
+
+/// The testsuite's preview-3 program `program`, alone in a suite of its own
+/// as `name`, with `json` as its spec.
+fn p3_test(dir: &std::path::Path, program: &str, name: &str, json: &str) -> engine::wasi::Case {
+    let from = common::suites().join("wasi/tests/rust/testsuite/wasm32-wasip3");
+    let suite = dir.join("rust/testsuite/wasm32-wasip3");
+    std::fs::create_dir_all(&suite).expect("mkdir");
+    std::fs::write(suite.join("manifest.json"), r#"{"name": "p3", "version": "wasm32-wasip3"}"#).expect("manifest");
+    std::fs::copy(from.join(format!("{program}.wasm")), suite.join(format!("{name}.wasm")))
+        .unwrap_or_else(|e| panic!("{program}.wasm under {}: {e}; set TIERWATCH_TESTSUITES", from.display()));
+    std::fs::write(suite.join(format!("{name}.json")), json).expect("spec");
+    discover(dir).into_iter().find(|c| c.name == name).expect("discovered")
+}
+
+fn message(r: &matrix::evidence::WasiTest) -> &str {
+    r.message.as_deref().unwrap_or_default()
+}
+
+#[test]
+fn a_components_exit_code_is_judged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = Profile::new(Compiler::Cranelift).expect("profile");
+    let ops = |code: &str| format!(r#"{{"operations": [{{"type": "run"}}, {{"type": "wait"{code}}}]}}"#);
+    let right = p3_test(dir.path(), "cli-exit", "exit-right", &ops(r#", "exit_code": 1"#));
+    let r = run_case(&profile, &right);
+    assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.message);
+    let wrong = p3_test(dir.path(), "cli-exit", "exit-wrong", &ops(""));
+    let r = run_case(&profile, &wrong);
+    assert_eq!(r.outcome, Outcome::Fail, "{:?}", r.message);
+    assert!(message(&r).starts_with("exit code 1, expected 0"), "{:?}", r.message);
+}
+
+#[test]
+fn stdio_steps_read_what_the_component_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = Profile::new(Compiler::Cranelift).expect("profile");
+    let spec = |echo: &str| {
+        format!(
+            r#"{{"operations": [{{"type": "run"}}, {{"type": "write", "id": "stdin", "payload": "Hello, world!"}},
+               {{"type": "read", "id": "stdout", "payload": "{echo}"}}, {{"type": "wait"}}]}}"#
+        )
+    };
+    let r = run_case(&profile, &p3_test(dir.path(), "cli-stdio-roundtrip", "echo-right", &spec("Hello, world!")));
+    assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.message);
+    let r = run_case(&profile, &p3_test(dir.path(), "cli-stdio-roundtrip", "echo-wrong", &spec("Hello, there!")));
+    assert_eq!(r.outcome, Outcome::Fail, "{:?}", r.message);
+    assert_eq!(message(&r), r#"step 3 (`read`): read "Hello, world!" from Stdout, expected "Hello, there!""#);
+    // A step the program cannot take is ours to refuse, by name.
+    let bad = r#"{"operations": [{"type": "run"}, {"type": "read", "id": "stdin", "payload": "x"}, {"type": "wait"}]}"#;
+    let r = run_case(&profile, &p3_test(dir.path(), "cli-stdio-roundtrip", "read-stdin", bad));
+    assert_eq!(r.outcome, Outcome::HarnessError, "{:?}", r.message);
+    assert_eq!(message(&r), "step 2 (`read`): cannot read from stdin");
+}
+
+#[test]
+fn an_http_service_answers_the_tests_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = Profile::new(Compiler::Cranelift).expect("profile");
+    let spec = |body: &str| {
+        format!(
+            r#"{{"proposals": ["http"], "world": "wasi:http/service", "operations": [{{"type": "run"}},
+                {{"type": "request", "method": "GET", "path": "/", "response": {{"status": 200, "body": "{body}"}}}},
+                {{"type": "request", "method": "POST", "path": "/x", "response": {{"status": 405}}}},
+                {{"type": "kill", "signal": "SIGINT"}}, {{"type": "wait"}}]}}"#
+        )
+    };
+    let r = run_case(&profile, &p3_test(dir.path(), "http-service", "serve-right", &spec("hey\\n")));
+    assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.message);
+    let r = run_case(&profile, &p3_test(dir.path(), "http-service", "serve-wrong", &spec("ho\\n")));
+    assert_eq!(r.outcome, Outcome::Fail, "{:?}", r.message);
+    assert_eq!(message(&r), r#"step 2 (`request`): Get /: body "hey\n", expected "ho\n""#);
+}
+
+#[test]
+fn a_component_that_never_ends_times_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = Profile::new(Compiler::Cranelift).expect("profile");
+    // The echo server waits for a connection that never comes.
+    let case = p3_test(
+        dir.path(),
+        "sockets-echo",
+        "waits",
+        r#"{"proposals": ["sockets"], "operations": [{"type": "run"}, {"type": "wait"}]}"#,
+    );
+    let started = Instant::now();
+    let r = run_case_within(&profile, &case, Duration::from_secs(3));
+    assert_eq!(r.outcome, Outcome::Timeout, "{:?}", r.message);
+    assert!(started.elapsed() < Duration::from_secs(30), "the limit stops it: {:?}", started.elapsed());
+}
+
+#[test]
+fn unknown_worlds_proposals_and_mixed_forms_are_harness_errors_naming_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = Profile::new(Compiler::Cranelift).expect("profile");
+    for (name, json, says) in [
+        ("world", r#"{"world": "wasi:http/proxy"}"#, "unknown world `wasi:http/proxy`"),
+        ("proposal", r#"{"proposals": ["nn"]}"#, "unknown variant `nn`"),
+        ("mixed", r#"{"args": ["a"], "operations": [{"type": "run"}, {"type": "wait"}]}"#, r#"["args"]"#),
+        ("signal", r#"{"operations": [{"type": "run"}, {"type": "kill", "signal": "SIGHUP"}]}"#, "SIGHUP"),
+        (
+            "response",
+            r#"{"operations": [{"type": "request", "method": "GET", "path": "/", "response": {"status": 200, "trailers": {}}}]}"#,
+            "unknown field `trailers`",
+        ),
+    ] {
+        let r = run_case(&profile, &p3_test(dir.path(), "cli-exit", name, json));
+        assert_eq!(r.outcome, Outcome::HarnessError, "{name}: {:?}", r.message);
+        assert!(message(&r).contains(says), "{name}: {:?}", r.message);
+    }
 }

@@ -5,13 +5,23 @@
 //! `tests/wasi.rs` at the revisions wasmtime 48.0.0 pins: `args`, `env`,
 //! `dirs` (each preopened under its own name, copied fresh for the test),
 //! `exit_code` (default 0), `stdout` (the whole output, exactly),
-//! `proposals`, `world` and `operations`. A key or operation this executor
-//! does not know is a `harness-error` naming it, never a silent pass.
+//! `proposals`, `world` and `operations`. A key, operation, proposal or world
+//! this executor does not know is a `harness-error` naming it, never a
+//! silent pass.
+//!
+//! Core modules (preview 1) run in [`module`]; components (preview 2 and
+//! 3: commands and the `wasi:http/service` world) in [`component`], driven
+//! step by step through their stdio, sockets and HTTP as wasmtime's test
+//! drives `wasmtime run` and `wasmtime serve`.
 //!
 //! Suites are named `<language>-<target>` with the target from the
 //! manifest's `version` less its `wasm32-` prefix: `c-wasip1`,
 //! `assemblyscript-wasip1`, `rust-wasip1`, `rust-wasip3`. A folder of
 //! programs without a manifest is named after its first folder.
+
+mod component;
+mod module;
+mod stdio;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,10 +30,7 @@ use std::time::{Duration, Instant};
 
 use matrix::evidence::{Outcome, WasiTest};
 use serde::Deserialize;
-use wasmtime::{Engine, Linker, Module, Store, UpdateDeadline};
-use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+use wasmtime::Engine;
 
 use crate::profile::Profile;
 
@@ -36,62 +43,116 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 #[serde(default, deny_unknown_fields)]
 pub struct Spec {
     /// Arguments after the program name.
-    pub args: Vec<String>,
+    pub args: Option<Vec<String>>,
     /// Environment variables (the host's are not inherited).
-    pub env: BTreeMap<String, String>,
+    pub env: Option<BTreeMap<String, String>>,
     /// Directories next to the test, each preopened under its own name.
-    pub dirs: Vec<String>,
+    pub dirs: Option<Vec<String>>,
     /// Expected exit code (default 0).
     pub exit_code: Option<i32>,
     /// Expected standard output, the whole of it.
     pub stdout: Option<String>,
-    /// WASI proposals the program needs beyond the CLI (`http`, `sockets`).
-    pub proposals: Vec<String>,
+    /// WASI proposals the program needs beyond the CLI.
+    pub proposals: Vec<Proposal>,
     /// The world the component targets; absent: a command.
     pub world: Option<String>,
-    /// Steps that drive the program, in place of run-and-wait.
+    /// Steps that drive the program, in place of the keys above.
     pub operations: Option<Vec<Operation>>,
+}
+
+/// A WASI proposal a test needs, and what wasmtime's test grants for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proposal {
+    /// `wasi:sockets`: the host's network is inherited (`-Sinherit-network`).
+    Sockets,
+    /// `wasi:http`: HTTP and the whole CLI (`-Shttp,cli`).
+    Http,
+}
+
+/// The one world besides commands that a test may name.
+pub const HTTP_SERVICE: &str = "wasi:http/service";
+
+impl Spec {
+    /// The steps of the test: its `operations`, or run-then-wait from the
+    /// top-level keys. The two forms do not mix.
+    pub fn operations(&self) -> Result<Vec<Operation>, String> {
+        if let Some(ops) = &self.operations {
+            let mixed: Vec<&str> = [
+                ("args", self.args.is_some()),
+                ("env", self.env.is_some()),
+                ("dirs", self.dirs.is_some()),
+                ("exit_code", self.exit_code.is_some()),
+                ("stdout", self.stdout.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(k, present)| present.then_some(k))
+            .collect();
+            if !mixed.is_empty() {
+                return Err(format!("`operations` cannot be combined with the top-level keys {mixed:?}"));
+            }
+            return Ok(ops.clone());
+        }
+        Ok(vec![
+            Operation::Run {
+                args: self.args.clone().unwrap_or_default(),
+                dirs: self.dirs.clone().unwrap_or_default(),
+                env: self.env.clone().unwrap_or_default(),
+            },
+            Operation::Wait { exit_code: self.exit_code, stdout: self.stdout.clone(), stderr: None },
+        ])
+    }
 }
 
 /// One step of a test's `operations`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Operation {
-    /// Start the program, with extra arguments and environment.
+    /// Start the program.
     Run {
-        /// Extra arguments.
+        /// Arguments after the program name.
         #[serde(default)]
         args: Vec<String>,
-        /// Extra environment.
+        /// Directories next to the test, each preopened under its own name.
+        #[serde(default)]
+        dirs: Vec<String>,
+        /// Environment variables.
         #[serde(default)]
         env: BTreeMap<String, String>,
     },
-    /// Wait for the program to end.
+    /// Close stdin, wait for the program to end and check how it ended.
     Wait {
-        /// Expected exit code (default 0).
+        /// Expected exit code (default 0; ignored after `kill`).
         #[serde(default)]
         exit_code: Option<i32>,
+        /// Expected rest of stdout, exactly.
+        #[serde(default)]
+        stdout: Option<String>,
+        /// Expected rest of stderr, exactly.
+        #[serde(default)]
+        stderr: Option<String>,
     },
-    /// Read exactly `payload` from a stdio stream.
+    /// Read exactly `payload` from stdout or stderr.
     Read {
-        /// `stdout` or `stderr`.
-        id: String,
+        /// The stream.
+        id: Stream,
         /// What must be read.
         payload: String,
     },
-    /// Write `payload` to a stdio stream.
+    /// Write `payload` to stdin.
     Write {
-        /// `stdin`.
-        id: String,
+        /// The stream.
+        id: Stream,
         /// What to write.
         payload: String,
     },
-    /// Connect to a socket the program serves (its address on stdout).
+    /// Connect to a socket the program serves; its address is what the
+    /// program first writes to stdout.
     Connect {
         /// The connection's name.
         id: String,
-        /// `tcp`.
-        protocol_type: String,
+        /// The protocol.
+        protocol_type: Protocol,
     },
     /// Send on a connection.
     Send {
@@ -107,24 +168,72 @@ pub enum Operation {
         /// What must arrive.
         payload: String,
     },
-    /// Send an HTTP request to the program's service.
+    /// Send an HTTP request to the program's service and check the answer.
     Request {
-        /// `GET` or `POST`.
-        #[serde(default)]
-        method: Option<String>,
-        /// The path, default `/`.
-        #[serde(default)]
-        path: Option<String>,
+        /// The method.
+        method: Method,
+        /// The path.
+        path: String,
         /// The expected response.
-        #[serde(default)]
-        response: Option<serde_json::Value>,
+        response: ExpectedResponse,
     },
-    /// Stop the program.
+    /// Stop the program; the following `wait` ignores its exit code.
     Kill {
-        /// The signal's name.
-        #[serde(default)]
-        signal: Option<String>,
+        /// The signal.
+        signal: Signal,
     },
+}
+
+/// A stdio stream of the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Standard input.
+    Stdin,
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// A socket protocol of `connect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+}
+
+/// An HTTP method of `request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+}
+
+/// A signal of `kill`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Signal {
+    /// SIGINT (wasmtime's test, and this executor, stop the program outright).
+    Sigint,
+}
+
+/// The response a `request` expects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedResponse {
+    /// The status code.
+    pub status: u16,
+    /// Headers that must be present with these values.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The whole body (default empty).
+    #[serde(default)]
+    pub body: String,
 }
 
 impl Operation {
@@ -282,114 +391,49 @@ fn is_component(bytes: &[u8]) -> bool {
 /// `Ok` passes; `Err` says whose fault it is that it did not.
 fn run(engine: &Engine, case: &Case, deadline: Instant) -> Result<(), NotPassed> {
     let spec = spec(case)?;
+    if let Some(world) = spec.world.as_deref().filter(|w| *w != HTTP_SERVICE) {
+        return Err(NotPassed::Harness(format!(
+            "unknown world `{world}` (known: `{HTTP_SERVICE}`, or none for a command)"
+        )));
+    }
+    let ops = spec.operations().map_err(NotPassed::Harness)?;
     let bytes = std::fs::read(&case.wasm).map_err(|e| NotPassed::Harness(format!("{}: {e}", case.wasm.display())))?;
     if is_component(&bytes) {
-        return Err(NotPassed::Harness(
-            "WASI components (preview 2 and 3) are not executed by this executor yet: no evidence".into(),
-        ));
+        component::run(engine, case, &spec, &ops, &bytes, deadline)
+    } else {
+        module::run(engine, case, &spec, &ops, &bytes, deadline)
     }
-    if !spec.proposals.is_empty() || spec.world.is_some() {
-        return Err(NotPassed::Harness(format!(
-            "`proposals` {:?} / `world` {:?} apply to components; this is a preview-1 module",
-            spec.proposals, spec.world
-        )));
-    }
-    let Plan { args, env, want } = plan(&spec)?;
-    let scratch = tempfile::tempdir().map_err(|e| NotPassed::Harness(format!("scratch directory: {e}")))?;
-    let (stdout, stderr) = (MemoryOutputPipe::new(1 << 20), MemoryOutputPipe::new(1 << 20));
-    let mut builder = WasiCtxBuilder::new();
-    let mut argv = vec![format!("{}.wasm", case.name)];
-    argv.extend(args);
-    builder.args(&argv).stdout(stdout.clone()).stderr(stderr.clone());
-    for (k, v) in &env {
-        builder.env(k, v);
-    }
-    // As wasmtime's test grants: TCP and UDP, addresses on loopback only.
-    builder.allow_tcp(true).allow_udp(true);
-    builder.socket_addr_check(|addr, _| {
-        let ok = addr.ip().is_loopback();
-        Box::pin(async move { ok })
-    });
+}
+
+/// Copies each of `dirs` (folders next to the test) into `scratch` and
+/// returns (host path, guest name) pairs to preopen.
+fn scratch_dirs(case: &Case, dirs: &[String], scratch: &Path) -> Result<Vec<(PathBuf, String)>, NotPassed> {
     let here = case.wasm.parent().unwrap_or(Path::new("."));
-    for dir in &spec.dirs {
-        let fresh = scratch.path().join(dir);
+    let mut out = Vec::new();
+    for dir in dirs {
+        let fresh = scratch.join(dir);
         copy_dir(&here.join(dir), &fresh)
             .map_err(|e| NotPassed::Harness(format!("copying {}: {e}", here.join(dir).display())))?;
-        builder
-            .preopened_dir(&fresh, dir, FsPerms::ReadWrite)
-            .map_err(|e| NotPassed::Harness(format!("preopen {dir}: {e:#}")))?;
+        out.push((fresh, dir.clone()));
     }
-    let ctx: WasiP1Ctx = builder.build_p1();
-    let module = Module::new(engine, &bytes).map_err(|e| NotPassed::Fail(format!("compilation failed: {e:#}")))?;
-    let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t).map_err(|e| NotPassed::Harness(format!("{e:#}")))?;
-    let mut store = Store::new(engine, ctx);
-    // Wasm code stops at the deadline; the epoch ticks while a test runs.
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
-            Err(wasmtime::format_err!("the test's time limit passed"))
-        } else {
-            Ok(UpdateDeadline::Continue(1))
-        }
-    });
-    let instance =
-        linker.instantiate(&mut store, &module).map_err(|e| NotPassed::Fail(format!("instantiation failed: {e:#}")))?;
-    let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
-        .map_err(|e| NotPassed::Fail(format!("no _start: {e:#}")))?;
-    let code = match start.call(&mut store, ()) {
-        Ok(()) => 0,
-        Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => exit.0,
-            None if Instant::now() >= deadline => return Err(NotPassed::Timeout),
-            None => return Err(NotPassed::Fail(format!("trapped: {e:#}"))),
-        },
-    };
-    if code != want {
-        return Err(NotPassed::Fail(format!(
-            "exit code {code}, expected {want}; stderr: {}",
-            String::from_utf8_lossy(&stderr.contents())
-        )));
-    }
-    if let Some(expected) = &spec.stdout {
-        let got = stdout.contents();
-        if got != expected.as_bytes() {
-            return Err(NotPassed::Fail(format!(
-                "stdout was {:?}, expected {expected:?}",
-                String::from_utf8_lossy(&got)
-            )));
-        }
-    }
-    Ok(())
+    Ok(out)
 }
 
-/// The arguments, environment and expected exit code of a module test: its
-/// keys, or an `operations` list of one `run` and one `wait` (the only
-/// steps a preview-1 module can take here).
-fn plan(spec: &Spec) -> Result<Plan, NotPassed> {
-    let (mut args, mut env, mut want) = (spec.args.clone(), spec.env.clone(), spec.exit_code.unwrap_or(0));
-    if let Some(ops) = &spec.operations {
-        match ops.as_slice() {
-            [Operation::Run { args: a, env: e }, Operation::Wait { exit_code }] => {
-                args.extend(a.iter().cloned());
-                env.extend(e.clone());
-                want = exit_code.unwrap_or(want);
-            }
-            other => {
-                let names: Vec<&str> = other.iter().map(Operation::name).collect();
-                return Err(NotPassed::Harness(format!(
-                    "operations {names:?}: this executor drives preview-1 modules with `run` then `wait` only"
-                )));
-            }
-        }
+/// The exit code against the expected one; after `kill` any code will do.
+fn judge_exit(code: i32, want: i32, killed: bool, stderr: &[u8]) -> Result<(), NotPassed> {
+    if code == want || killed {
+        return Ok(());
     }
-    Ok(Plan { args, env, want })
+    Err(NotPassed::Fail(format!("exit code {code}, expected {want}; stderr: {}", String::from_utf8_lossy(stderr))))
 }
 
-/// How a module test runs: arguments, environment, expected exit code.
-struct Plan {
-    args: Vec<String>,
-    env: BTreeMap<String, String>,
-    want: i32,
+/// `got` (the rest of a stream) against what the test expects, if it
+/// expects anything.
+fn judge_output(stream: &str, want: Option<&str>, got: &[u8]) -> Result<(), NotPassed> {
+    match want {
+        Some(want) if got != want.as_bytes() => {
+            Err(NotPassed::Fail(format!("{stream} was {:?}, expected {want:?}", String::from_utf8_lossy(got))))
+        }
+        _ => Ok(()),
+    }
 }
