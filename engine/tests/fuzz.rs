@@ -7,7 +7,7 @@ use engine::fuzz::{
     run_campaign,
 };
 use engine::{Compiler, Options, Profile};
-use matrix::evidence::Oracle;
+use matrix::evidence::{CrashReplay, Oracle};
 
 /// wasmtime, except that odd `i32` results come back one too high.
 struct OffByOne(Wasmtime);
@@ -77,6 +77,7 @@ fn the_differential_oracle_catches_a_wrong_answer_engine() {
     let crash = mismatches[0];
     assert!(crash.count > 1, "repeats are deduplicated into the one signature, counted: {crash:?}");
     assert!(crash.message.contains("seed 7"), "the generator config and origin are logged: {}", crash.message);
+    assert_eq!(crash.replay, Some(CrashReplay::Deterministic), "the same wrong answer every replay: it counts");
 
     let found = result.crashes.iter().find(|c| c.crash.signature == crash.signature).expect("reproducer kept");
     let replayed = replay(&found.reproducer, &broken()).expect("a reproducer file");
@@ -205,4 +206,65 @@ fn a_reference_engine_panic_is_inconclusive_not_a_crash_of_the_engine_under_test
     };
     let result = run_campaign(&spec("mutable-globals", 10, 3), &odd);
     assert!(result.evidence.crashes.iter().any(|c| c.message.contains("fuzz.rs")), "{:?}", result.evidence.crashes);
+}
+
+/// wasmtime, except that every `i32` result comes back too high by a count
+/// that grows with each call: a wrong answer whose values never repeat, as
+/// from uninitialised state.
+struct Drifting(Wasmtime, std::sync::Arc<std::sync::atomic::AtomicI32>);
+
+struct DriftingInstance(Box<dyn Instance>, std::sync::Arc<std::sync::atomic::AtomicI32>);
+
+impl Engine for Drifting {
+    fn name(&self) -> &str {
+        "drifting"
+    }
+
+    fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn Instance>, Stop> {
+        Ok(Box::new(DriftingInstance(self.0.instantiate(wasm)?, self.1.clone())))
+    }
+}
+
+impl Instance for DriftingInstance {
+    fn funcs(&mut self) -> Vec<(String, Vec<ParamType>)> {
+        self.0.funcs()
+    }
+
+    fn call(&mut self, name: &str, args: &[Value]) -> CallResult {
+        let drift = self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let results = self.0.call(name, args)?;
+        Ok(results
+            .into_iter()
+            .map(|v| match v {
+                Value::I32(x) => Value::I32(x.wrapping_add(drift)),
+                other => other,
+            })
+            .collect())
+    }
+
+    fn globals(&mut self) -> Option<Vec<(String, Value)>> {
+        self.0.globals()
+    }
+
+    fn memories(&mut self) -> Option<Vec<(String, Vec<u8>)>> {
+        self.0.memories()
+    }
+}
+
+#[test]
+fn a_finding_whose_values_change_between_replays_is_under_triage() {
+    let judges = Judges {
+        oracle: Oracle::Differential,
+        subject: Box::new(Drifting(Wasmtime::new(&cranelift()), Default::default())),
+        reference: Some(Box::new(Wasmi::new())),
+    };
+    let result = run_campaign(&spec("multi-value", 200, 7), &judges);
+    let crash = result
+        .evidence
+        .crashes
+        .iter()
+        .find(|c| c.signature.starts_with("result-mismatch"))
+        .unwrap_or_else(|| panic!("the drift is caught: {:#?}", result.evidence.crashes));
+    assert_eq!(crash.replay, Some(CrashReplay::Varies), "{crash:?}");
+    assert!(crash.open && crash.under_triage() && !crash.counts(), "{crash:?}");
 }

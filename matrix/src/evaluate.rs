@@ -545,16 +545,25 @@ impl<'a> Cx<'a> {
                 fail("stale", format!("not {what} within {}", window.text))
             });
         }
-        let open: BTreeSet<String> =
-            recent.iter().flat_map(|(_, c)| c.crashes.iter().filter(|x| x.open).map(|x| x.signature.clone())).collect();
+        let signatures = |pick: fn(&crate::evidence::Crash) -> bool| -> BTreeSet<String> {
+            recent.iter().flat_map(|(_, c)| c.crashes.iter().filter(|x| pick(x)).map(|x| x.signature.clone())).collect()
+        };
+        let (open, triage) =
+            (signatures(crate::evidence::Crash::counts), signatures(crate::evidence::Crash::under_triage));
+        let triage = if triage.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = triage.into_iter().collect();
+            format!("; {} crash signature(s) under triage, not counted: {}", list.len(), list.join(", "))
+        };
         if !open.is_empty() {
-            let detail = format!("{} open crash signature(s)", open.len());
+            let detail = format!("{} open crash signature(s), each replaying deterministically{triage}", open.len());
             return Err(Failure { reason: "open-crash", detail, items: open.into_iter().collect() });
         }
         let iterations: u64 = recent.iter().map(|(_, c)| c.iterations).sum();
         let runs: BTreeSet<String> = recent.iter().map(|(r, _)| r.run_id.clone()).collect();
         Ok((
-            format!("{} campaign(s), {iterations} iterations within {}", recent.len(), window.text),
+            format!("{} campaign(s), {iterations} iterations within {}{triage}", recent.len(), window.text),
             runs.into_iter().collect(),
         ))
     }

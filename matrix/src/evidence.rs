@@ -285,9 +285,38 @@ pub struct Crash {
     pub count: u64,
     /// Whether the crash is still open.
     pub open: bool,
+    /// How the crash replayed where it was found; absent when it was not
+    /// replayed. Only an open crash that replays deterministically counts
+    /// against a feature; any other open crash is under triage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<CrashReplay>,
     /// The minimised reproducer, base64-encoded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reproducer: Option<String>,
+}
+
+/// What replaying a crash's reproducer several times showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashReplay {
+    /// The same finding, values included, on every replay.
+    Deterministic,
+    /// The finding (or its values) changed from one replay to the next, or
+    /// it did not recur: not yet evidence about the engine.
+    Varies,
+}
+
+impl Crash {
+    /// Whether this crash counts against the features its campaign covers:
+    /// open, and replaying deterministically.
+    pub fn counts(&self) -> bool {
+        self.open && self.replay == Some(CrashReplay::Deterministic)
+    }
+
+    /// Open but not (yet) counting: found, not confirmed.
+    pub fn under_triage(&self) -> bool {
+        self.open && !self.counts()
+    }
 }
 
 /// A problem with a run report, with where it is.

@@ -4,7 +4,7 @@
 mod common;
 
 use jiff::{SignedDuration, Timestamp};
-use matrix::evidence::{Directive, Outcome};
+use matrix::evidence::{CrashReplay, Directive, Outcome};
 use matrix::{Evidence, Status, Tier};
 
 fn run_mut<'a>(e: &'a mut Evidence, run_id: &str) -> &'a mut matrix::RunReport {
@@ -121,12 +121,33 @@ fn an_open_crash_withholds_the_fuzzing_requirement() {
     let mut evidence = common::seed_world();
     let fuzz = run_mut(&mut evidence, "seed-x86_64-unknown-linux-gnu-fuzz");
     fuzz.fuzz[0].crashes[0].open = true;
+    fuzz.fuzz[0].crashes[0].replay = Some(CrashReplay::Deterministic);
     let eval = matrix::evaluate(&common::policy(), &evidence, common::seed_now());
     let simd = eval.feature("simd").expect("feature");
     assert_eq!(simd.status, Status::Violating);
     let o = simd.outcomes.iter().find(|o| o.requirement == "t1-fuzz-proposal").expect("outcome");
     assert_eq!(o.reason, Some("open-crash"));
     assert_eq!(o.items, ["wasmtime:trap-mismatch:i64.rem_s"]);
+}
+
+#[test]
+fn an_open_crash_that_does_not_replay_the_same_way_is_under_triage_not_counted() {
+    for replay in [Some(CrashReplay::Varies), None] {
+        let mut evidence = common::seed_world();
+        let fuzz = run_mut(&mut evidence, "seed-x86_64-unknown-linux-gnu-fuzz");
+        fuzz.fuzz[0].crashes[0].open = true;
+        fuzz.fuzz[0].crashes[0].replay = replay;
+        let eval = matrix::evaluate(&common::policy(), &evidence, common::seed_now());
+        let simd = eval.feature("simd").expect("feature");
+        assert_ne!(simd.status, Status::Violating, "{replay:?}");
+        let o = simd.outcomes.iter().find(|o| o.requirement == "t1-fuzz-proposal").expect("outcome");
+        assert_eq!(o.reason, None, "{replay:?}");
+        assert!(
+            o.detail.ends_with("; 1 crash signature(s) under triage, not counted: wasmtime:trap-mismatch:i64.rem_s"),
+            "{replay:?}: {}",
+            o.detail
+        );
+    }
 }
 
 #[test]

@@ -145,6 +145,11 @@ pub struct CrashRow {
     pub message: String,
     pub hits: i64,
     pub open: bool,
+    /// How the newest sighting replayed: `deterministic`, `varies`, or none.
+    pub replay: Option<String>,
+    /// Open without replaying deterministically: not counted against any
+    /// feature until it does.
+    pub under_triage: bool,
     pub runs: i64,
     pub last_run: String,
 }
@@ -295,8 +300,8 @@ impl Store {
             .await?;
             for x in &c.crashes {
                 sqlx::query(
-                    "INSERT INTO crashes (run_id, campaign, signature, message, hits, is_open, reproducer) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO crashes (run_id, campaign, signature, message, hits, is_open, reproducer, replay) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&r.run_id)
                 .bind(&c.name)
@@ -305,6 +310,7 @@ impl Store {
                 .bind(x.count as i64)
                 .bind(i64::from(x.open))
                 .bind(x.reproducer.as_deref())
+                .bind(x.replay.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned)))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -552,7 +558,7 @@ impl Store {
     /// Crash signatures across runs; open if the newest sighting is open.
     pub async fn crashes(&self) -> Result<Vec<CrashRow>> {
         let rows = sqlx::query(
-            "SELECT c.signature, c.campaign, c.message, c.hits, c.is_open, c.run_id, r.finished_at \
+            "SELECT c.signature, c.campaign, c.message, c.hits, c.is_open, c.replay, c.run_id, r.finished_at \
              FROM crashes c JOIN runs r ON r.run_id = c.run_id ORDER BY r.finished_at, c.run_id",
         )
         .fetch_all(&self.pool)
@@ -562,11 +568,15 @@ impl Store {
             let signature: String = r.try_get("signature")?;
             let hits: i64 = r.try_get("hits")?;
             let open = r.try_get::<i64, _>("is_open")? != 0;
+            let replay: Option<String> = r.try_get("replay")?;
+            let under_triage = open && replay.as_deref() != Some("deterministic");
             let run_id: String = r.try_get("run_id")?;
             match out.iter_mut().find(|c| c.signature == signature) {
                 Some(c) => {
                     c.hits += hits;
                     c.open = open;
+                    c.replay = replay;
+                    c.under_triage = under_triage;
                     c.runs += 1;
                     c.last_run = run_id;
                 }
@@ -576,6 +586,8 @@ impl Store {
                     message: r.try_get("message")?,
                     hits,
                     open,
+                    replay,
+                    under_triage,
                     runs: 1,
                     last_run: run_id,
                 }),

@@ -23,6 +23,7 @@ on_both_backends!(
     live_events_announce_new_runs,
     operations_endpoints_answer,
     a_runs_script_configurations_and_no_evidence_outcomes_are_shown,
+    a_crash_that_does_not_replay_the_same_way_is_under_triage,
 );
 
 async fn ingest_all(app: &TestApp) -> usize {
@@ -455,4 +456,42 @@ async fn a_runs_script_configurations_and_no_evidence_outcomes_are_shown(db: Db)
     let (status, page) = app.get_text("/runs/configured").await;
     assert_eq!(status, 200);
     assert!(page.contains("bulk_memory, gc") && page.contains("needs gc, which this compiler lacks"), "{page}");
+}
+
+async fn a_crash_that_does_not_replay_the_same_way_is_under_triage(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    ingest_all(&app).await;
+    let simd = async || app.get_json("/api/v1/features/simd").await;
+    assert_eq!(simd().await["status"], "conforming");
+    // A later fuzz run finds the fixture's crash again, open; its values
+    // changed between replays.
+    let mut again = fresh_fixture()
+        .into_iter()
+        .find(|r| !r.fuzz.is_empty() && r.target.triple == "x86_64-unknown-linux-gnu")
+        .expect("the fixture has an x86_64 fuzz run");
+    again.run_id = "fuzz-varies".into();
+    again.finished_at += jiff::SignedDuration::from_secs(60);
+    let crash = &mut again.fuzz[0].crashes[0];
+    (crash.open, crash.replay) = (true, Some(matrix::evidence::CrashReplay::Varies));
+    let signature = crash.signature.clone();
+    let (status, body) = app.upload(&token, json(&again)).await;
+    assert_eq!(status, 201, "{body}");
+    let crashes = app.get_json("/api/v1/fuzz/crashes").await;
+    let row = crashes.as_array().and_then(|a| a.iter().find(|c| c["signature"] == signature.as_str())).cloned();
+    let row = row.expect("the crash is listed");
+    assert_eq!(
+        (&row["open"], &row["replay"], &row["under-triage"]),
+        (&Value::Bool(true), &Value::from("varies"), &Value::Bool(true))
+    );
+    assert_eq!(simd().await["status"], "conforming", "not counted while under triage");
+    let (_, page) = app.get_text("/fuzz").await;
+    assert!(page.contains("under triage"), "{page}");
+    // The same crash, replaying deterministically: now it counts.
+    again.run_id = "fuzz-deterministic".into();
+    again.finished_at += jiff::SignedDuration::from_secs(60);
+    again.fuzz[0].crashes[0].replay = Some(matrix::evidence::CrashReplay::Deterministic);
+    let (status, body) = app.upload(&token, json(&again)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(simd().await["status"], "violating");
 }

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use arbitrary::Unstructured;
-use matrix::evidence::{Crash, FuzzCampaign, Oracle};
+use matrix::evidence::{Crash, CrashReplay, FuzzCampaign, Oracle};
 
 pub use exec::{Engine, Instance, Value, Wasmi, Wasmtime};
 pub use oracles::Finding;
@@ -352,14 +352,40 @@ fn new_crash(
         args,
     };
     let bytes = reproducer.encode(wasm.as_deref());
+    let replay = replay_status(judges, &bytes);
     let crash = Crash {
         signature,
         message: format!("{} [{}; seed {} iteration {}]", finding.message, at.generator, at.seed, at.iteration),
         count: 1,
         open: true,
+        replay: Some(replay),
         reproducer: Some(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes)),
     };
     FoundCrash { crash, reproducer: bytes }
+}
+
+/// How many times a new crash's reproducer is replayed before it counts.
+pub const REPLAYS: usize = 3;
+
+/// Replays a reproducer [`REPLAYS`] times: deterministic when every replay
+/// shows the recorded signature with the same message (values included),
+/// so that a finding whose values change between replays (uninitialised
+/// state, host-dependent NaN bits, a harness race) stays under triage
+/// rather than counting against the engine.
+pub fn replay_status(judges: &Judges, reproducer: &[u8]) -> CrashReplay {
+    let mut seen: Option<String> = None;
+    for _ in 0..REPLAYS {
+        let Ok(r) = replay(reproducer, judges) else { return CrashReplay::Varies };
+        let message = match (r.reproduces, r.finding) {
+            (true, Some(f)) => f.message,
+            _ => return CrashReplay::Varies,
+        };
+        match &seen {
+            Some(first) if *first != message => return CrashReplay::Varies,
+            _ => seen = Some(message),
+        }
+    }
+    CrashReplay::Deterministic
 }
 
 /// The smallest module wasm-shrink finds that still produces `signature`.
