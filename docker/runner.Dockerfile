@@ -3,6 +3,7 @@
 # (scripts/qemu-run), exactly as scripts/cross does outside Docker.
 #   docker build -f docker/runner.Dockerfile --build-arg TARGET=s390x-unknown-linux-gnu -t tierwatch-runner-s390x .
 FROM rust:1.95-bookworm AS build
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG TARGET=x86_64-unknown-linux-gnu
 WORKDIR /src
 COPY . .
@@ -19,11 +20,12 @@ RUN if [ "$TARGET" != x86_64-unknown-linux-gnu ]; then \
     fi
 
 FROM debian:bookworm-slim
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG TARGET=x86_64-unknown-linux-gnu
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
     && if [ "$TARGET" != x86_64-unknown-linux-gnu ]; then \
          apt-get install -y --no-install-recommends qemu-user \
-           libc6-$(echo "$TARGET" | sed 's/-unknown-linux-gnu//; s/aarch64/arm64/; s/riscv64gc/riscv64/')-cross; \
+           "libc6-$(echo "$TARGET" | sed 's/-unknown-linux-gnu//; s/aarch64/arm64/; s/riscv64gc/riscv64/')-cross"; \
        fi \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /tierwatch-runner /usr/local/libexec/tierwatch-runner

@@ -13,6 +13,6 @@ COPY policy /etc/tierwatch/policy
 ENV TIERWATCH_POLICY=/etc/tierwatch/policy/wasmtime.yaml \
     TIERWATCH_BIND=0.0.0.0:8080
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+HEALTHCHECK --interval=10s --timeout=3s CMD ["curl", "-fsS", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["tierwatch"]
 CMD ["serve"]
