@@ -47,6 +47,13 @@ pub fn check(policy: &Policy, tests: &TestNames) -> Vec<Diagnostic> {
             }
         }
     }
+    for k in policy.known_failures.iter().filter(|k| !tests.spec.iter().chain(&tests.wasi).any(|n| k.test.is_match(n)))
+    {
+        out.push(
+            Diagnostic::new(k.test.pos, Code::NoMatch, format!("known failure `{}` matches no test", k.test.text))
+                .with_help("name the failing test as `suite/name` (`tierwatch-runner doctor` lists the suites)"),
+        );
+    }
     out.extend(overlaps(policy, tests));
     out.sort_by_key(|d| d.pos);
     out

@@ -491,9 +491,28 @@ impl<'a> Cx<'a> {
             });
         }
         let total = recent.len();
-        let failing = recent.failing();
+        // A known engine failure charged to another feature is named here,
+        // not counted (the feature it is charged to counts it).
+        let (aside, failing): (Vec<_>, Vec<_>) = recent.failing().into_iter().partition(|(name, _)| {
+            let key = name.split(" on ").next().unwrap_or(name);
+            self.policy.charged_elsewhere(&f.id, key).is_some()
+        });
+        let aside = if aside.is_empty() {
+            String::new()
+        } else {
+            let named: Vec<String> = aside
+                .iter()
+                .filter_map(|(name, _)| {
+                    let key = name.split(" on ").next().unwrap_or(name);
+                    self.policy
+                        .charged_elsewhere(&f.id, key)
+                        .map(|k| format!("{name} (charged to {}, {})", k.charged_to, k.link))
+                })
+                .collect();
+            format!("; {} known failure(s) charged to other features, not counted: {}", named.len(), named.join(", "))
+        };
         if !failing.is_empty() {
-            let detail = format!("{} of {total} tests fail", failing.len());
+            let detail = format!("{} of {total} tests fail{aside}", failing.len());
             let items = failing.into_iter().map(|(k, n)| format!("{k} ({n} failing)")).collect();
             return Err(Failure { reason: "failures", detail, items });
         }
@@ -511,7 +530,7 @@ impl<'a> Cx<'a> {
                 format!("tested on {targets} targets; the policy asks for at least {min_targets}"),
             ));
         }
-        Ok((format!("{total} tests pass on {targets} target(s) within {}", window.text), recent.run_ids()))
+        Ok((format!("{total} tests pass on {targets} target(s) within {}{aside}", window.text), recent.run_ids()))
     }
 
     fn fuzzed(&self, f: &Feature, window: &Window, scope: FuzzScope, differential: bool) -> Verdict {

@@ -101,3 +101,20 @@ fn a_lone_unknown_key_is_an_error_too() {
     let out = problems(&text);
     assert!(out.contains(&format!("p.yaml:{line}:3: error[unknown-key]: unknown key `nmae`")), "{out}");
 }
+
+#[test]
+fn a_known_failure_needs_a_real_feature_and_an_upstream_link() {
+    let text = common::policy_text().replacen("charged-to: wasi-http", "charged-to: wasi-htp", 1).replacen(
+        "link: https://github.com/bytecodealliance/wasmtime/issues/11779",
+        "link: see the issue",
+        1,
+    );
+    let feature = text.lines().position(|l| l == "    charged-to: wasi-htp").expect("edited") + 1;
+    let link = text.lines().position(|l| l == "    link: see the issue").expect("edited") + 1;
+    let out = problems(&text);
+    assert!(
+        out.contains(&format!("p.yaml:{feature}:17: error[dangling-reference]: unknown feature `wasi-htp`")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("p.yaml:{link}:11: error[invalid-value]: link `see the issue`")), "{out}");
+}

@@ -57,6 +57,33 @@ pub struct Policy {
     /// How declared tiers change; `None` when the policy file has no
     /// `promotions:` section (promotion requests are then refused).
     pub promotions: Option<Promotions>,
+    /// Engine failures acknowledged upstream, each charged to one feature.
+    pub known_failures: Vec<KnownFailure>,
+}
+
+/// A failure of the engine that upstream acknowledges (an issue, or its own
+/// known-failure list), charged to the one feature it is about: it counts
+/// against that feature, and is set aside (named, not counted) in every
+/// other feature's `tests-pass` check, as wasmtime's own CI lists a known
+/// failure rather than failing a whole platform for it.
+#[derive(Debug, Clone)]
+pub struct KnownFailure {
+    /// The tests (`suite/name`) it covers.
+    pub test: Pattern,
+    /// The feature it counts against.
+    pub charged_to: String,
+    /// The upstream issue or discussion.
+    pub link: String,
+    /// Why, for people.
+    pub reason: String,
+}
+
+impl Policy {
+    /// The known failure covering test `key` that is charged to a feature
+    /// other than `feature`, if any.
+    pub fn charged_elsewhere(&self, feature: &str, key: &str) -> Option<&KnownFailure> {
+        self.known_failures.iter().find(|k| k.charged_to != feature && k.test.is_match(key))
+    }
 }
 
 impl Policy {

@@ -96,6 +96,16 @@ pub struct RawAttestation {
     pub note: Option<String>,
 }
 
+/// An item of `known-failures:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawKnownFailure {
+    pub test: String,
+    pub charged_to: String,
+    pub link: String,
+    pub reason: String,
+}
+
 /// Which evidence counts for a feature.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -24,6 +24,7 @@ const TOP_LEVEL: &[&str] = &[
     "unsupported",
     "core-spec-exclude",
     "promotions",
+    "known-failures",
 ];
 const REQUIRED: &[&str] = &["schema-version", "runtime", "categories", "tiers", "requirements", "features"];
 const SCHEMA_VERSION: u32 = 1;
@@ -244,6 +245,7 @@ impl Cx {
         let requirements = self.list::<RawRequirement>(root, "requirements");
         let kinds = self.list::<RawAttestationKind>(root, "attestation-kinds");
         let attestations = self.list::<RawAttestation>(root, "attestations");
+        let known_failures = self.list::<RawKnownFailure>(root, "known-failures");
         let features = self.list::<RawFeature>(root, "features");
         let footnotes = self.list::<RawFootnote>(root, "footnotes");
         let unsupported = self.list::<RawUnsupported>(root, "unsupported");
@@ -274,6 +276,7 @@ impl Cx {
         let features: Vec<Feature> =
             features.iter().filter_map(|(n, f)| self.feature(n, f, &refs, &defaults, &requirements)).collect();
         let attestations = self.attestations(&attestations, &refs);
+        let known_failures = self.known_failures(&known_failures, &refs);
         let unsupported = unsupported
             .iter()
             .map(|(n, u)| Unsupported {
@@ -312,7 +315,42 @@ impl Cx {
             unsupported,
             core_exclude,
             promotions,
+            known_failures,
         })
+    }
+
+    /// Each entry's feature exists, its test pattern compiles, and it links
+    /// to where upstream acknowledges it.
+    fn known_failures(&mut self, raw: &[(&Node, RawKnownFailure)], refs: &Refs<'_>) -> Vec<KnownFailure> {
+        let mut out = Vec::new();
+        for (node, k) in raw {
+            let feature_ok = self.reference(pos_of(node, "charged-to"), "feature", &k.charged_to, refs.features);
+            if !k.link.starts_with("https://") {
+                self.error(
+                    pos_of(node, "link"),
+                    Code::InvalidValue,
+                    format!("link `{}`: give the https:// address where upstream acknowledges the failure", k.link),
+                );
+                continue;
+            }
+            let pos = pos_of(node, "test");
+            let test = match Pattern::at(&k.test, pos) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.error(pos, Code::BadPattern, format!("bad pattern `{}`: {}", k.test, e.kind()));
+                    continue;
+                }
+            };
+            if feature_ok {
+                out.push(KnownFailure {
+                    test,
+                    charged_to: k.charged_to.clone(),
+                    link: k.link.clone(),
+                    reason: k.reason.clone(),
+                });
+            }
+        }
+        out
     }
 
     /// One rule per defined tier, each asking for at least one approval.
