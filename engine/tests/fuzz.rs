@@ -1,6 +1,9 @@
 //! Fuzz campaigns end to end: clean campaigns on the real engines, a
 //! deliberately wrong engine caught, deduplicated, shrunk and replayed.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+
 use engine::fuzz::exec::{CallResult, ParamType, Stop, Value};
 use engine::fuzz::{
     Budget, CampaignSpec, Engine, Instance, Judges, PROPOSALS, Wasmi, Wasmtime, fuzz_profiles, proposal, replay,
@@ -9,32 +12,45 @@ use engine::fuzz::{
 use engine::{Compiler, Options, Profile};
 use matrix::evidence::{CrashReplay, Oracle};
 
-/// wasmtime, except that odd `i32` results come back one too high.
-struct OffByOne(Wasmtime);
+/// wasmtime, except that each `i32` result goes through `tamper`, which
+/// is given the result and the number of calls so far on this engine.
+struct Tampered {
+    name: &'static str,
+    inner: Wasmtime,
+    tamper: fn(i32, i32) -> i32,
+    calls: Arc<AtomicI32>,
+}
 
-struct OffByOneInstance(Box<dyn Instance>);
-
-impl Engine for OffByOne {
-    fn name(&self) -> &str {
-        "off-by-one"
-    }
-
-    fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn Instance>, Stop> {
-        Ok(Box::new(OffByOneInstance(self.0.instantiate(wasm)?)))
+impl Tampered {
+    fn new(name: &'static str, tamper: fn(i32, i32) -> i32) -> Tampered {
+        Tampered { name, inner: Wasmtime::new(&cranelift()), tamper, calls: Default::default() }
     }
 }
 
-impl Instance for OffByOneInstance {
+struct TamperedInstance(Box<dyn Instance>, fn(i32, i32) -> i32, Arc<AtomicI32>);
+
+impl Engine for Tampered {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn Instance>, Stop> {
+        Ok(Box::new(TamperedInstance(self.inner.instantiate(wasm)?, self.tamper, self.calls.clone())))
+    }
+}
+
+impl Instance for TamperedInstance {
     fn funcs(&mut self) -> Vec<(String, Vec<ParamType>)> {
         self.0.funcs()
     }
 
     fn call(&mut self, name: &str, args: &[Value]) -> CallResult {
+        let calls = self.2.fetch_add(1, Ordering::Relaxed) + 1;
         let results = self.0.call(name, args)?;
         Ok(results
             .into_iter()
             .map(|v| match v {
-                Value::I32(x) if x % 2 != 0 => Value::I32(x.wrapping_add(1)),
+                Value::I32(x) => Value::I32((self.1)(x, calls)),
                 other => other,
             })
             .collect())
@@ -47,6 +63,18 @@ impl Instance for OffByOneInstance {
     fn memories(&mut self) -> Option<Vec<(String, Vec<u8>)>> {
         self.0.memories()
     }
+}
+
+/// Odd `i32` results come back one too high: the same wrong answer on
+/// every replay.
+fn off_by_one(x: i32, _calls: i32) -> i32 {
+    if x % 2 != 0 { x.wrapping_add(1) } else { x }
+}
+
+/// Every `i32` result comes back too high by the number of calls so far: a
+/// wrong answer whose values never repeat, as from uninitialised state.
+fn drifting(x: i32, calls: i32) -> i32 {
+    x.wrapping_add(calls)
 }
 
 fn cranelift() -> Profile {
@@ -66,7 +94,7 @@ fn spec(id: &str, iterations: u64, seed: u64) -> CampaignSpec {
 fn the_differential_oracle_catches_a_wrong_answer_engine() {
     let broken = || Judges {
         oracle: Oracle::Differential,
-        subject: Box::new(OffByOne(Wasmtime::new(&cranelift()))),
+        subject: Box::new(Tampered::new("off-by-one", off_by_one)),
         reference: Some(Box::new(Wasmi::new())),
     };
     let judges = broken();
@@ -208,54 +236,11 @@ fn a_reference_engine_panic_is_inconclusive_not_a_crash_of_the_engine_under_test
     assert!(result.evidence.crashes.iter().any(|c| c.message.contains("fuzz.rs")), "{:?}", result.evidence.crashes);
 }
 
-/// wasmtime, except that every `i32` result comes back too high by a count
-/// that grows with each call: a wrong answer whose values never repeat, as
-/// from uninitialised state.
-struct Drifting(Wasmtime, std::sync::Arc<std::sync::atomic::AtomicI32>);
-
-struct DriftingInstance(Box<dyn Instance>, std::sync::Arc<std::sync::atomic::AtomicI32>);
-
-impl Engine for Drifting {
-    fn name(&self) -> &str {
-        "drifting"
-    }
-
-    fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn Instance>, Stop> {
-        Ok(Box::new(DriftingInstance(self.0.instantiate(wasm)?, self.1.clone())))
-    }
-}
-
-impl Instance for DriftingInstance {
-    fn funcs(&mut self) -> Vec<(String, Vec<ParamType>)> {
-        self.0.funcs()
-    }
-
-    fn call(&mut self, name: &str, args: &[Value]) -> CallResult {
-        let drift = self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let results = self.0.call(name, args)?;
-        Ok(results
-            .into_iter()
-            .map(|v| match v {
-                Value::I32(x) => Value::I32(x.wrapping_add(drift)),
-                other => other,
-            })
-            .collect())
-    }
-
-    fn globals(&mut self) -> Option<Vec<(String, Value)>> {
-        self.0.globals()
-    }
-
-    fn memories(&mut self) -> Option<Vec<(String, Vec<u8>)>> {
-        self.0.memories()
-    }
-}
-
 #[test]
 fn a_finding_whose_values_change_between_replays_is_under_triage() {
     let judges = Judges {
         oracle: Oracle::Differential,
-        subject: Box::new(Drifting(Wasmtime::new(&cranelift()), Default::default())),
+        subject: Box::new(Tampered::new("drifting", drifting)),
         reference: Some(Box::new(Wasmi::new())),
     };
     let result = run_campaign(&spec("multi-value", 200, 7), &judges);

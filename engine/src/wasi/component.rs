@@ -43,7 +43,7 @@ use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use super::stdio::{Input, Output, ReadEnd};
-use super::{Case, ExpectedResponse, Method, NotPassed, Operation, Proposal, Spec, Stream};
+use super::{ExpectedResponse, Method, NotPassed, Operation, Proposal, Stream, Test};
 
 /// Output kept per stream; more fails the test.
 const OUTPUT_LIMIT: usize = 4 << 20;
@@ -154,21 +154,14 @@ fn harness(m: impl std::fmt::Display) -> NotPassed {
     NotPassed::Harness(m.to_string())
 }
 
-pub(super) fn run(
-    engine: &Engine,
-    case: &Case,
-    spec: &Spec,
-    ops: &[Operation],
-    bytes: &[u8],
-    deadline: std::time::Instant,
-) -> Result<(), NotPassed> {
+pub(super) fn run(test: &Test<'_>) -> Result<(), NotPassed> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .thread_name(format!("wasi {}", case.name))
+        .thread_name(format!("wasi {}", test.case.name))
         .enable_all()
         .build()
         .map_err(|e| harness(format!("starting the test's runtime: {e}")))?;
-    let result = rt.block_on(drive(engine, case, spec, ops, bytes, deadline));
+    let result = rt.block_on(drive(test));
     // A program still running (killed but blocked in the host) is left
     // behind rather than waited for.
     rt.shutdown_background();
@@ -184,14 +177,8 @@ enum Running {
 /// How a command's task ended.
 type Exit = Result<i32, NotPassed>;
 
-async fn drive(
-    engine: &Engine,
-    case: &Case,
-    spec: &Spec,
-    ops: &[Operation],
-    bytes: &[u8],
-    deadline: std::time::Instant,
-) -> Result<(), NotPassed> {
+async fn drive(test: &Test<'_>) -> Result<(), NotPassed> {
+    let Test { engine, case, spec, ops, bytes, deadline } = *test;
     let until = Instant::from_std(deadline);
     let service = spec.world.as_deref() == Some(super::HTTP_SERVICE);
     let http = spec.proposals.contains(&Proposal::Http);

@@ -388,6 +388,17 @@ fn is_component(bytes: &[u8]) -> bool {
     wasmparser::Parser::is_component(bytes)
 }
 
+/// One test as the executors take it: the program, its spec and steps,
+/// and when it must have finished.
+struct Test<'a> {
+    engine: &'a Engine,
+    case: &'a Case,
+    spec: &'a Spec,
+    ops: &'a [Operation],
+    bytes: &'a [u8],
+    deadline: Instant,
+}
+
 /// `Ok` passes; `Err` says whose fault it is that it did not.
 fn run(engine: &Engine, case: &Case, deadline: Instant) -> Result<(), NotPassed> {
     let spec = spec(case)?;
@@ -398,11 +409,8 @@ fn run(engine: &Engine, case: &Case, deadline: Instant) -> Result<(), NotPassed>
     }
     let ops = spec.operations().map_err(NotPassed::Harness)?;
     let bytes = std::fs::read(&case.wasm).map_err(|e| NotPassed::Harness(format!("{}: {e}", case.wasm.display())))?;
-    if is_component(&bytes) {
-        component::run(engine, case, &spec, &ops, &bytes, deadline)
-    } else {
-        module::run(engine, case, &spec, &ops, &bytes, deadline)
-    }
+    let test = Test { engine, case, spec: &spec, ops: &ops, bytes: &bytes, deadline };
+    if is_component(&bytes) { component::run(&test) } else { module::run(&test) }
 }
 
 /// Copies each of `dirs` (folders next to the test) into `scratch` and

@@ -5,24 +5,18 @@
 
 use std::time::Instant;
 
-use wasmtime::{Engine, Linker, Module, Store, UpdateDeadline};
+use wasmtime::{Linker, Module, Store, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use super::{Case, NotPassed, Operation, Spec};
+use super::{NotPassed, Operation, Test};
 
 /// Output kept per stream; more fails the test.
 const OUTPUT_LIMIT: usize = 1 << 20;
 
-pub(super) fn run(
-    engine: &Engine,
-    case: &Case,
-    spec: &Spec,
-    ops: &[Operation],
-    bytes: &[u8],
-    deadline: Instant,
-) -> Result<(), NotPassed> {
+pub(super) fn run(test: &Test<'_>) -> Result<(), NotPassed> {
+    let Test { engine, case, spec, ops, bytes, deadline } = *test;
     if !spec.proposals.is_empty() || spec.world.is_some() {
         return Err(NotPassed::Harness(format!(
             "`proposals` {:?} / `world` {:?} apply to components; this is a preview-1 module",
