@@ -493,27 +493,20 @@ impl<'a> Cx<'a> {
         let total = recent.len();
         // A known engine failure charged to another feature is named here,
         // not counted (the feature it is charged to counts it).
-        let (aside, failing): (Vec<_>, Vec<_>) = recent.failing().into_iter().partition(|(name, _)| {
-            let key = name.split(" on ").next().unwrap_or(name);
-            self.policy.charged_elsewhere(&f.id, key).is_some()
-        });
+        let (mut items, mut aside) = (Vec::new(), Vec::new());
+        for (test, place, n) in recent.failing() {
+            match self.policy.charged_elsewhere(&f.id, test) {
+                Some(k) => aside.push(format!("{place} (charged to {}, {})", k.charged_to, k.link)),
+                None => items.push(format!("{place} ({n} failing)")),
+            }
+        }
         let aside = if aside.is_empty() {
             String::new()
         } else {
-            let named: Vec<String> = aside
-                .iter()
-                .filter_map(|(name, _)| {
-                    let key = name.split(" on ").next().unwrap_or(name);
-                    self.policy
-                        .charged_elsewhere(&f.id, key)
-                        .map(|k| format!("{name} (charged to {}, {})", k.charged_to, k.link))
-                })
-                .collect();
-            format!("; {} known failure(s) charged to other features, not counted: {}", named.len(), named.join(", "))
+            format!("; {} known failure(s) charged to other features, not counted: {}", aside.len(), aside.join(", "))
         };
-        if !failing.is_empty() {
-            let detail = format!("{} of {total} tests fail{aside}", failing.len());
-            let items = failing.into_iter().map(|(k, n)| format!("{k} ({n} failing)")).collect();
+        if !items.is_empty() {
+            let detail = format!("{} of {total} tests fail{aside}", items.len());
             return Err(Failure { reason: "failures", detail, items });
         }
         let targets = recent.targets();

@@ -231,22 +231,21 @@ impl Tally<'_, '_> {
         self.tests.len()
     }
 
-    /// Failing tests as `test on target/compiler` with their failure counts, sorted.
-    pub fn failing(&self) -> Vec<(String, usize)> {
+    /// Failing tests: the test's `suite/name` key, where it failed as
+    /// `test on target/compiler`, and its failure count; sorted by place.
+    pub fn failing(&self) -> Vec<(&str, String, usize)> {
         let ix = self.index;
-        let mut out: Vec<(String, usize)> = self
+        let mut out: Vec<(&str, String, usize)> = self
             .tests
             .iter()
             .filter(|(_, (_, t))| t.failures > 0)
             .map(|(&(target, compiler, key), (_, t))| {
-                let name = format!(
-                    "{} on {}/{}",
-                    ix.keys[key as usize], ix.targets[target as usize], ix.compilers[compiler as usize]
-                );
-                (name, t.failures as usize)
+                let test = ix.keys[key as usize].as_str();
+                let place = format!("{test} on {}/{}", ix.targets[target as usize], ix.compilers[compiler as usize]);
+                (test, place, t.failures as usize)
             })
             .collect();
-        out.sort();
+        out.sort_by(|a, b| a.1.cmp(&b.1));
         out
     }
 

@@ -84,9 +84,7 @@ impl Policy {
     pub fn charged_elsewhere(&self, feature: &str, key: &str) -> Option<&KnownFailure> {
         self.known_failures.iter().find(|k| k.charged_to != feature && k.test.is_match(key))
     }
-}
 
-impl Policy {
     /// The feature with `id`.
     pub fn feature(&self, id: &str) -> Option<&Feature> {
         self.features.iter().find(|f| f.id == id)
