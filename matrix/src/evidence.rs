@@ -389,6 +389,31 @@ impl RunReport {
         if self.run_id.is_empty() || self.run_id.len() > 128 || !self.run_id.chars().all(id_ok) {
             return invalid("run-id", "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -".into());
         }
+        let identity = [
+            ("runner.name", Some(&self.runner.name)),
+            ("runner.version", Some(&self.runner.version)),
+            ("runner.host", self.runner.host.as_ref()),
+            ("target.triple", Some(&self.target.triple)),
+            ("target.emulator", self.target.emulator.as_ref()),
+            ("engine.name", Some(&self.engine.name)),
+            ("engine.version", Some(&self.engine.version)),
+            ("engine.compiler", Some(&self.engine.compiler)),
+        ];
+        for (field, value) in identity {
+            let Some(value) = value else { continue };
+            if value.len() > MAX_IDENTITY_BYTES {
+                return invalid(field, format!("is {} bytes; at most {MAX_IDENTITY_BYTES}", value.len()));
+            }
+            // U+FFFD is what a NUL (`\u0000`) becomes before parsing.
+            if let Some(c) = value.chars().find(|c| c.is_control() || *c == '\u{fffd}') {
+                let what = if c == '\u{fffd}' {
+                    "a NUL (\\u0000) or U+FFFD".to_owned()
+                } else {
+                    format!("the control character {}", c.escape_unicode())
+                };
+                return invalid(field, format!("holds {what}; names are printable text"));
+            }
+        }
         let mut names = std::collections::BTreeSet::new();
         for (i, c) in self.fuzz.iter().enumerate() {
             if !names.insert(&c.name) {
@@ -413,6 +438,9 @@ impl RunReport {
         Ok(())
     }
 }
+
+/// The longest runner, target or engine name or version a report may carry.
+pub const MAX_IDENTITY_BYTES: usize = 512;
 
 /// The JSON Schema of [`RunReport`], as published.
 pub fn json_schema() -> serde_json::Value {

@@ -72,6 +72,10 @@ struct ServeArgs {
     /// Largest accepted upload, compressed or not, in bytes.
     #[arg(long, env = "TIERWATCH_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Seconds a report's `finished-at` may lie after the server's clock;
+    /// a later report is refused (it would pin its target's latest run).
+    #[arg(long, env = "TIERWATCH_MAX_CLOCK_SKEW_SECONDS", default_value_t = 600)]
+    max_clock_skew_seconds: u32,
     /// Seconds between re-evaluations as windows move with the clock.
     #[arg(long, env = "TIERWATCH_TICK_SECONDS", default_value_t = 60)]
     tick_seconds: u64,
@@ -314,6 +318,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         cookie_secure: args.cookie_secure,
         public_url: set(&args.public_url),
         github_sync: github.is_some(),
+        max_clock_skew: jiff::SignedDuration::from_secs(i64::from(args.max_clock_skew_seconds)),
         ..Default::default()
     };
     let (state, listener) = crate::server::prepare(policy, &args.db.database_url, &args.bind, settings).await?;

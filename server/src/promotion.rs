@@ -172,6 +172,12 @@ pub fn check_filing(policy: &Policy, declared: Option<Tier>, f: &Filing) -> Resu
         );
     }
     let rationale = f.rationale.trim();
+    if let Some(message) = control_character(&f.rationale) {
+        return err("rationale", message);
+    }
+    if let Some(message) = f.rfc_url.as_deref().and_then(control_character) {
+        return err("rfc-url", message);
+    }
     if rationale.is_empty() {
         return err("rationale", "say why the feature belongs in the new tier".into());
     }
@@ -186,6 +192,14 @@ pub fn check_filing(policy: &Policy, declared: Option<Tier>, f: &Filing) -> Resu
         None if rule.rfc => err("rfc-url", format!("promotions into {to} need the link to the RFC that agreed to it")),
         _ => Ok(rule),
     }
+}
+
+/// What is wrong with a free text that holds a NUL or another control
+/// character than a line break or a tab (PostgreSQL text cannot hold NUL;
+/// the others are terminal escapes, not prose), if it does.
+pub fn control_character(text: &str) -> Option<String> {
+    let c = text.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))?;
+    Some(format!("holds the control character {}; send plain text", c.escape_unicode()))
 }
 
 /// How the votes on a request stand against its rule.

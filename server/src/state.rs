@@ -31,6 +31,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Whether promotion requests are mirrored to GitHub issues.
     pub github_sync: bool,
+    /// How far a report's `finished-at` may lie after the server's clock
+    /// (runners' clocks drift); a later one is refused.
+    pub max_clock_skew: SignedDuration,
 }
 
 impl Default for Settings {
@@ -42,6 +45,7 @@ impl Default for Settings {
             session_lifetime: SignedDuration::from_hours(12),
             public_url: None,
             github_sync: false,
+            max_clock_skew: SignedDuration::from_mins(10),
         }
     }
 }

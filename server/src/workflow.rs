@@ -216,6 +216,9 @@ pub async fn vote(
         }));
     }
     let comment = comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+    if let Some(message) = comment.as_deref().and_then(promotion::control_character) {
+        return Err(ApiError::Invalid { field: Some("comment".into()), message });
+    }
     if comment.as_ref().is_some_and(|c| c.len() > promotion::MAX_RATIONALE) {
         return Err(ApiError::Invalid {
             field: Some("comment".into()),

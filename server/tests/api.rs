@@ -24,6 +24,7 @@ on_both_backends!(
     operations_endpoints_answer,
     a_runs_script_configurations_and_no_evidence_outcomes_are_shown,
     a_crash_that_does_not_replay_the_same_way_is_under_triage,
+    reports_dated_where_no_run_can_be_are_refused,
 );
 
 async fn ingest_all(app: &TestApp) -> usize {
@@ -329,6 +330,17 @@ async fn a_nul_in_report_text_is_stored_as_a_replacement_character(db: Db) {
         let (status, body) = app.get_text(path).await;
         assert_eq!(status, expected, "{path}: {body}");
     }
+    // In a name, a NUL or another control character is refused, naming
+    // the field; nothing is stored.
+    for (i, name) in ["runner\0one", "runner\u{1b}[2J"].into_iter().enumerate() {
+        let mut named = r.clone();
+        named.run_id = format!("nul-name-{i}");
+        named.runner.name = name.into();
+        let (status, body) = app.upload(&token, json(&named)).await;
+        assert_eq!((status, body["error"]["field"].as_str()), (422, Some("runner.name")), "{body}");
+        let (status, _) = app.get_text(&format!("/api/v1/runs/nul-name-{i}")).await;
+        assert_eq!(status, 404, "a refused run is not stored");
+    }
 }
 
 async fn runs_no_feature_uses_are_rejected(db: Db) {
@@ -494,4 +506,44 @@ async fn a_crash_that_does_not_replay_the_same_way_is_under_triage(db: Db) {
     let (status, body) = app.upload(&token, json(&again)).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(simd().await["status"], "violating");
+}
+
+async fn reports_dated_where_no_run_can_be_are_refused(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    ingest_all(&app).await;
+    let runs_before = app.get_json("/api/v1/runs").await;
+    let base = fresh_fixture().into_iter().find(|r| !r.build_only).expect("a fixture run");
+    let dated = |id: &str, finished: &str| {
+        let mut r = base.clone();
+        r.run_id = id.into();
+        r.finished_at = finished.parse().expect("timestamp");
+        r.started_at = r.finished_at - jiff::SignedDuration::from_mins(5);
+        r
+    };
+    // Far in the future: it would stay its target's latest run for good.
+    let (status, body) = app.upload(&token, json(&dated("from-2099", "2099-01-01T00:00:00Z"))).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "finished-at", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("2099-01-01") && message.contains("--max-clock-skew-seconds"), "{message}");
+    // An hour ahead is past the default ten minutes of skew too; five
+    // minutes ahead is within it.
+    let ahead = |d: jiff::SignedDuration| (jiff::Timestamp::now() + d).to_string();
+    let (status, body) =
+        app.upload(&token, json(&dated("hour-ahead", &ahead(jiff::SignedDuration::from_hours(1))))).await;
+    assert_eq!(status, 422, "{body}");
+    // Older than the evidence horizon: it could never count.
+    let (status, body) = app.upload(&token, json(&dated("from-2001", "2001-01-01T00:00:00Z"))).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("horizon"), "{body}");
+    // Nothing of them was stored.
+    assert_eq!(app.get_json("/api/v1/runs").await, runs_before);
+    for id in ["from-2099", "hour-ahead", "from-2001"] {
+        let (status, _) = app.get_text(&format!("/api/v1/runs/{id}")).await;
+        assert_eq!(status, 404, "{id} was stored");
+    }
+    let (status, body) =
+        app.upload(&token, json(&dated("slightly-ahead", &ahead(jiff::SignedDuration::from_mins(5))))).await;
+    assert_eq!(status, 201, "{body}");
 }

@@ -16,6 +16,8 @@ on_both_backends!(
     overdue_and_at_risk_flags_follow_the_history,
     browser_forms_need_a_session_and_its_csrf_token,
     a_feature_climbs_two_tiers_in_two_promotions_and_the_file_wins_when_it_changes,
+    a_nul_or_control_character_in_any_text_field_is_refused_and_nothing_is_stored,
+    four_hundred_concurrent_sign_ins_each_get_their_audit_entry,
 );
 
 const AARCH64: &str = "aarch64-unknown-linux-gnu";
@@ -490,4 +492,63 @@ async fn a_feature_climbs_two_tiers_in_two_promotions_and_the_file_wins_when_it_
     assert_eq!(tiers_md_section(&md, AARCH64), "Tier 2", "the file changed the tier, so the file wins");
     let f = edited.get_json(&format!("/api/v1/features/{AARCH64}")).await;
     assert!(f.get("declared-by").is_none(), "{f}");
+}
+
+async fn a_nul_or_control_character_in_any_text_field_is_refused_and_nothing_is_stored(db: Db) {
+    let app = spawn_app(db).await;
+    ingest(&app, false).await;
+    let [alice, bob] = [app.maintainer("alice", None).await, app.maintainer("bob", None).await];
+    let audit = async || app.get_json("/api/v1/audit").await;
+    let before = audit().await;
+    for (field, filing) in [
+        ("rationale", json!({ "feature": "gc", "to-tier": 2, "rationale": "Well\u{0}tested." })),
+        ("rationale", json!({ "feature": "gc", "to-tier": 2, "rationale": "Well \u{1b}[31mtested." })),
+        (
+            "rfc-url",
+            json!({ "feature": "gc", "to-tier": 2, "rationale": "Well tested.", "rfc-url": "https://x/\u{0}" }),
+        ),
+    ] {
+        let (status, body) = app.post_json(&alice, "/api/v1/promotions", filing).await;
+        assert_eq!((status, body["error"]["field"].as_str()), (422, Some(field)), "{body}");
+        assert!(body["error"]["message"].as_str().unwrap_or_default().contains("control character"), "{body}");
+    }
+    assert_eq!(app.get_json("/api/v1/promotions").await, json!([]), "nothing filed");
+    assert_eq!(audit().await, before, "nothing audited");
+    // Line breaks and tabs are prose.
+    let filing = json!({ "feature": "gc", "to-tier": 2, "rationale": "Well tested:\n\t- on x86_64\r\n" });
+    let (status, body) = app.post_json(&alice, "/api/v1/promotions", filing).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let (status, body) =
+        app.post_json(&bob, &format!("/api/v1/promotions/{id}/reject"), json!({ "comment": "no\u{0}" })).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("comment")), "{body}");
+    let one = app.get_json(&format!("/api/v1/promotions/{id}")).await;
+    assert_eq!((&one["state"], &one["votes"]), (&json!("open"), &json!([])), "the refused vote is not stored: {one}");
+}
+
+/// Each sign-in writes an audit entry; numbered by `MAX(seq) + 1`, a burst
+/// of them collided on PostgreSQL's primary key past the retries (39 of
+/// 400 answered 500 here before the counter rows).
+async fn four_hundred_concurrent_sign_ins_each_get_their_audit_entry(db: Db) {
+    let app = spawn_app(db).await;
+    let alice = app.maintainer("alice", None).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let sign_ins = (0..400).map(|_| {
+        let (client, url, token) = (client.clone(), format!("{}/login", app.base), alice.clone());
+        tokio::spawn(async move {
+            let r = client.post(url).form(&[("token", token.as_str()), ("next", "/")]).send().await;
+            r.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
+        })
+    });
+    let mut statuses = std::collections::BTreeMap::<String, usize>::new();
+    for task in sign_ins.collect::<Vec<_>>() {
+        let status = task.await.expect("task").map_or_else(|e| e, |s| s.to_string());
+        *statuses.entry(status).or_default() += 1;
+    }
+    assert_eq!(statuses, [("303".to_owned(), 400)].into(), "every sign-in succeeds");
+    let audit = app.get_json("/api/v1/audit?limit=1000").await;
+    let entries = audit.as_array().expect("array");
+    let seqs: std::collections::BTreeSet<i64> =
+        entries.iter().filter(|e| e["action"] == "signed-in").filter_map(|e| e["seq"].as_i64()).collect();
+    assert_eq!(seqs.len(), 400, "one audit entry each, numbered apart: {audit}");
 }

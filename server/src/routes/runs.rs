@@ -19,7 +19,7 @@ use super::limit;
 use crate::analysis::{self, RunDiff};
 use crate::auth;
 use crate::error::{ApiError, ApiQuery};
-use crate::state::AppState;
+use crate::state::{AppState, Settings};
 use crate::store::{DirectiveRow, NewRun, RunRow};
 
 /// The run routes.
@@ -89,6 +89,8 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
             report.target.triple
         )));
     }
+    let received_at = Timestamp::now();
+    timely(&report, received_at, &state.settings)?;
     let hash = auth::sha256_hex(original.as_bytes());
     if let Some(answer) = repeated(state, &report.run_id, &hash).await? {
         return Ok((StatusCode::OK, answer));
@@ -99,7 +101,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
         json: &text,
         body_sha256: &hash,
         token_id: &caller.token_id,
-        received_at: Timestamp::now(),
+        received_at,
         state: if rejection.is_some() { "rejected" } else { "received" },
         state_reason: rejection.as_deref(),
     };
@@ -125,6 +127,38 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
         StatusCode::CREATED,
         Accepted { run_id, state: "evaluated".into(), state_reason: None, duplicate: false, changed },
     ))
+}
+
+/// Refuses a report dated where no honest run can be: finished after the
+/// server's clock plus the allowed skew (it would stay its target's latest
+/// run for good, and keep "within N days" requirements met forever), or
+/// before the evaluation horizon (it could never count).
+fn timely(report: &RunReport, received_at: Timestamp, settings: &Settings) -> Result<(), ApiError> {
+    let latest = received_at + settings.max_clock_skew;
+    if report.finished_at > latest {
+        return Err(ApiError::Invalid {
+            message: format!(
+                "finished-at: {} is after the server's clock ({received_at:.0}) plus the allowed skew of {} s; \
+                 fix the runner's clock, or raise --max-clock-skew-seconds on the server",
+                report.finished_at,
+                settings.max_clock_skew.as_secs()
+            ),
+            field: Some("finished-at".into()),
+        });
+    }
+    let earliest = received_at - settings.horizon;
+    if report.finished_at < earliest {
+        return Err(ApiError::Invalid {
+            message: format!(
+                "finished-at: {} is before the server's evidence horizon ({earliest:.0}, {} days back); \
+                 such a run could never count",
+                report.finished_at,
+                settings.horizon.as_hours() / 24
+            ),
+            field: Some("finished-at".into()),
+        });
+    }
+    Ok(())
 }
 
 /// The JSON text with every `\u0000` escape made `\ufffd`: PostgreSQL text

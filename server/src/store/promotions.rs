@@ -99,10 +99,11 @@ impl Writes {
     async fn apply(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: Option<i64>) -> Result<()> {
         let now = millis(Timestamp::now());
         for (actor, action, detail) in &self.audit {
+            let seq = next_value(tx, "audit_log.seq").await?;
             sqlx::query(
-                "INSERT INTO audit_log (seq, at, actor, action, promotion_id, detail) \
-                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5 FROM audit_log",
+                "INSERT INTO audit_log (seq, at, actor, action, promotion_id, detail) VALUES ($1, $2, $3, $4, $5, $6)",
             )
+            .bind(seq)
             .bind(now)
             .bind(actor)
             .bind(action)
@@ -112,10 +113,12 @@ impl Writes {
             .await?;
         }
         for (op, body) in &self.github {
+            let seq = next_value(tx, "github_outbox.seq").await?;
             sqlx::query(
                 "INSERT INTO github_outbox (seq, promotion_id, op, body, attempts, not_before) \
-                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, 0, $4 FROM github_outbox",
+                 VALUES ($1, $2, $3, $4, 0, $5)",
             )
+            .bind(seq)
             .bind(id)
             .bind(op)
             .bind(body)
@@ -184,6 +187,17 @@ fn is_unique_violation(e: &StoreError) -> bool {
 }
 
 /// Runs `f` again when it lost a race for the next number.
+/// The next number of a counter in `sequences` (`table.column`), taken
+/// inside `tx`: the counter row stays locked until `tx` ends, so concurrent
+/// writers queue on it and never share a number.
+async fn next_value(tx: &mut sqlx::Transaction<'static, sqlx::Any>, name: &str) -> Result<i64> {
+    let row = sqlx::query("UPDATE sequences SET last_value = last_value + 1 WHERE name = $1 RETURNING last_value")
+        .bind(name)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get("last_value")?)
+}
+
 async fn retrying<T, F, Fut>(mut f: F) -> Result<T>
 where
     F: FnMut() -> Fut,
@@ -204,10 +218,12 @@ impl Store {
     pub async fn file_promotion(&self, p: &Promotion, writes: &Writes) -> Result<i64> {
         retrying(|| async {
             let mut tx = self.pool.begin().await?;
+            let id = next_value(&mut tx, "promotions.id").await?;
             let row = sqlx::query(
                 "INSERT INTO promotions (id, feature, from_tier, to_tier, rationale, rfc_url, state, filed_by, filed_at) \
-                 SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8 FROM promotions RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
+            .bind(id)
             .bind(&p.feature)
             .bind(i64::from(p.from_tier.0))
             .bind(i64::from(p.to_tier.0))
