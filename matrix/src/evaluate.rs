@@ -388,6 +388,7 @@ impl<'a> Cx<'a> {
                     window,
                     "missing-features",
                     *tier,
+                    "features",
                 )
             }
             Some(Check::ImplementedOnTierTargets { .. }) if let Some(why) = &f.evidence.no_test_data => {
@@ -400,6 +401,7 @@ impl<'a> Cx<'a> {
                     window,
                     "missing-targets",
                     *tier,
+                    "targets",
                 )
             }
             _ => Ok(("not a cross-feature check".into(), vec![])),
@@ -418,13 +420,15 @@ impl<'a> Cx<'a> {
     }
 
     /// For each (feature whose runs count, feature whose tests count, name):
-    /// the tests must exist and pass. Missing names are listed worst first.
+    /// the tests must exist and pass. Missing names are listed worst first;
+    /// `noun` names what the pairs are (`features`, `targets`) in the detail.
     fn implements<'s>(
         &self,
         pairs: impl Iterator<Item = (usize, usize, &'s str)>,
         window: &Window,
         reason: &'static str,
         tier: Tier,
+        noun: &str,
     ) -> Verdict {
         let since = Some(self.since(window));
         let mut missing: Vec<(usize, usize, &str)> = Vec::new();
@@ -439,7 +443,7 @@ impl<'a> Cx<'a> {
         }
         if missing.is_empty() {
             return Ok((
-                format!("all {checked} {tier} features pass within {}", window.text),
+                format!("all {checked} {tier} {noun} pass within {}", window.text),
                 runs.into_iter().collect(),
             ));
         }

@@ -81,6 +81,9 @@ fn tier_table(out: &mut String, policy: &Policy, eval: &Evaluation, def: &TierDe
         })
         .collect();
     table(out, &header, &body);
+    // A blank line ends the table: without it CommonMark reads the link
+    // definitions below as more table rows, and the links do not resolve.
+    out.push('\n');
     for (f, _) in &rows {
         if let Some(link) = &f.link {
             let _ = writeln!(out, "[{}]: {link}", label(f));

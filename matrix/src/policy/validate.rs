@@ -180,7 +180,7 @@ impl Cx {
             return true;
         }
         let msg = format!("unknown {what} `{id}`");
-        let help = format!("defined {what}s: {}", known.iter().cloned().collect::<Vec<_>>().join(", "));
+        let help = format!("defined {}: {}", plural(what), known.iter().cloned().collect::<Vec<_>>().join(", "));
         self.push(Diagnostic::new(pos, Code::DanglingReference, msg).with_help(help));
         false
     }
@@ -728,5 +728,22 @@ fn merge_selector(own: Option<&RawSelector>, defaults: Option<&RawSelector>) -> 
         fuzz: own.fuzz.or(d.fuzz),
         no_test_data: own.no_test_data.or(d.no_test_data),
         umbrella: own.umbrella.or(d.umbrella),
+    }
+}
+
+/// The plural of an item kind in a message: "categories", "features".
+fn plural(what: &str) -> String {
+    match what.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{what}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plurals_of_item_kinds() {
+        let got: Vec<String> = ["category", "feature", "requirement", "key", "tier"].map(super::plural).into();
+        assert_eq!(got, ["categories", "features", "requirements", "keys", "tiers"]);
     }
 }
