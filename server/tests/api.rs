@@ -25,6 +25,7 @@ on_both_backends!(
     a_runs_script_configurations_and_no_evidence_outcomes_are_shown,
     a_crash_that_does_not_replay_the_same_way_is_under_triage,
     reports_dated_where_no_run_can_be_are_refused,
+    concurrent_uploads_race_to_one_stored_run_each,
 );
 
 async fn ingest_all(app: &TestApp) -> usize {
@@ -546,4 +547,50 @@ async fn reports_dated_where_no_run_can_be_are_refused(db: Db) {
     let (status, body) =
         app.upload(&token, json(&dated("slightly-ahead", &ahead(jiff::SignedDuration::from_mins(5))))).await;
     assert_eq!(status, 201, "{body}");
+}
+
+/// The ingestion race: every fixture report at once, and one run id sent
+/// eight times at once beside them. Each distinct run is stored and
+/// evaluated once; of the eight copies one is created and seven are
+/// answered as duplicates of it; nothing answers 5xx, and once every answer
+/// is in no run is left `received`.
+async fn concurrent_uploads_race_to_one_stored_run_each(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    let reports = fresh_fixture();
+    let mut twin = reports[0].clone();
+    twin.run_id = "raced".into();
+    let bodies: Vec<String> = reports.iter().map(json).chain(std::iter::repeat_n(json(&twin), 8)).collect();
+    let uploads = bodies.into_iter().map(|body| {
+        let (client, url, token) = (app.client.clone(), format!("{}/api/v1/runs", app.base), token.clone());
+        tokio::spawn(async move {
+            let resp = client.post(url).bearer_auth(token).header("content-type", "application/json").body(body).send();
+            let resp = resp.await.expect("send");
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.expect("json");
+            (status, body)
+        })
+    });
+    let mut answers = Vec::new();
+    for task in uploads.collect::<Vec<_>>() {
+        answers.push(task.await.expect("task"));
+    }
+    let of_twin: Vec<u16> = answers.iter().filter(|(_, b)| b["run-id"] == "raced").map(|(s, _)| *s).collect();
+    let mut sorted = of_twin.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [200, 200, 200, 200, 200, 200, 200, 201], "one creation, seven duplicates: {answers:?}");
+    for (status, body) in &answers {
+        // A duplicate may be answered while its first copy is still being
+        // evaluated; a creation is answered once it is evaluated.
+        let state = body["state"].as_str().unwrap_or_default();
+        match status {
+            201 => assert_eq!(state, "evaluated", "{body}"),
+            200 => assert!(matches!(state, "received" | "evaluated"), "{body}"),
+            _ => panic!("{status} {body}"),
+        }
+    }
+    let runs = app.get_json("/api/v1/runs?limit=1000").await;
+    let runs = runs.as_array().expect("array");
+    assert_eq!(runs.len(), reports.len() + 1, "each distinct run stored once");
+    assert!(runs.iter().all(|r| r["state"] == "evaluated"), "none left received: {runs:?}");
 }
