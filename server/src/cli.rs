@@ -76,6 +76,13 @@ struct ServeArgs {
     /// a later report is refused (it would pin its target's latest run).
     #[arg(long, env = "TIERWATCH_MAX_CLOCK_SKEW_SECONDS", default_value_t = 600)]
     max_clock_skew_seconds: u32,
+    /// Most directive outcomes one report may carry; a larger report is
+    /// refused (a full run today is about 68,000).
+    #[arg(long, env = "TIERWATCH_MAX_REPORT_DIRECTIVES", default_value_t = 1_000_000)]
+    max_report_directives: usize,
+    /// Most script files, WASI tests and fuzz campaigns one report may carry.
+    #[arg(long, env = "TIERWATCH_MAX_REPORT_FILES", default_value_t = 20_000)]
+    max_report_files: usize,
     /// Seconds between re-evaluations as windows move with the clock.
     #[arg(long, env = "TIERWATCH_TICK_SECONDS", default_value_t = 60)]
     tick_seconds: u64,
@@ -319,6 +326,8 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         public_url: set(&args.public_url),
         github_sync: github.is_some(),
         max_clock_skew: jiff::SignedDuration::from_secs(i64::from(args.max_clock_skew_seconds)),
+        max_report_directives: args.max_report_directives,
+        max_report_files: args.max_report_files,
         ..Default::default()
     };
     let (state, listener) = crate::server::prepare(policy, &args.db.database_url, &args.bind, settings).await?;

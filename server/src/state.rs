@@ -34,6 +34,12 @@ pub struct Settings {
     /// How far a report's `finished-at` may lie after the server's clock
     /// (runners' clocks drift); a later one is refused.
     pub max_clock_skew: SignedDuration,
+    /// Most directive outcomes one report may carry (a full run today is
+    /// about 68,000).
+    pub max_report_directives: usize,
+    /// Most script files, WASI tests and fuzz campaigns one report may
+    /// carry (a full run today is about 500).
+    pub max_report_files: usize,
 }
 
 impl Default for Settings {
@@ -46,6 +52,8 @@ impl Default for Settings {
             public_url: None,
             github_sync: false,
             max_clock_skew: SignedDuration::from_mins(10),
+            max_report_directives: 1_000_000,
+            max_report_files: 20_000,
         }
     }
 }

@@ -6,9 +6,10 @@ mod common;
 
 use std::io::Write;
 
-use common::{Db, TestApp, fresh_fixture, json, spawn_app, spawn_with};
+use common::{Db, TestApp, fresh_fixture, json, spawn_app, spawn_app_with, spawn_with};
 use matrix::evidence::Outcome;
 use serde_json::Value;
+use tierwatch::state::Settings;
 
 on_both_backends!(
     ingesting_the_seed_world_publishes_the_seed_matrix,
@@ -26,6 +27,7 @@ on_both_backends!(
     a_crash_that_does_not_replay_the_same_way_is_under_triage,
     reports_dated_where_no_run_can_be_are_refused,
     concurrent_uploads_race_to_one_stored_run_each,
+    reports_over_the_size_limits_are_refused_naming_the_flag,
 );
 
 async fn ingest_all(app: &TestApp) -> usize {
@@ -593,4 +595,36 @@ async fn concurrent_uploads_race_to_one_stored_run_each(db: Db) {
     let runs = runs.as_array().expect("array");
     assert_eq!(runs.len(), reports.len() + 1, "each distinct run stored once");
     assert!(runs.iter().all(|r| r["state"] == "evaluated"), "none left received: {runs:?}");
+}
+
+async fn reports_over_the_size_limits_are_refused_naming_the_flag(db: Db) {
+    let settings = Settings { max_report_directives: 30, max_report_files: 10, ..Settings::default() };
+    let app = spawn_app_with(db, settings).await;
+    let token = app.token("runner", &["*"]).await;
+    let reports = fresh_fixture();
+    let directives = |r: &matrix::RunReport| r.spec.iter().map(|f| f.directives.len()).sum::<usize>();
+    let files = |r: &matrix::RunReport| r.spec.len() + r.wasi.len() + r.fuzz.len();
+    let many_files = reports.iter().find(|r| files(r) > 10).expect("a fixture report with over 10 files");
+    let (status, body) = app.upload(&token, json(many_files)).await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("at most 10") && message.contains("--max-report-files"), "{message}");
+    let mut few_files = many_files.clone();
+    few_files.run_id = "few-files".into();
+    few_files.wasi.clear();
+    few_files.fuzz.clear();
+    few_files.spec.truncate(10);
+    assert!(directives(&few_files) > 30, "the fixture's first scripts hold over 30 directives");
+    let (status, body) = app.upload(&token, json(&few_files)).await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("at most 30") && message.contains("--max-report-directives"), "{message}");
+    assert_eq!(run_count(&app).await, 0, "nothing stored");
+    // Within both limits it is taken.
+    let mut small = few_files.clone();
+    small.run_id = "small".into();
+    small.spec.truncate(1);
+    small.spec[0].directives.truncate(50);
+    let (status, body) = app.upload(&token, json(&small)).await;
+    assert!(matches!(status, 201), "{body}");
 }

@@ -89,6 +89,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
             report.target.triple
         )));
     }
+    within_bounds(&report, &state.settings)?;
     let received_at = Timestamp::now();
     timely(&report, received_at, &state.settings)?;
     let hash = auth::sha256_hex(original.as_bytes());
@@ -127,6 +128,35 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
         StatusCode::CREATED,
         Accepted { run_id, state: "evaluated".into(), state_reason: None, duplicate: false, changed },
     ))
+}
+
+/// Refuses a report larger than the server keeps: more files (scripts,
+/// WASI tests, fuzz campaigns) or directive outcomes than its limits, each
+/// named with the flag that raises it.
+fn within_bounds(report: &RunReport, settings: &Settings) -> Result<(), ApiError> {
+    let files = report.spec.len() + report.wasi.len() + report.fuzz.len();
+    if files > settings.max_report_files {
+        return Err(ApiError::Invalid {
+            message: format!(
+                "the report has {files} script files, WASI tests and fuzz campaigns; this server takes at most {} \
+                 (split the run into several reports, or raise --max-report-files on the server)",
+                settings.max_report_files
+            ),
+            field: Some("spec".into()),
+        });
+    }
+    let directives: usize = report.spec.iter().map(|f| f.directives.len()).sum();
+    if directives > settings.max_report_directives {
+        return Err(ApiError::Invalid {
+            message: format!(
+                "the report has {directives} directive outcomes; this server takes at most {} \
+                 (split the run into several reports, or raise --max-report-directives on the server)",
+                settings.max_report_directives
+            ),
+            field: Some("spec".into()),
+        });
+    }
+    Ok(())
 }
 
 /// Refuses a report dated where no honest run can be: finished after the
