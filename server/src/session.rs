@@ -75,7 +75,7 @@ pub async fn logout(state: &AppState, session: &Session) -> Result<String, ApiEr
 }
 
 fn cookie(state: &AppState, value: &str, max_age: i64) -> String {
-    let secure = if state.settings.cookie_secure { "; Secure" } else { "" };
+    let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
     format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 

@@ -23,7 +23,8 @@ pub struct Settings {
     /// How far back evidence is kept in the evaluation; at least twice the
     /// policy's longest evidence window whatever is set here.
     pub horizon: SignedDuration,
-    /// Whether session cookies are marked `Secure` (serve behind HTTPS).
+    /// Whether session cookies are marked `Secure` (serve behind HTTPS);
+    /// an https `public_url` implies it.
     pub cookie_secure: bool,
     /// How long a browser session lasts.
     pub session_lifetime: SignedDuration,
@@ -55,6 +56,15 @@ impl Default for Settings {
             max_report_directives: 1_000_000,
             max_report_files: 20_000,
         }
+    }
+}
+
+impl Settings {
+    /// Whether session cookies carry `Secure`: when asked for, and whenever
+    /// the public URL is https (a browser would otherwise send the session
+    /// over plain http too).
+    pub fn secure_cookies(&self) -> bool {
+        self.cookie_secure || self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
     }
 }
 

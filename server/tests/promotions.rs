@@ -6,7 +6,7 @@
 #[macro_use]
 mod common;
 
-use common::{Db, TestApp, aarch64_fuzz_run, fresh_fixture, json, spawn_app};
+use common::{Db, TestApp, aarch64_fuzz_run, fresh_fixture, json, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -18,6 +18,7 @@ on_both_backends!(
     a_feature_climbs_two_tiers_in_two_promotions_and_the_file_wins_when_it_changes,
     a_nul_or_control_character_in_any_text_field_is_refused_and_nothing_is_stored,
     four_hundred_concurrent_sign_ins_each_get_their_audit_entry,
+    pages_carry_security_headers_and_https_sessions_are_secure,
 );
 
 const AARCH64: &str = "aarch64-unknown-linux-gnu";
@@ -551,4 +552,31 @@ async fn four_hundred_concurrent_sign_ins_each_get_their_audit_entry(db: Db) {
     let seqs: std::collections::BTreeSet<i64> =
         entries.iter().filter(|e| e["action"] == "signed-in").filter_map(|e| e["seq"].as_i64()).collect();
     assert_eq!(seqs.len(), 400, "one audit entry each, numbered apart: {audit}");
+}
+
+/// Every answer says it may not be framed, sniffed or leak its URL; with an
+/// https public URL the session cookie is `Secure` without being asked.
+async fn pages_carry_security_headers_and_https_sessions_are_secure(db: Db) {
+    let settings = tierwatch::state::Settings {
+        public_url: Some("https://tiers.example".into()),
+        ..tierwatch::state::Settings::default()
+    };
+    assert!(!settings.cookie_secure, "not asked for");
+    let app = spawn_app_with(db, settings).await;
+    for path in ["/", "/promotions", "/login", "/api/v1/matrix", "/no-such-page"] {
+        let resp = app.client.get(format!("{}{path}", app.base)).send().await.expect("get");
+        let h = resp.headers();
+        let got = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert_eq!(got("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(got("referrer-policy"), "same-origin", "{path}");
+        assert_eq!(got("x-frame-options"), "DENY", "{path}");
+        assert_eq!(got("content-security-policy"), "frame-ancestors 'none'", "{path}");
+    }
+    let alice = app.maintainer("alice", None).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let r = client.post(format!("{}/login", app.base)).form(&[("token", alice.as_str()), ("next", "/")]).send();
+    let r = r.await.expect("login");
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
 }

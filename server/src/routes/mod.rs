@@ -1,8 +1,10 @@
 //! Every route of the server, merged in one place.
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Html;
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
@@ -33,9 +35,20 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::router())
         .merge(dashboard::router())
         .merge(promotions::router())
+        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security_header(header::REFERRER_POLICY, "same-origin"))
+        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(security_header(header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A header every answer carries unless its handler set it: pages are not
+/// to be framed by other sites, sniffed into another type, or leak their
+/// URL to other origins.
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
 /// Renders a page's template.
