@@ -35,6 +35,9 @@ pub enum Code {
     NoMatch,
     /// A test claimed by two features of one category over the same runs.
     Overlap,
+    /// Something defined that nothing uses (a footnote no row or prose
+    /// points at).
+    Unused,
 }
 
 impl Code {
@@ -54,6 +57,7 @@ impl Code {
             Code::Inconsistent => "inconsistent",
             Code::NoMatch => "no-match",
             Code::Overlap => "overlap",
+            Code::Unused => "unused",
         }
     }
 }

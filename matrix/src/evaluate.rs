@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::evidence::{Evidence, RunReport};
 use crate::index::Index;
-use crate::policy::{Check, Feature, FuzzScope, Policy, Requirement, Suite, Tier, Window};
+use crate::policy::{Check, Feature, FuzzScope, Hours, Policy, Requirement, Suite, Tier, Window};
 
 /// A feature's standing against its declared tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -365,8 +365,10 @@ impl<'a> Cx<'a> {
             Check::TestsPass { suites, window, min_tests, min_targets } => {
                 self.tests_pass(f, suites, window, *min_tests, *min_targets)
             }
-            Check::Fuzzed { window, scope } => self.fuzzed(f, window, *scope, false),
-            Check::DifferentialFuzzed { window } => self.fuzzed(f, window, FuzzScope::Feature, true),
+            Check::Fuzzed { window, scope, min_hours } => self.fuzzed(f, window, *scope, false, *min_hours),
+            Check::DifferentialFuzzed { window, min_hours } => {
+                self.fuzzed(f, window, FuzzScope::Feature, true, *min_hours)
+            }
             Check::ProposalPhase { min_phase } => proposal_phase(f, *min_phase),
             Check::Attested { kind, max_age } => self.attested(f, kind, max_age.as_ref()),
             Check::ImplementsTierFeatures { .. } | Check::ImplementedOnTierTargets { .. } => return None,
@@ -530,7 +532,14 @@ impl<'a> Cx<'a> {
         Ok((format!("{total} tests pass on {targets} target(s) within {}{aside}", window.text), recent.run_ids()))
     }
 
-    fn fuzzed(&self, f: &Feature, window: &Window, scope: FuzzScope, differential: bool) -> Verdict {
+    fn fuzzed(
+        &self,
+        f: &Feature,
+        window: &Window,
+        scope: FuzzScope,
+        differential: bool,
+        min_hours: Option<Hours>,
+    ) -> Verdict {
         if scope == FuzzScope::Architecture && f.arch.is_none() {
             return Err(fail("no-architecture", "the feature has no architecture of its own to fuzz"));
         }
@@ -576,10 +585,25 @@ impl<'a> Cx<'a> {
             let detail = format!("{} open crash signature(s), each replaying deterministically{triage}", open.len());
             return Err(Failure { reason: "open-crash", detail, items: open.into_iter().collect() });
         }
-        let iterations: u64 = recent.iter().map(|(_, c)| c.iterations).sum();
+        let iterations: u64 = recent.iter().fold(0u64, |n, (_, c)| n.saturating_add(c.iterations));
         let runs: BTreeSet<String> = recent.iter().map(|(r, _)| r.run_id.clone()).collect();
+        let hours = campaign_hours(recent.iter().map(|(r, c)| (*r, *c)));
+        if let Some(min) = min_hours
+            && hours < min.0
+        {
+            let what = if differential { "differential fuzzing" } else { "fuzzing" };
+            let detail = format!(
+                "{} of {what} within {} in {} campaign(s); the policy asks for at least {}",
+                format_hours(hours),
+                window.text,
+                recent.len(),
+                format_hours(min.0)
+            );
+            return Err(Failure { reason: "too-few-hours", detail, items: vec![] });
+        }
+        let spent = if min_hours.is_some() { format!(", {}", format_hours(hours)) } else { String::new() };
         Ok((
-            format!("{} campaign(s), {iterations} iterations within {}{triage}", recent.len(), window.text),
+            format!("{} campaign(s), {iterations} iterations{spent} within {}{triage}", recent.len(), window.text),
             runs.into_iter().collect(),
         ))
     }
@@ -711,4 +735,23 @@ fn proposal_phase(f: &Feature, min_phase: u8) -> Verdict {
         Some(p) => Err(fail("unstable", format!("phase {p}; the policy asks for phase {min_phase} or later"))),
         None => Err(fail("unknown-phase", "the policy records no phase")),
     }
+}
+
+/// Hours of fuzzing the campaigns spent, each counted at most for the wall
+/// time of the run that reports it: a runner cannot claim more campaign time
+/// than its own run took.
+fn campaign_hours<'r>(campaigns: impl Iterator<Item = (&'r RunReport, &'r crate::evidence::FuzzCampaign)>) -> f64 {
+    campaigns
+        .map(|(r, c)| {
+            let wall = r.finished_at.duration_since(r.started_at).as_secs_f64().max(0.0);
+            let own = if c.duration_secs.is_finite() { c.duration_secs.max(0.0) } else { 0.0 };
+            own.min(wall) / 3600.0
+        })
+        .sum()
+}
+
+/// `1.5 h`, `0.25 h`, `12 h`: hours as a person reads them.
+fn format_hours(h: f64) -> String {
+    let rounded = (h * 100.0).round() / 100.0;
+    format!("{rounded} h")
 }

@@ -285,3 +285,27 @@ fn a_known_failure_counts_against_its_feature_only() {
     let eval = matrix::evaluate(&other, &evidence, common::seed_now());
     assert_eq!(eval.feature("x86_64-unknown-linux-gnu").expect("feature").status, Status::Violating);
 }
+
+#[test]
+fn continuous_fuzzing_counts_hours_not_just_campaigns() {
+    // The seed world fuzzes x86_64 for a day (two 24-hour campaigns side
+    // by side): enough for the policy's 24 hours within 30 days.
+    let policy = common::policy();
+    let eval = matrix::evaluate(&policy, &common::seed_world(), common::seed_now());
+    let linux = eval.feature("x86_64-unknown-linux-gnu").expect("feature");
+    let o = linux.outcomes.iter().find(|o| o.requirement == "t1-fuzz-target").expect("outcome");
+    assert!(o.met && o.detail.contains(", 48 h within 30d"), "{}", o.detail);
+
+    // The same campaigns in a run that took one hour count one hour each:
+    // a runner cannot claim more fuzzing than its run lasted.
+    let mut evidence = common::seed_world();
+    let fuzz = run_mut(&mut evidence, "seed-x86_64-unknown-linux-gnu-fuzz");
+    fuzz.started_at = fuzz.finished_at - SignedDuration::from_hours(1);
+    let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
+    let linux = eval.feature("x86_64-unknown-linux-gnu").expect("feature");
+    let o = linux.outcomes.iter().find(|o| o.requirement == "t1-fuzz-target").expect("outcome");
+    assert_eq!(o.reason, Some("too-few-hours"));
+    assert_eq!(o.detail, "2 h of fuzzing within 30d in 2 campaign(s); the policy asks for at least 24 h");
+    assert_eq!((linux.earned, linux.status), (Some(Tier(2)), Status::Violating));
+    assert_eq!(texts(&linux.failing_declared), ["Continuous fuzzing"]);
+}

@@ -118,3 +118,53 @@ fn a_known_failure_needs_a_real_feature_and_an_upstream_link() {
     );
     assert!(out.contains(&format!("p.yaml:{link}:11: error[invalid-value]: link `see the issue`")), "{out}");
 }
+
+#[test]
+fn a_footnote_nothing_references_is_named_where_it_is_defined() {
+    let text = common::policy_text().replacen("footnote: \"2\", ", "", 1);
+    let line = text.lines().position(|l| l == "  - id: \"2\"").expect("footnote 2") + 1;
+    let out = problems(&text);
+    assert!(out.contains(&format!("p.yaml:{line}:9: error[unused]: footnote `2` is referenced by nothing")), "{out}");
+    // A `[^2]` in any rendered Markdown is a reference too.
+    let text = text.replacen("status-intro: \"", "status-intro: \"See [^2]. ", 1);
+    assert!(matrix::validate("p.yaml", &text).is_ok(), "a [^2] in the prose references footnote 2");
+}
+
+#[test]
+fn two_categories_with_one_label_are_refused() {
+    let text = skeleton().replacen("    label: Proposal\n", "    label: Target\n", 1);
+    let line =
+        text.lines().position(|l| l == "    label: Target").map(|_| 0).and_then(|_| {
+            text.lines().enumerate().filter(|(_, l)| *l == "    label: Target").nth(1).map(|(i, _)| i + 1)
+        });
+    let out = problems(&text);
+    assert!(
+        out.contains(&format!(
+            "p.yaml:{}:12: error[duplicate-id]: categories `target` and `proposal` share the label `Target`",
+            line.expect("second label")
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn fuzz_hours_must_be_positive_and_fit_the_window() {
+    let text =
+        common::policy_text().replacen("scope: architecture, min-hours: 24", "scope: architecture, min-hours: 721", 1);
+    let out = problems(&text);
+    assert!(out.contains("error[inconsistent]: `min-hours` is 721, more than the 30d window holds"), "{out}");
+    let text =
+        common::policy_text().replacen("scope: architecture, min-hours: 24", "scope: architecture, min-hours: -1", 1);
+    let out = problems(&text);
+    assert!(out.contains("error[invalid-value]: `min-hours` is -1; write a positive number of hours"), "{out}");
+    let text = common::policy_text().replacen(
+        "kind: differential-fuzzed, window: 30d",
+        "kind: differential-fuzzed, window: 30d, min-hour: 2",
+        1,
+    );
+    let out = problems(&text);
+    assert!(
+        out.contains("error[check-parameter]: `min-hour` is not a parameter of check kind `differential-fuzzed`"),
+        "{out}"
+    );
+}

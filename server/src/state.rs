@@ -315,7 +315,7 @@ fn horizon_for(policy: &Policy) -> SignedDuration {
         .filter_map(|r| match r.check.as_ref()? {
             Check::TestsPass { window, .. }
             | Check::Fuzzed { window, .. }
-            | Check::DifferentialFuzzed { window }
+            | Check::DifferentialFuzzed { window, .. }
             | Check::ImplementsTierFeatures { window, .. }
             | Check::ImplementedOnTierTargets { window, .. } => Some(window.duration),
             _ => None,

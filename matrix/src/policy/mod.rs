@@ -234,11 +234,16 @@ pub enum Check {
         /// Whether campaigns are matched by the feature's selector or by
         /// the target architecture.
         scope: FuzzScope,
+        /// The fewest campaign hours within `window`; `None` asks only
+        /// that a campaign exists.
+        min_hours: Option<Hours>,
     },
     /// A differential oracle exercised the feature within `window`.
     DifferentialFuzzed {
         /// How recent the campaigns must be.
         window: Window,
+        /// The fewest campaign hours within `window`.
+        min_hours: Option<Hours>,
     },
     /// The feature passes the tests of every feature of `category` that
     /// earns `tier` or better (e.g. a target implements every tier-1
@@ -290,6 +295,19 @@ pub enum FuzzScope {
     Feature,
     /// By the feature's `arch` against the run's target triple.
     Architecture,
+}
+
+/// A number of hours a requirement asks for (`min-hours: 24`), positive
+/// and finite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hours(pub f64);
+
+impl Hours {
+    /// The hours, when `value` is a positive finite number of at most a
+    /// century's hours.
+    pub fn new(value: f64) -> Option<Hours> {
+        (value.is_finite() && value > 0.0 && value <= 100.0 * 366.0 * 24.0).then_some(Hours(value))
+    }
 }
 
 /// A span of time such as `30d`, kept with the text it was written as.

@@ -69,6 +69,7 @@ pub struct RawCheck {
     pub min_tests: Option<u32>,
     pub min_targets: Option<u32>,
     pub scope: Option<String>,
+    pub min_hours: Option<f64>,
     pub attestation: Option<String>,
     pub max_age: Option<String>,
     pub min_phase: Option<u8>,

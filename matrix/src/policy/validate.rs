@@ -33,8 +33,8 @@ const SCHEMA_VERSION: u32 = 1;
 /// which of those are required.
 const CHECK_KINDS: &[(&str, &[&str], &[&str])] = &[
     ("tests-pass", &["suites", "window", "min-tests", "min-targets"], &["window"]),
-    ("fuzzed", &["window", "scope"], &["window"]),
-    ("differential-fuzzed", &["window"], &["window"]),
+    ("fuzzed", &["window", "scope", "min-hours"], &["window"]),
+    ("differential-fuzzed", &["window", "min-hours"], &["window"]),
     ("implements-tier-features", &["tier", "category", "window"], &["tier", "category", "window"]),
     ("implemented-on-tier-targets", &["tier", "category", "window"], &["tier", "category", "window"]),
     ("proposal-phase", &["min-phase"], &["min-phase"]),
@@ -53,6 +53,7 @@ pub(crate) const REASONS: &[&str] = &[
     "not-fuzzed",
     "no-architecture",
     "open-crash",
+    "too-few-hours",
     "missing-features",
     "missing-targets",
     "unstable",
@@ -288,6 +289,8 @@ impl Cx {
             })
             .collect();
         let core_exclude = self.patterns(pos_of(root, "core-spec-exclude"), &core_exclude);
+        self.unreferenced_footnotes(root, &footnotes, &features);
+        self.duplicate_labels(&categories);
         let promotions = match root.get("promotions") {
             Some(node) => self.one::<RawPromotions>(node).and_then(|p| self.promotions(node, &p, ntiers)),
             None => None,
@@ -317,6 +320,48 @@ impl Cx {
             promotions,
             known_failures,
         })
+    }
+
+    /// Every footnote is pointed at: by a row's `footnote`, or as `[^id]` in
+    /// any Markdown the document renders. A footnote nothing points at would
+    /// render as a dangling note (or not at all).
+    fn unreferenced_footnotes(&mut self, root: &Node, footnotes: &[(&Node, RawFootnote)], features: &[Feature]) {
+        let mut prose = String::new();
+        collect_scalars(root, &mut prose);
+        for (node, f) in footnotes {
+            let in_rows = features.iter().any(|x| x.footnote.as_deref() == Some(f.id.as_str()));
+            let in_text = prose.contains(&format!("[^{}]", f.id));
+            if !in_rows && !in_text {
+                let d = Diagnostic::new(
+                    pos_of(node, "id"),
+                    Code::Unused,
+                    format!("footnote `{}` is referenced by nothing", f.id),
+                )
+                .with_help(format!(
+                    "point a row at it with `footnote: \"{}\"`, write `[^{}]` in the text it annotates, or delete it",
+                    f.id, f.id
+                ));
+                self.push(d);
+            }
+        }
+    }
+
+    /// Two categories with one label would render as one Category column
+    /// value for two different kinds of row.
+    fn duplicate_labels(&mut self, categories: &[(&Node, RawCategory)]) {
+        let mut seen: BTreeMap<&str, (Pos, &str)> = BTreeMap::new();
+        for (node, c) in categories {
+            let pos = pos_of(node, "label");
+            if let Some((first, other)) = seen.get(c.label.as_str()) {
+                let msg = format!(
+                    "categories `{other}` and `{}` share the label `{}` (first at line {})",
+                    c.id, c.label, first.line
+                );
+                self.push(Diagnostic::new(pos, Code::DuplicateId, msg).with_help("give each category its own label"));
+            } else {
+                seen.insert(&c.label, (pos, &c.id));
+            }
+        }
     }
 
     /// Each entry's feature exists, its test pattern compiles, and it links
@@ -539,6 +584,30 @@ impl Cx {
                 None
             }
         };
+        let min_hours = match c.min_hours {
+            None => None,
+            Some(h) => match (Hours::new(h), &window) {
+                (Some(hours), Some(w)) if hours.0 <= w.duration.as_hours() as f64 => Some(hours),
+                (Some(_), Some(w)) => {
+                    let msg = format!("`min-hours` is {h}, more than the {} window holds", w.text);
+                    let d = Diagnostic::new(pos_of(node, "min-hours"), Code::Inconsistent, msg)
+                        .with_help("ask for fewer hours, or widen the window");
+                    self.push(d);
+                    ok = false;
+                    None
+                }
+                (Some(hours), None) => Some(hours),
+                (None, _) => {
+                    self.error(
+                        pos_of(node, "min-hours"),
+                        Code::InvalidValue,
+                        format!("`min-hours` is {h}; write a positive number of hours, e.g. `24` or `0.5`"),
+                    );
+                    ok = false;
+                    None
+                }
+            },
+        };
         if !ok {
             return None;
         }
@@ -549,8 +618,8 @@ impl Cx {
                 min_tests: c.min_tests.unwrap_or(1),
                 min_targets: c.min_targets.unwrap_or(1),
             },
-            "fuzzed" => Check::Fuzzed { window: window?, scope: scope? },
-            "differential-fuzzed" => Check::DifferentialFuzzed { window: window? },
+            "fuzzed" => Check::Fuzzed { window: window?, scope: scope?, min_hours },
+            "differential-fuzzed" => Check::DifferentialFuzzed { window: window?, min_hours },
             "implements-tier-features" => {
                 Check::ImplementsTierFeatures { tier: tier?, category: c.category.clone()?, window: window? }
             }
@@ -714,6 +783,19 @@ struct Refs<'a> {
     footnotes: &'a BTreeSet<String>,
     requirements: &'a BTreeSet<String>,
     ntiers: u8,
+}
+
+/// Every scalar of the document, concatenated: where `[^id]` footnote
+/// references are looked for.
+fn collect_scalars(node: &Node, out: &mut String) {
+    match &node.kind {
+        yaml::NodeKind::Scalar { value, .. } => {
+            out.push_str(value);
+            out.push('\n');
+        }
+        yaml::NodeKind::Seq(items) => items.iter().for_each(|n| collect_scalars(n, out)),
+        yaml::NodeKind::Map(entries) => entries.iter().for_each(|(_, n)| collect_scalars(n, out)),
+    }
 }
 
 /// A feature's own selector fields win over its category's defaults.
