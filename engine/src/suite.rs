@@ -99,6 +99,7 @@ pub fn report(p: &Provenance, profile: &Profile, started_at: Timestamp, spec: Ve
         },
         started_at,
         finished_at: Timestamp::now().max(started_at),
+        dimensions: Default::default(),
         build_only: false,
         spec,
         wasi: vec![],

@@ -62,7 +62,12 @@ pub fn check(policy: &Policy, tests: &TestNames) -> Vec<Diagnostic> {
 /// Whether two features' evidence can come from the same runs.
 fn same_runs(a: &Feature, b: &Feature) -> bool {
     let meet = |x: &[String], y: &[String]| x.is_empty() || y.is_empty() || x.iter().any(|v| y.contains(v));
-    meet(&a.evidence.targets, &b.evidence.targets) && meet(&a.evidence.compilers, &b.evidence.compilers)
+    meet(&a.evidence.targets, &b.evidence.targets)
+        && meet(&a.evidence.compilers, &b.evidence.compilers)
+        && a.evidence
+            .dimensions
+            .iter()
+            .all(|(k, va)| b.evidence.dimensions.get(k).is_none_or(|vb| va.iter().any(|v| vb.contains(v))))
 }
 
 fn overlaps(policy: &Policy, tests: &TestNames) -> Vec<Diagnostic> {

@@ -189,6 +189,10 @@ pub struct TargetResult {
     pub target: String,
     /// Compiler backend.
     pub compiler: String,
+    /// The run's dimensions away from their policy default, `name=value`
+    /// comma-separated; absent for an ordinary run.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub dimensions: String,
     /// Whether the run was emulated.
     pub emulated: bool,
     /// The run these counts come from (the latest with selected tests).
@@ -201,6 +205,18 @@ pub struct TargetResult {
     pub failed: usize,
     /// Skipped ones.
     pub skipped: usize,
+}
+
+impl TargetResult {
+    /// `target/compiler`, with the dimensions in brackets when the run has
+    /// any away from their default: how pages name where a result is from.
+    pub fn place(&self) -> String {
+        if self.dimensions.is_empty() {
+            format!("{}/{}", self.target, self.compiler)
+        } else {
+            format!("{}/{} [{}]", self.target, self.compiler, self.dimensions)
+        }
+    }
 }
 
 /// Per-feature views of the evidence (pass counts per run and per target,
@@ -240,6 +256,10 @@ impl<'a> Views<'a> {
                 (size > 0).then(|| TargetResult {
                     target: run.report.target.triple.clone(),
                     compiler: run.report.engine.compiler.clone(),
+                    dimensions: run
+                        .variant
+                        .and_then(|v| self.cx.index.variant_labels.get(v as usize).cloned())
+                        .unwrap_or_default(),
                     emulated: run.report.target.emulated,
                     run_id: run.report.run_id.clone(),
                     at: run.report.finished_at,
@@ -272,11 +292,12 @@ impl<'a> Views<'a> {
     }
 }
 
-/// The latest result of each (target, compiler) pair in an oldest-first series.
+/// The latest result of each (target, compiler, dimensions) in an
+/// oldest-first series.
 pub fn latest_per_target(series: Vec<TargetResult>) -> Vec<TargetResult> {
-    let mut latest: BTreeMap<(String, String), TargetResult> = BTreeMap::new();
+    let mut latest: BTreeMap<(String, String, String), TargetResult> = BTreeMap::new();
     for r in series {
-        latest.insert((r.target.clone(), r.compiler.clone()), r);
+        latest.insert((r.target.clone(), r.compiler.clone(), r.dimensions.clone()), r);
     }
     latest.into_values().collect()
 }
@@ -545,8 +566,10 @@ impl<'a> Cx<'a> {
         }
         let counts = |r: &RunReport, c: &crate::evidence::FuzzCampaign| {
             let run_ok = match (scope, &f.arch) {
-                (FuzzScope::Architecture, Some(arch)) => r.target.arch() == arch,
-                _ => f.evidence.selects_run(&r.target.triple, &r.engine.compiler),
+                (FuzzScope::Architecture, Some(arch)) => {
+                    r.target.arch() == arch && self.policy.run_dimensions(r).is_ok()
+                }
+                _ => f.evidence.selects_report(self.policy, r),
             };
             let exercised = scope == FuzzScope::Architecture
                 || f.evidence.fuzz.is_empty()

@@ -13,13 +13,18 @@ use serde::{Deserialize, Serialize};
 
 /// The `format` value of every run report.
 pub const FORMAT: &str = "tierwatch-run-report";
-/// The wire-format version this crate writes. Version 2 added the outcomes
-/// `unsupported`, `harness-error` and `timeout` and each script's `config`;
-/// version 1 reports are still read (their `skip` stays `skip`).
-pub const VERSION: u32 = 2;
+/// The wire-format version this crate writes. Version 3 added the run's
+/// `dimensions`; version 2 the outcomes `unsupported`, `harness-error` and
+/// `timeout` and each script's `config`. Versions 1 and 2 are still read
+/// (version 1's `skip` stays `skip`; both have every dimension at its
+/// policy default).
+pub const VERSION: u32 = 3;
 
 /// Every version this crate reads.
-pub const READS: [u32; 2] = [1, 2];
+pub const READS: [u32; 3] = [1, 2, 3];
+
+/// The most dimensions a report may name.
+pub const MAX_DIMENSIONS: usize = 16;
 
 /// One runner's report of one run on one target with one compiler.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -28,8 +33,8 @@ pub struct RunReport {
     /// Always `tierwatch-run-report`.
     #[schemars(extend("const" = "tierwatch-run-report"))]
     pub format: String,
-    /// The wire-format version: 2 (1 is still read).
-    #[schemars(extend("enum" = [1, 2]))]
+    /// The wire-format version: 3 (1 and 2 are still read).
+    #[schemars(extend("enum" = [1, 2, 3]))]
     pub version: u32,
     /// Unique id of the run, chosen by the runner; the idempotency key for uploads.
     #[schemars(regex(pattern = r"^[A-Za-z0-9._:-]{1,128}$"))]
@@ -46,6 +51,12 @@ pub struct RunReport {
     /// When the run finished (RFC 3339), not before it started.
     #[schemars(with = "String", extend("format" = "date-time"))]
     pub finished_at: Timestamp,
+    /// The run's values of the policy's run dimensions beyond target and
+    /// compiler (e.g. `build: no_std`); a dimension left out has its policy
+    /// default. Names and values are 1 to 64 characters of a-z 0-9 _ -.
+    /// Version 3 and later.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub dimensions: std::collections::BTreeMap<String, String>,
     /// True when the engine could be built for the target but tests could not
     /// be executed there (e.g. a compile-only target).
     #[serde(default)]
@@ -372,8 +383,28 @@ impl RunReport {
         if !READS.contains(&self.version) {
             return invalid(
                 "version",
-                format!("this tierwatch reads versions 1 and {VERSION}, found {}", self.version),
+                format!("this tierwatch reads versions 1, 2 and {VERSION}, found {}", self.version),
             );
+        }
+        if self.version < 3 && !self.dimensions.is_empty() {
+            return invalid("version", format!("`dimensions` needs version {VERSION}; send version {VERSION}"));
+        }
+        if self.dimensions.len() > MAX_DIMENSIONS {
+            return invalid(
+                "dimensions",
+                format!("names {} dimensions; at most {MAX_DIMENSIONS}", self.dimensions.len()),
+            );
+        }
+        for (name, value) in &self.dimensions {
+            if !is_dimension_word(name) {
+                return invalid("dimensions", format!("name `{}`: {DIMENSION_WORD}", name.escape_debug()));
+            }
+            if !is_dimension_word(value) {
+                return invalid(
+                    &format!("dimensions.{name}"),
+                    format!("value `{}`: {DIMENSION_WORD}", value.escape_debug()),
+                );
+            }
         }
         if self.version == 1 {
             let new = |o: Outcome| !matches!(o, Outcome::Pass | Outcome::Fail | Outcome::Skip);
@@ -437,6 +468,16 @@ impl RunReport {
         }
         Ok(())
     }
+}
+
+/// What a dimension name or value may be.
+const DIMENSION_WORD: &str = "write 1 to 64 characters of a-z 0-9 _ -";
+
+/// Whether `s` is a valid dimension name or value: 1 to 64 characters of
+/// `a-z 0-9 _ -`.
+pub fn is_dimension_word(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// The longest runner, target or engine name or version a report may carry.

@@ -29,6 +29,9 @@ pub(crate) struct RunIx<'a> {
     pub report: &'a RunReport,
     pub target: u32,
     pub compiler: u32,
+    /// Interned dimension values; `None` when the policy does not allow
+    /// the run's dimensions (no selector picks it).
+    pub variant: Option<u32>,
     spec: Vec<TestIx>,
     wasi: Vec<TestIx>,
     /// Feature index → indices into `spec`.
@@ -57,6 +60,11 @@ pub(crate) struct Index<'a> {
     pub targets: Vec<&'a str>,
     /// Interned compilers.
     pub compilers: Vec<&'a str>,
+    /// Interned dimension values (every declared dimension, in order).
+    pub variants: Vec<Vec<(String, String)>>,
+    /// Per variant: `name=value` of the dimensions away from their
+    /// default, as places in details show it ("" for an ordinary run).
+    pub variant_labels: Vec<String>,
 }
 
 fn intern<'a>(table: &mut Vec<&'a str>, lookup: &mut HashMap<&'a str, u32>, s: &'a str) -> u32 {
@@ -122,6 +130,7 @@ impl<'a> Index<'a> {
         let mut members = Members { policy, keys: Vec::new(), ids: HashMap::new(), spec: Vec::new(), wasi: Vec::new() };
         let (mut targets, mut compilers) = (Vec::new(), Vec::new());
         let (mut target_ids, mut compiler_ids) = (HashMap::new(), HashMap::new());
+        let (mut variants, mut variant_labels): (Vec<Vec<(String, String)>>, Vec<String>) = (Vec::new(), Vec::new());
         // Runs of one suite list the same files in the same order: remember
         // the key at each position and skip the hash lookup when it repeats.
         let mut by_position: Vec<(&str, &str, u32)> = Vec::new();
@@ -132,6 +141,16 @@ impl<'a> Index<'a> {
                     report,
                     target: intern(&mut targets, &mut target_ids, &report.target.triple),
                     compiler: intern(&mut compilers, &mut compiler_ids, &report.engine.compiler),
+                    variant: policy.run_dimensions(report).ok().map(|values| {
+                        match variants.iter().position(|v| *v == values) {
+                            Some(i) => i as u32,
+                            None => {
+                                variant_labels.push(policy.variant(report));
+                                variants.push(values);
+                                (variants.len() - 1) as u32
+                            }
+                        }
+                    }),
                     spec: Vec::with_capacity(report.spec.len()),
                     wasi: Vec::with_capacity(report.wasi.len()),
                     spec_of: vec![Vec::new(); n],
@@ -178,7 +197,7 @@ impl<'a> Index<'a> {
                 run
             })
             .collect();
-        Index { runs, keys: members.keys, targets, compilers }
+        Index { runs, keys: members.keys, targets, compilers, variants, variant_labels }
     }
 
     /// Runs the selector picks that finished at or after `since`.
@@ -192,7 +211,12 @@ impl<'a> Index<'a> {
             self.targets.iter().map(|t| sel.targets.is_empty() || sel.targets.iter().any(|x| x == t)).collect();
         let compiler_ok: Vec<bool> =
             self.compilers.iter().map(|c| sel.compilers.is_empty() || sel.compilers.iter().any(|x| x == c)).collect();
-        self.runs[start..].iter().filter(move |r| target_ok[r.target as usize] && compiler_ok[r.compiler as usize])
+        let variant_ok: Vec<bool> = self.variants.iter().map(|v| sel.selects_dimensions(v)).collect();
+        self.runs[start..].iter().filter(move |r| {
+            target_ok[r.target as usize]
+                && compiler_ok[r.compiler as usize]
+                && r.variant.is_some_and(|v| variant_ok[v as usize])
+        })
     }
 
     /// Tallies feature `tests_of`'s tests in the runs `runs` picks.
@@ -208,18 +232,21 @@ impl<'a> Index<'a> {
             // A test whose every directive was skipped says nothing.
             for test in run.tests_of(tests_of, suites).filter(|t| t.skipped < t.size) {
                 // Runs are visited oldest first: a later one replaces.
-                t.tests.insert((run.target, run.compiler, test.key), (run, *test));
+                let variant = run.variant.unwrap_or(u32::MAX);
+                t.tests.insert((run.target, run.compiler, variant, test.key), (run, *test));
             }
         }
         t
     }
 }
 
-/// Latest results per (target, compiler, test) within a selection.
+/// Latest results per (target, compiler, dimensions, test) within a
+/// selection: a `no_std` run does not replace an ordinary one.
 pub(crate) struct Tally<'s, 'a> {
     index: &'s Index<'a>,
-    /// (target, compiler, test) → the latest run with it, and its result.
-    tests: HashMap<(u32, u32, u32), (&'s RunIx<'a>, TestIx)>,
+    /// (target, compiler, variant, test) → the latest run with it, and its
+    /// result.
+    tests: HashMap<(u32, u32, u32, u32), (&'s RunIx<'a>, TestIx)>,
 }
 
 impl Tally<'_, '_> {
@@ -239,9 +266,14 @@ impl Tally<'_, '_> {
             .tests
             .iter()
             .filter(|(_, (_, t))| t.failures > 0)
-            .map(|(&(target, compiler, key), (_, t))| {
+            .map(|(&(target, compiler, variant, key), (_, t))| {
                 let test = ix.keys[key as usize].as_str();
-                let place = format!("{test} on {}/{}", ix.targets[target as usize], ix.compilers[compiler as usize]);
+                let dims = match ix.variant_labels.get(variant as usize) {
+                    Some(label) if !label.is_empty() => format!(" [{label}]"),
+                    _ => String::new(),
+                };
+                let place =
+                    format!("{test} on {}/{}{dims}", ix.targets[target as usize], ix.compilers[compiler as usize]);
                 (test, place, t.failures as usize)
             })
             .collect();
@@ -257,7 +289,7 @@ impl Tally<'_, '_> {
     /// program counts once.
     pub fn distinct_tests(&self) -> usize {
         let mut sizes: BTreeMap<u32, u32> = BTreeMap::new();
-        for (&(_, _, key), (_, t)) in &self.tests {
+        for (&(_, _, _, key), (_, t)) in &self.tests {
             let e = sizes.entry(key).or_default();
             *e = (*e).max(t.size - t.skipped);
         }

@@ -309,3 +309,69 @@ fn continuous_fuzzing_counts_hours_not_just_campaigns() {
     assert_eq!((linux.earned, linux.status), (Some(Tier(2)), Status::Violating));
     assert_eq!(texts(&linux.failing_declared), ["Continuous fuzzing"]);
 }
+
+/// The repository's policy with a `build` dimension, and the no_std row
+/// reading runs that say `build: no_std` on any target instead of the
+/// bare-metal triple.
+fn policy_with_build_dimension() -> matrix::Policy {
+    let text = common::policy_text().replacen(
+        "\nfeatures:\n",
+        "\ndimensions:\n  - id: build\n    description: How the engine was built.\n    values: [std, no_std]\n    default: std\nfeatures:\n",
+        1,
+    );
+    let text = text.replacen(
+        "evidence: { targets: [x86_64-unknown-none] }",
+        "evidence: { targets: [], dimensions: { build: [no_std] } }",
+        1,
+    );
+    common::policy_from(&text)
+}
+
+/// A copy of the x86_64 Linux Cranelift run made as a `no_std` build, an
+/// hour later, with `nop.wast` failing.
+fn no_std_run(evidence: &Evidence) -> matrix::RunReport {
+    let mut r =
+        evidence.runs.iter().find(|r| r.run_id == "seed-x86_64-unknown-linux-gnu-cranelift").expect("run").clone();
+    r.run_id = "no-std-x86_64".into();
+    r.version = matrix::evidence::VERSION;
+    r.dimensions.insert("build".into(), "no_std".into());
+    r.finished_at += SignedDuration::from_hours(1);
+    regress(&mut r, |k| k == "wasm-spec/nop.wast");
+    r
+}
+
+#[test]
+fn a_run_of_another_dimension_neither_replaces_nor_joins_the_ordinary_runs() {
+    let policy = policy_with_build_dimension();
+    let mut evidence = common::seed_world();
+    let no_std = no_std_run(&evidence);
+    evidence.runs.retain(|r| r.target.triple != "x86_64-unknown-none");
+    evidence.runs.push(no_std);
+    let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
+    // The newer no_std run fails nop.wast, yet the x86_64 target reads only
+    // its ordinary runs: still Tier 1.
+    let linux = eval.feature("x86_64-unknown-linux-gnu").expect("feature");
+    assert_eq!(linux.status, Status::Conforming, "{:?}", linux.failing_declared);
+    // The no_std row reads only the no_std run, and says which run failed.
+    let no_std = eval.feature("no-std").expect("the no_std row");
+    let ci = no_std.outcomes.iter().find(|o| o.reason == Some("failures")).expect("a failing CI outcome");
+    assert_eq!(ci.items, ["wasm-spec/nop.wast on x86_64-unknown-linux-gnu/cranelift [build=no_std] (1 failing)"]);
+    let views = matrix::evaluate::Views::new(&policy, &evidence);
+    let results = views.target_results(&no_std.id);
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!((results[0].dimensions.as_str(), results[0].run_id.as_str()), ("build=no_std", "no-std-x86_64"));
+    assert!(views.target_results("x86_64-unknown-linux-gnu").iter().all(|r| r.dimensions.is_empty()));
+}
+
+#[test]
+fn a_run_naming_an_undeclared_dimension_counts_for_nothing() {
+    let policy = common::policy();
+    let mut evidence = common::seed_world();
+    let no_std = no_std_run(&evidence);
+    let err = policy.run_dimensions(&no_std).expect_err("the repository policy declares no dimension");
+    assert_eq!(err.field, "dimensions.build");
+    assert_eq!(err.message, "the policy declares no dimension `build` (declared: none)");
+    evidence.runs.push(no_std);
+    let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
+    assert_eq!(eval.feature("x86_64-unknown-linux-gnu").map(|f| f.status), Some(Status::Conforming));
+}

@@ -168,3 +168,53 @@ fn fuzz_hours_must_be_positive_and_fit_the_window() {
         "{out}"
     );
 }
+
+/// The skeleton with a `build` dimension declared as given.
+fn with_dimension(declaration: &str) -> String {
+    skeleton().replacen("features:\n", &format!("dimensions:\n{declaration}features:\n"), 1)
+}
+
+#[test]
+fn dimensions_are_declared_with_their_values_and_a_default_among_them() {
+    let ok = with_dimension("  - { id: build, description: How it was built., values: [std, no_std], default: std }\n");
+    let policy = matrix::validate("p.yaml", &ok).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(policy.dimensions[0].values, ["std", "no_std"]);
+    // Every selector has every dimension: its default unless it says more.
+    assert_eq!(policy.features[0].evidence.dimensions.get("build"), Some(&vec!["std".to_owned()]));
+
+    let text =
+        with_dimension("  - { id: build, description: How it was built., values: [std, no_std], default: nostd }\n");
+    let line = text.lines().position(|l| l.contains("default: nostd")).expect("edited") + 1;
+    let out = problems(&text);
+    assert!(out.contains(&format!("p.yaml:{line}:")), "{out}");
+    assert!(out.contains("error[inconsistent]: the default `nostd` of `build` is not one of its values"), "{out}");
+    let out = problems(&with_dimension("  - { id: Build, description: x, values: [std, std], default: std }\n"));
+    assert!(out.contains("error[invalid-value]: dimension id `Build`"), "{out}");
+    assert!(out.contains("error[duplicate-id]: value `std` of `Build` is listed twice"), "{out}");
+}
+
+#[test]
+fn a_selector_naming_an_unknown_dimension_or_value_is_refused_where_it_says_so() {
+    let declared =
+        with_dimension("  - { id: build, description: How it was built., values: [std, no_std], default: std }\n");
+    let text = declared.replacen(
+        "evidence: { spec: [\"wasm-spec/simd_*.wast\"] }",
+        "evidence: { spec: [\"wasm-spec/simd_*.wast\"], dimensions: { bulid: [no_std] } }",
+        1,
+    );
+    let line = text.lines().position(|l| l.contains("bulid")).expect("edited") + 1;
+    let col = text.lines().nth(line - 1).and_then(|l| l.find("bulid")).expect("col") + 1;
+    let out = problems(&text);
+    assert!(
+        out.contains(&format!("p.yaml:{line}:{col}: error[dangling-reference]: unknown dimension `bulid`")),
+        "{out}"
+    );
+    assert!(out.contains("defined dimensions: build"), "{out}");
+    let text = declared.replacen(
+        "evidence: { spec: [\"wasm-spec/simd_*.wast\"] }",
+        "evidence: { spec: [\"wasm-spec/simd_*.wast\"], dimensions: { build: [no-std] } }",
+        1,
+    );
+    let out = problems(&text);
+    assert!(out.contains("error[invalid-value]: `no-std` is not a value of dimension `build`"), "{out}");
+}

@@ -41,6 +41,10 @@ struct Global {
     /// This runner's name in reports [default: the host name].
     #[arg(long, global = true, env = "TIERWATCH_RUNNER_NAME")]
     runner_name: Option<String>,
+    /// A run dimension this runner's reports carry, as NAME=VALUE (e.g.
+    /// `build=no_std`); the server's policy must declare it. Repeatable.
+    #[arg(long = "dimension", global = true, env = "TIERWATCH_DIMENSIONS", value_delimiter = ',')]
+    dimensions: Vec<String>,
     /// Upload attempts per report before it is spooled.
     #[arg(long, global = true, env = "TIERWATCH_UPLOAD_ATTEMPTS", default_value_t = 4)]
     upload_attempts: u32,
@@ -200,7 +204,8 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
-    let runner = g.runner_name.clone().unwrap_or_else(crate::host::hostname);
+    let runner =
+        work::Runner::with_dimensions(g.runner_name.clone().unwrap_or_else(crate::host::hostname), &g.dimensions)?;
     match cli.command {
         Command::Spec(OneSuite { data, compiler, output }) => {
             let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
@@ -328,7 +333,7 @@ fn plan(f: &Fuzzing, started: Timestamp) -> anyhow::Result<FuzzPlan> {
 }
 
 fn finish_one(
-    runner: &str,
+    runner: &work::Runner,
     profile: &engine::Profile,
     started: Timestamp,
     parts: Parts,
@@ -349,7 +354,7 @@ fn usable_compilers() -> Vec<Compiler> {
 }
 
 fn run_all(
-    runner: &str,
+    runner: &work::Runner,
     data: &Data,
     fuzz: &Fuzzing,
     compilers: &[Compiler],
@@ -384,7 +389,7 @@ fn run_all(
 }
 
 fn run_compiler(
-    runner: &str,
+    runner: &work::Runner,
     compiler: Compiler,
     (testsuite, filter, limit): (&Testsuite, &Filter, Duration),
     fuzz: &Fuzzing,

@@ -170,14 +170,55 @@ pub fn run_id(runner: &str, compiler: Compiler, started: Timestamp) -> String {
     id.chars().take(128).collect()
 }
 
+/// Who runs the work: the runner's name in reports, and the run
+/// dimensions (`--dimension build=no_std`) its reports carry.
+#[derive(Debug, Clone, Default)]
+pub struct Runner {
+    /// The name reports carry.
+    pub name: String,
+    /// Dimension values beyond target and compiler.
+    pub dimensions: std::collections::BTreeMap<String, String>,
+}
+
+impl Runner {
+    /// Parses `NAME=VALUE` dimension settings: each name once, names and
+    /// values 1 to 64 characters of a-z 0-9 _ -.
+    pub fn with_dimensions(name: String, settings: &[String]) -> anyhow::Result<Runner> {
+        let mut dimensions = std::collections::BTreeMap::new();
+        for s in settings {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--dimension `{s}`: write NAME=VALUE, e.g. build=no_std"))?;
+            for word in [k, v] {
+                anyhow::ensure!(
+                    matrix::evidence::is_dimension_word(word),
+                    "--dimension `{s}`: `{word}` is not 1 to 64 characters of a-z 0-9 _ -"
+                );
+            }
+            anyhow::ensure!(
+                dimensions.insert(k.to_owned(), v.to_owned()).is_none(),
+                "--dimension `{k}` is given twice"
+            );
+        }
+        anyhow::ensure!(
+            dimensions.len() <= matrix::evidence::MAX_DIMENSIONS,
+            "{} dimensions; a report carries at most {}",
+            dimensions.len(),
+            matrix::evidence::MAX_DIMENSIONS
+        );
+        Ok(Runner { name, dimensions })
+    }
+}
+
 /// The report of one compiler's work.
-pub fn report(runner: &str, profile: &Profile, started: Timestamp, parts: Parts) -> RunReport {
+pub fn report(runner: &Runner, profile: &Profile, started: Timestamp, parts: Parts) -> RunReport {
     let provenance = engine::suite::Provenance {
-        run_id: run_id(runner, profile.compiler, started),
-        runner: runner.to_owned(),
+        run_id: run_id(&runner.name, profile.compiler, started),
+        runner: runner.name.clone(),
         target: crate::host::target_info(),
     };
     let mut report = engine::suite::report(&provenance, profile, started, parts.spec);
+    report.dimensions = runner.dimensions.clone();
     report.runner.version = env!("CARGO_PKG_VERSION").to_owned();
     report.runner.host = Some(crate::host::hostname());
     report.wasi = parts.wasi;

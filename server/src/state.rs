@@ -329,11 +329,16 @@ fn horizon_for(policy: &Policy) -> SignedDuration {
 pub fn unused_reason(policy: &Policy, report: &RunReport) -> Option<String> {
     let arch = report.target.arch();
     let used = policy.features.iter().any(|f| {
-        f.evidence.selects_run(&report.target.triple, &report.engine.compiler) && f.evidence.selects_tests()
+        f.evidence.selects_report(policy, report) && f.evidence.selects_tests()
             || (!report.fuzz.is_empty() && f.arch.as_deref() == Some(arch))
     });
     (!used).then(|| {
-        format!("no feature of the policy selects runs on `{}` with `{}`", report.target.triple, report.engine.compiler)
+        let variant = policy.variant(report);
+        let dims = if variant.is_empty() { String::new() } else { format!(" [{variant}]") };
+        format!(
+            "no feature of the policy selects runs on `{}` with `{}`{dims}",
+            report.target.triple, report.engine.compiler
+        )
     })
 }
 

@@ -72,6 +72,10 @@ pub struct RunRow {
     pub runner: String,
     pub target: String,
     pub compiler: String,
+    /// The run's dimensions away from their policy default, `name=value`
+    /// comma-separated; empty (and not serialized) for an ordinary run.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub dimensions: String,
     pub engine_version: String,
     pub emulated: bool,
     pub started_at: Timestamp,
@@ -161,6 +165,8 @@ pub struct NewRun<'a> {
     pub json: &'a str,
     pub body_sha256: &'a str,
     pub token_id: &'a str,
+    /// [`matrix::Policy::variant`] of the report.
+    pub dimensions: &'a str,
     pub received_at: Timestamp,
     /// `received` (to be evaluated) or `rejected`.
     pub state: &'a str,
@@ -173,6 +179,7 @@ fn run_row(r: &sqlx::any::AnyRow) -> Result<RunRow> {
         runner: r.try_get("runner")?,
         target: r.try_get("target")?,
         compiler: r.try_get("compiler")?,
+        dimensions: r.try_get("dimensions")?,
         engine_version: r.try_get("engine_version")?,
         emulated: r.try_get::<i64, _>("emulated")? != 0,
         started_at: from_millis(r.try_get("started_at")?),
@@ -186,7 +193,7 @@ fn run_row(r: &sqlx::any::AnyRow) -> Result<RunRow> {
     })
 }
 
-const RUN_COLUMNS: &str = "run_id, runner, target, compiler, engine_version, emulated, started_at, finished_at, \
+const RUN_COLUMNS: &str = "run_id, runner, target, compiler, dimensions, engine_version, emulated, started_at, finished_at, \
      received_at, state, state_reason, passed, failed, skipped";
 
 /// Directive rows per multi-row INSERT; 6 parameters each stays far below
@@ -251,8 +258,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO runs (run_id, body_sha256, token_id, runner, target, compiler, engine_version, emulated, \
-             started_at, finished_at, received_at, state, state_reason, passed, failed, skipped, report) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             started_at, finished_at, received_at, state, state_reason, passed, failed, skipped, report, dimensions) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              ON CONFLICT (run_id) DO NOTHING",
         )
         .bind(&r.run_id)
@@ -272,6 +279,7 @@ impl Store {
         .bind(count(Outcome::Fail))
         .bind(no_evidence)
         .bind(new.json)
+        .bind(new.dimensions)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -379,31 +387,34 @@ impl Store {
         row.as_ref().map(run_row).transpose()
     }
 
-    /// The run of the same target and compiler finished just before `run`.
+    /// The run of the same target, compiler and dimensions finished just
+    /// before `run`.
     pub async fn previous_run(&self, run: &RunRow) -> Result<Option<RunRow>> {
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE target = $1 AND compiler = $2 AND finished_at < $3 \
-             ORDER BY finished_at DESC LIMIT 1"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE target = $1 AND compiler = $2 AND dimensions = $3 \
+             AND finished_at < $4 ORDER BY finished_at DESC LIMIT 1"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&run.target)
             .bind(&run.compiler)
+            .bind(&run.dimensions)
             .bind(millis(run.finished_at))
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(run_row).transpose()
     }
 
-    /// `run` and the runs of its target, compiler and engine version before
-    /// it, newest first.
+    /// `run` and the runs of its target, compiler, dimensions and engine
+    /// version before it, newest first.
     pub async fn runs_up_to(&self, run: &RunRow, limit: i64) -> Result<Vec<RunRow>> {
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE target = $1 AND compiler = $2 AND engine_version = $3 \
-             AND finished_at <= $4 ORDER BY finished_at DESC, run_id LIMIT $5"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE target = $1 AND compiler = $2 AND dimensions = $3 \
+             AND engine_version = $4 AND finished_at <= $5 ORDER BY finished_at DESC, run_id LIMIT $6"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&run.target)
             .bind(&run.compiler)
+            .bind(&run.dimensions)
             .bind(&run.engine_version)
             .bind(millis(run.finished_at))
             .bind(limit)

@@ -28,6 +28,7 @@ on_both_backends!(
     reports_dated_where_no_run_can_be_are_refused,
     concurrent_uploads_race_to_one_stored_run_each,
     reports_over_the_size_limits_are_refused_naming_the_flag,
+    runs_of_another_dimension_are_stored_shown_and_compared_apart,
 );
 
 async fn ingest_all(app: &TestApp) -> usize {
@@ -165,7 +166,20 @@ async fn bad_uploads_get_clear_errors_and_store_nothing(db: Db) {
     let mut version = serde_json::to_value(&aarch64).expect("value");
     version["version"] = 7.into();
     let (status, body) = app.upload(&token, version.to_string()).await;
-    expect(status, &body, 422, "invalid-report", "version: this tierwatch reads versions 1 and 2, found 7");
+    expect(status, &body, 422, "invalid-report", "version: this tierwatch reads versions 1, 2 and 3, found 7");
+    // Dimensions: only from version 3, only the policy's.
+    let mut dims = serde_json::to_value(&aarch64).expect("value");
+    dims["version"] = 2.into();
+    dims["dimensions"] = serde_json::json!({"build": "no_std"});
+    let (status, body) = app.upload(&token, dims.to_string()).await;
+    expect(status, &body, 422, "invalid-report", "version: `dimensions` needs version 3; send version 3");
+    dims["version"] = 3.into();
+    let (status, body) = app.upload(&token, dims.to_string()).await;
+    expect(status, &body, 422, "invalid-report", "the policy declares no dimension `build` (declared: none)");
+    assert_eq!(body["error"]["field"], "dimensions.build");
+    dims["dimensions"] = serde_json::json!({"Build": "x"});
+    let (status, body) = app.upload(&token, dims.to_string()).await;
+    expect(status, &body, 422, "invalid-report", "dimensions: name `Build`: write 1 to 64 characters of a-z 0-9 _ -");
     let mut bad_id = serde_json::to_value(&aarch64).expect("value");
     bad_id["run-id"] = "a/b\nc".into();
     let (status, body) = app.upload(&token, bad_id.to_string()).await;
@@ -627,4 +641,73 @@ async fn reports_over_the_size_limits_are_refused_naming_the_flag(db: Db) {
     small.spec[0].directives.truncate(50);
     let (status, body) = app.upload(&token, json(&small)).await;
     assert!(matches!(status, 201), "{body}");
+}
+
+/// The repository policy with a `build` dimension whose no_std row reads
+/// `build: no_std` runs of any target.
+fn policy_with_build_dimension() -> matrix::Policy {
+    let text = std::fs::read_to_string(common::root().join("policy/wasmtime.yaml")).expect("policy");
+    let text = text
+        .replacen(
+            "\nfeatures:\n",
+            "\ndimensions:\n  - { id: build, description: How the engine was built., values: [std, no_std], default: std }\nfeatures:\n",
+            1,
+        )
+        .replacen(
+            "evidence: { targets: [x86_64-unknown-none] }",
+            "evidence: { targets: [], dimensions: { build: [no_std] } }",
+            1,
+        );
+    matrix::validate("wasmtime.yaml", &text).unwrap_or_else(|d| panic!("{d}"))
+}
+
+async fn runs_of_another_dimension_are_stored_shown_and_compared_apart(db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = common::database(db, &dir).await;
+    let app = common::spawn_policy(url, dir, Settings::default(), policy_with_build_dimension()).await;
+    ingest_all(&app).await;
+    let token = app.token("runner", &["*"]).await;
+    let base =
+        fresh_fixture().into_iter().find(|r| r.run_id == "seed-x86_64-unknown-linux-gnu-cranelift").expect("fixture");
+    let mut no_std = base.clone();
+    no_std.run_id = "x86_64-no-std".into();
+    no_std.version = matrix::evidence::VERSION;
+    no_std.dimensions.insert("build".into(), "no_std".into());
+    no_std.started_at += jiff::SignedDuration::from_hours(1);
+    no_std.finished_at += jiff::SignedDuration::from_hours(1);
+    let f = no_std.spec.iter_mut().find(|f| f.file == "br.wast").expect("br.wast");
+    f.directives[1].outcome = Outcome::Fail;
+    f.directives[1].message = Some("expected i32:1, got i32:0".into());
+    let (status, body) = app.upload(&token, json(&no_std)).await;
+    assert_eq!((status, body["state"].as_str()), (201, Some("evaluated")), "{body}");
+
+    // Stored with its dimensions; listed and shown with them.
+    let runs = app.get_json("/api/v1/runs?target=x86_64-unknown-linux-gnu").await;
+    let listed =
+        runs.as_array().expect("runs").iter().find(|r| r["run-id"] == "x86_64-no-std").expect("listed").clone();
+    assert_eq!(listed["dimensions"], "build=no_std");
+    let (code, page) = app.get_text("/runs").await;
+    assert!(code == 200 && page.contains("<em>[build=no_std]</em>"), "{page}");
+    // Nothing earlier to compare with: the ordinary run of the same target
+    // and compiler is not a previous run of a no_std build.
+    let run = app.get_json("/api/v1/runs/x86_64-no-std").await;
+    assert!(run["diff"]["previous"].is_null(), "{}", run["diff"]);
+    // The ordinary x86_64 row keeps its Tier 1; the no_std row reads the
+    // failing no_std run and says where.
+    let linux = app.get_json("/api/v1/features/x86_64-unknown-linux-gnu").await;
+    assert_eq!(linux["status"], "conforming", "{linux}");
+    let no_std_row = app.get_json("/api/v1/features/no-std").await;
+    assert_eq!(no_std_row["status"], "violating", "{no_std_row}");
+    let text = no_std_row.to_string();
+    assert!(
+        text.contains("wasm-spec/br.wast on x86_64-unknown-linux-gnu/cranelift [build=no_std] (1 failing)"),
+        "{text}"
+    );
+    // A value the policy does not allow is refused by name.
+    no_std.run_id = "x86_64-no-std-2".into();
+    no_std.dimensions.insert("build".into(), "nostd".into());
+    let (status, body) = app.upload(&token, json(&no_std)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid-report")), "{body}");
+    assert_eq!(body["error"]["message"], "dimensions.build: `nostd` is not a value of `build` (values: std, no_std)");
+    assert_eq!(body["error"]["field"], "dimensions.build");
 }

@@ -59,6 +59,32 @@ pub struct Policy {
     pub promotions: Option<Promotions>,
     /// Engine failures acknowledged upstream, each charged to one feature.
     pub known_failures: Vec<KnownFailure>,
+    /// Run dimensions beyond target and compiler, in file order.
+    pub dimensions: Vec<Dimension>,
+}
+
+/// A way two runs of one target and compiler can differ (a `no_std` build,
+/// an interpreter backend, a precompiled mode), declared with the values
+/// reports may give it and the value a report that leaves it out has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dimension {
+    /// Its name, as reports and selectors write it.
+    pub id: String,
+    /// What it tells apart, for people.
+    pub description: String,
+    /// The values it may take.
+    pub values: Vec<String>,
+    /// The value of a report that does not name it.
+    pub default: String,
+}
+
+/// A report's value for a dimension the policy does not allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DimensionError {
+    /// The report field, e.g. `dimensions.build`.
+    pub field: String,
+    /// What is wrong and what to do.
+    pub message: String,
 }
 
 /// A failure of the engine that upstream acknowledges (an issue, or its own
@@ -83,6 +109,41 @@ impl Policy {
     /// other than `feature`, if any.
     pub fn charged_elsewhere(&self, feature: &str, key: &str) -> Option<&KnownFailure> {
         self.known_failures.iter().find(|k| k.charged_to != feature && k.test.is_match(key))
+    }
+
+    /// The run's value of every declared dimension (its own, else the
+    /// default), in declaration order; an error names a dimension the policy
+    /// does not declare or a value it does not allow.
+    pub fn run_dimensions(&self, report: &crate::RunReport) -> Result<Vec<(String, String)>, DimensionError> {
+        for (name, value) in &report.dimensions {
+            let Some(d) = self.dimensions.iter().find(|d| &d.id == name) else {
+                let declared: Vec<&str> = self.dimensions.iter().map(|d| d.id.as_str()).collect();
+                let known = if declared.is_empty() { "none".to_owned() } else { declared.join(", ") };
+                return Err(DimensionError {
+                    field: format!("dimensions.{name}"),
+                    message: format!("the policy declares no dimension `{name}` (declared: {known})"),
+                });
+            };
+            if !d.values.contains(value) {
+                return Err(DimensionError {
+                    field: format!("dimensions.{name}"),
+                    message: format!("`{value}` is not a value of `{name}` (values: {})", d.values.join(", ")),
+                });
+            }
+        }
+        Ok(self
+            .dimensions
+            .iter()
+            .map(|d| (d.id.clone(), report.dimensions.get(&d.id).cloned().unwrap_or_else(|| d.default.clone())))
+            .collect())
+    }
+
+    /// `name=value` for each of the run's dimensions away from its default,
+    /// comma-separated; empty for an ordinary run (and for a run the
+    /// policy's dimensions do not allow, which no selector picks).
+    pub fn variant(&self, report: &crate::RunReport) -> String {
+        let Ok(values) = self.run_dimensions(report) else { return String::new() };
+        variant_label(self.dimensions.iter().zip(values).filter(|(d, (_, v))| *v != d.default).map(|(_, kv)| kv))
     }
 
     /// The feature with `id`.
@@ -397,6 +458,11 @@ pub struct SpecSelection {
     pub patterns: Vec<Pattern>,
 }
 
+/// `a=1,b=2` from name–value pairs.
+pub fn variant_label(pairs: impl Iterator<Item = (String, String)>) -> String {
+    pairs.map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
 /// Which evidence counts for a feature.
 #[derive(Debug, Clone, Default)]
 pub struct Selector {
@@ -410,6 +476,9 @@ pub struct Selector {
     pub wasi: Vec<Pattern>,
     /// Fuzz feature names whose exercise counts.
     pub fuzz: Vec<String>,
+    /// For every declared dimension, the values whose runs count (a
+    /// dimension the selector does not name: its default only).
+    pub dimensions: BTreeMap<String, Vec<String>>,
     /// Why the pinned test data has no tests for the feature: it then
     /// shows "no test data" instead of violating its declared tier.
     pub no_test_data: Option<String>,
@@ -425,10 +494,24 @@ impl Selector {
         self.spec.core || !self.spec.patterns.is_empty() || !self.wasi.is_empty()
     }
 
-    /// Whether a run on `target` with `compiler` counts.
+    /// Whether a run on `target` with `compiler` counts, whatever its
+    /// dimensions.
     pub fn selects_run(&self, target: &str, compiler: &str) -> bool {
         (self.targets.is_empty() || self.targets.iter().any(|t| t == target))
             && (self.compilers.is_empty() || self.compilers.iter().any(|c| c == compiler))
+    }
+
+    /// Whether a run with these dimension values (every declared one, as
+    /// [`Policy::run_dimensions`] gives them) counts.
+    pub fn selects_dimensions(&self, values: &[(String, String)]) -> bool {
+        values.iter().all(|(k, v)| self.dimensions.get(k).is_none_or(|allowed| allowed.contains(v)))
+    }
+
+    /// Whether `report` counts, by target, compiler and dimensions; a report
+    /// whose dimensions the policy does not allow never does.
+    pub fn selects_report(&self, policy: &Policy, report: &crate::RunReport) -> bool {
+        self.selects_run(&report.target.triple, &report.engine.compiler)
+            && policy.run_dimensions(report).is_ok_and(|v| self.selects_dimensions(&v))
     }
 }
 

@@ -97,6 +97,16 @@ pub struct RawAttestation {
     pub note: Option<String>,
 }
 
+/// An item of `dimensions:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawDimension {
+    pub id: String,
+    pub description: String,
+    pub values: Vec<String>,
+    pub default: String,
+}
+
 /// An item of `known-failures:`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -116,6 +126,7 @@ pub struct RawSelector {
     pub spec: Option<Vec<String>>,
     pub wasi: Option<Vec<String>>,
     pub fuzz: Option<Vec<String>>,
+    pub dimensions: Option<BTreeMap<String, Vec<String>>>,
     pub no_test_data: Option<String>,
     pub umbrella: Option<bool>,
 }

@@ -25,6 +25,7 @@ const TOP_LEVEL: &[&str] = &[
     "core-spec-exclude",
     "promotions",
     "known-failures",
+    "dimensions",
 ];
 const REQUIRED: &[&str] = &["schema-version", "runtime", "categories", "tiers", "requirements", "features"];
 const SCHEMA_VERSION: u32 = 1;
@@ -247,6 +248,8 @@ impl Cx {
         let kinds = self.list::<RawAttestationKind>(root, "attestation-kinds");
         let attestations = self.list::<RawAttestation>(root, "attestations");
         let known_failures = self.list::<RawKnownFailure>(root, "known-failures");
+        let dimensions = self.list::<RawDimension>(root, "dimensions");
+        let dimensions = self.dimensions(&dimensions);
         let features = self.list::<RawFeature>(root, "features");
         let footnotes = self.list::<RawFootnote>(root, "footnotes");
         let unsupported = self.list::<RawUnsupported>(root, "unsupported");
@@ -274,8 +277,10 @@ impl Cx {
             requirements.iter().filter_map(|(n, r)| self.requirement(n, r, &refs)).collect();
         let defaults: BTreeMap<&str, &RawSelector> =
             categories.iter().filter_map(|(_, c)| c.evidence_defaults.as_ref().map(|d| (c.id.as_str(), d))).collect();
-        let features: Vec<Feature> =
-            features.iter().filter_map(|(n, f)| self.feature(n, f, &refs, &defaults, &requirements)).collect();
+        let features: Vec<Feature> = features
+            .iter()
+            .filter_map(|(n, f)| self.feature(n, f, &refs, &defaults, &requirements, &dimensions))
+            .collect();
         let attestations = self.attestations(&attestations, &refs);
         let known_failures = self.known_failures(&known_failures, &refs);
         let unsupported = unsupported
@@ -319,7 +324,67 @@ impl Cx {
             core_exclude,
             promotions,
             known_failures,
+            dimensions,
         })
+    }
+
+    /// Ids unique, values unique and well-formed, the default among them.
+    fn dimensions(&mut self, raw: &[(&Node, RawDimension)]) -> Vec<Dimension> {
+        let mut out: Vec<Dimension> = Vec::new();
+        for (node, d) in raw {
+            let mut ok = true;
+            if !crate::evidence::is_dimension_word(&d.id) {
+                let msg = format!("dimension id `{}`: write 1 to 64 characters of a-z 0-9 _ -", d.id);
+                self.error(pos_of(node, "id"), Code::InvalidValue, msg);
+                ok = false;
+            }
+            if let Some(first) = out.iter().find(|x| x.id == d.id) {
+                let msg = format!("dimension `{}` is declared twice", first.id);
+                self.error(pos_of(node, "id"), Code::DuplicateId, msg);
+                ok = false;
+            }
+            if d.values.len() < 2 {
+                let d = Diagnostic::new(
+                    pos_of(node, "values"),
+                    Code::InvalidValue,
+                    format!("dimension `{}` has {} value(s)", d.id, d.values.len()),
+                )
+                .with_help("a dimension tells runs apart: give it at least two values, its default among them");
+                self.push(d);
+                ok = false;
+            }
+            let mut seen = BTreeSet::new();
+            for (i, v) in d.values.iter().enumerate() {
+                let pos = item_pos(node, "values", i);
+                if !crate::evidence::is_dimension_word(v) {
+                    let msg = format!("value `{v}` of `{}`: write 1 to 64 characters of a-z 0-9 _ -", d.id);
+                    self.error(pos, Code::InvalidValue, msg);
+                    ok = false;
+                } else if !seen.insert(v) {
+                    self.error(pos, Code::DuplicateId, format!("value `{v}` of `{}` is listed twice", d.id));
+                    ok = false;
+                }
+            }
+            if !d.values.contains(&d.default) {
+                let d = Diagnostic::new(
+                    pos_of(node, "default"),
+                    Code::Inconsistent,
+                    format!("the default `{}` of `{}` is not one of its values", d.default, d.id),
+                )
+                .with_help(format!("values: {}", d.values.join(", ")));
+                self.push(d);
+                ok = false;
+            }
+            if ok {
+                out.push(Dimension {
+                    id: d.id.clone(),
+                    description: d.description.clone(),
+                    values: d.values.clone(),
+                    default: d.default.clone(),
+                });
+            }
+        }
+        out
     }
 
     /// Every footnote is pointed at: by a row's `footnote`, or as `[^id]` in
@@ -658,6 +723,7 @@ impl Cx {
         refs: &Refs<'_>,
         defaults: &BTreeMap<&str, &RawSelector>,
         requirements: &[Requirement],
+        dimensions: &[Dimension],
     ) -> Option<Feature> {
         let phase_checked = requirements
             .iter()
@@ -672,7 +738,7 @@ impl Cx {
         }
         let declared = self.tier(pos_of(node, "declared-tier"), f.declared_tier, refs.ntiers);
         let raw = merge_selector(f.evidence.as_ref(), defaults.get(f.category.as_str()).copied());
-        let evidence = self.selector(node.get("evidence").unwrap_or(node), &raw, &f.id);
+        let evidence = self.selector(node.get("evidence").unwrap_or(node), &raw, &f.id, dimensions);
         if !category_ok {
             return None;
         }
@@ -691,7 +757,7 @@ impl Cx {
         })
     }
 
-    fn selector(&mut self, node: &Node, raw: &RawSelector, self_id: &str) -> Selector {
+    fn selector(&mut self, node: &Node, raw: &RawSelector, self_id: &str, dimensions: &[Dimension]) -> Selector {
         let subst = |v: &Option<Vec<String>>| -> Vec<String> {
             v.iter().flatten().map(|s| if s == "@self" { self_id.to_owned() } else { s.clone() }).collect()
         };
@@ -707,15 +773,66 @@ impl Cx {
         };
         let spec = located("spec", spec_texts);
         let wasi = located("wasi", subst(&raw.wasi));
+        let dims = self.selector_dimensions(node.get("dimensions").unwrap_or(node), raw, dimensions);
         Selector {
             targets: subst(&raw.targets),
             compilers: subst(&raw.compilers),
             spec: SpecSelection { core, patterns: self.located_patterns(&spec) },
             wasi: self.located_patterns(&wasi),
             fuzz: subst(&raw.fuzz),
+            dimensions: dims,
             no_test_data: raw.no_test_data.clone(),
             umbrella: raw.umbrella.unwrap_or(false),
         }
+    }
+
+    /// Every declared dimension with the values the selector accepts: its
+    /// own list, else the default alone. Unknown names and values are
+    /// errors at their position.
+    fn selector_dimensions(
+        &mut self,
+        node: &Node,
+        raw: &RawSelector,
+        dimensions: &[Dimension],
+    ) -> BTreeMap<String, Vec<String>> {
+        let own = raw.dimensions.clone().unwrap_or_default();
+        for (name, values) in &own {
+            let key_pos =
+                node.as_map().and_then(|m| m.iter().find(|(k, _)| &k.name == name)).map_or(node.pos, |(k, _)| k.pos);
+            let Some(d) = dimensions.iter().find(|d| &d.id == name) else {
+                let declared: Vec<&str> = dimensions.iter().map(|d| d.id.as_str()).collect();
+                let d = Diagnostic::new(key_pos, Code::DanglingReference, format!("unknown dimension `{name}`"))
+                    .with_help(if declared.is_empty() {
+                        "declare it under `dimensions:` first".to_owned()
+                    } else {
+                        format!("defined dimensions: {}", declared.join(", "))
+                    });
+                self.push(d);
+                continue;
+            };
+            if values.is_empty() {
+                self.error(
+                    key_pos,
+                    Code::InvalidValue,
+                    format!("dimension `{name}` selects no value; leave it out for its default"),
+                );
+            }
+            for (i, v) in values.iter().enumerate() {
+                if !d.values.contains(v) {
+                    let d = Diagnostic::new(
+                        item_pos(node, name, i),
+                        Code::InvalidValue,
+                        format!("`{v}` is not a value of dimension `{name}`"),
+                    )
+                    .with_help(format!("values: {}", d.values.join(", ")));
+                    self.push(d);
+                }
+            }
+        }
+        dimensions
+            .iter()
+            .map(|d| (d.id.clone(), own.get(&d.id).cloned().unwrap_or_else(|| vec![d.default.clone()])))
+            .collect()
     }
 
     /// Explicit records first; then `"*"` records fill in every feature
@@ -808,6 +925,7 @@ fn merge_selector(own: Option<&RawSelector>, defaults: Option<&RawSelector>) -> 
         spec: own.spec.or(d.spec),
         wasi: own.wasi.or(d.wasi),
         fuzz: own.fuzz.or(d.fuzz),
+        dimensions: own.dimensions.or(d.dimensions),
         no_test_data: own.no_test_data.or(d.no_test_data),
         umbrella: own.umbrella.or(d.umbrella),
     }

@@ -90,7 +90,11 @@ async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> 
                     let (p, f) = here.iter().fold((0, 0), |(p, f), r| (p + r.passed, f + r.failed));
                     let title = here
                         .iter()
-                        .map(|r| format!("{}: {} passed, {} failed ({})", r.compiler, r.passed, r.failed, r.run_id))
+                        .map(|r| {
+                            let dims =
+                                if r.dimensions.is_empty() { String::new() } else { format!(" [{}]", r.dimensions) };
+                            format!("{}{dims}: {} passed, {} failed ({})", r.compiler, r.passed, r.failed, r.run_id)
+                        })
                         .collect::<Vec<_>>()
                         .join("; ");
                     match (p, f) {
@@ -136,7 +140,10 @@ async fn feature(State(state): State<AppState>, Path(id): Path<String>) -> Resul
     let (f, series, tests) = crate::routes::matrix::detail_with_series(&state, &id).await?;
     let (flaky, no_evidence) = {
         let live = state.live.read().await;
-        (feature_flakes(&live.evidence, &f.targets, &tests), feature_no_evidence(&live.evidence, &f.targets, &tests))
+        (
+            feature_flakes(&live.policy, &live.evidence, &f.targets, &tests),
+            feature_no_evidence(&live.evidence, &f.targets, &tests),
+        )
     };
     render(&FeaturePage { f, chart: chart(&series), flaky, no_evidence })
 }
@@ -159,7 +166,7 @@ fn feature_no_evidence(
             if let Some(first) = mine.first() {
                 let reason = first.message.as_deref().and_then(|m| m.lines().next()).unwrap_or("");
                 out.push(NoEvidence {
-                    target: format!("{}/{}", t.target, t.compiler),
+                    target: t.place(),
                     outcome: name,
                     count: mine.len(),
                     example: format!("{}:{}: {reason}", first.test, first.line),
@@ -173,6 +180,7 @@ fn feature_no_evidence(
 /// Flaky directives among the feature's tests: for each target and
 /// compiler, across its last five runs of the latest engine version.
 fn feature_flakes(
+    policy: &matrix::Policy,
     evidence: &matrix::Evidence,
     targets: &[matrix::evaluate::TargetResult],
     tests: &BTreeSet<String>,
@@ -187,6 +195,7 @@ fn feature_flakes(
                 r.target.triple == t.target
                     && r.engine.compiler == t.compiler
                     && r.engine.version == latest.engine.version
+                    && policy.variant(r) == t.dimensions
             })
             .collect();
         runs.sort_by_key(|r| std::cmp::Reverse(r.finished_at));
@@ -202,7 +211,7 @@ fn feature_flakes(
             .collect();
         let views: Vec<(&str, &[crate::store::DirectiveRow], &BTreeSet<String>)> =
             rows.iter().map(|(id, r, n)| (id.as_str(), r.as_slice(), n)).collect();
-        let target = format!("{}/{}", t.target, t.compiler);
+        let target = t.place();
         out.extend(crate::analysis::flakes(&views).into_iter().map(|(test, line)| (target.clone(), test, line)));
     }
     out
@@ -225,7 +234,7 @@ fn chart(series: &[matrix::evaluate::TargetResult]) -> String {
         let total = (r.passed + r.failed).max(1) as f64;
         by_target
             // Report text goes into hand-built SVG: escape it.
-            .entry(crate::routes::matrix::escape(&format!("{}/{}", r.target, r.compiler)))
+            .entry(crate::routes::matrix::escape(&r.place()))
             .or_default()
             .push((r.at.as_second(), r.passed as f64 / total));
     }

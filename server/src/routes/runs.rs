@@ -90,6 +90,11 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
         )));
     }
     within_bounds(&report, &state.settings)?;
+    // A dimension the policy does not know would make the run count for
+    // nothing without anyone noticing: refuse it by name.
+    if let Err(e) = state.base_policy.run_dimensions(&report) {
+        return Err(ApiError::Invalid { message: format!("{}: {}", e.field, e.message), field: Some(e.field) });
+    }
     let received_at = Timestamp::now();
     timely(&report, received_at, &state.settings)?;
     let hash = auth::sha256_hex(original.as_bytes());
@@ -97,11 +102,13 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
         return Ok((StatusCode::OK, answer));
     }
     let rejection = crate::state::unused_reason(&state.base_policy, &report);
+    let dimensions = state.base_policy.variant(&report);
     let new = NewRun {
         report: &report,
         json: &text,
         body_sha256: &hash,
         token_id: &caller.token_id,
+        dimensions: &dimensions,
         received_at,
         state: if rejection.is_some() { "rejected" } else { "received" },
         state_reason: rejection.as_deref(),
