@@ -71,6 +71,10 @@ pub struct RequirementOutcome {
     /// Run ids whose evidence decided the verdict.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<String>,
+    /// The policy says the requirement does not apply to this feature
+    /// (`detail` says why): it counts neither for nor against.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_applicable: bool,
 }
 
 impl RequirementOutcome {
@@ -379,10 +383,29 @@ impl<'a> Cx<'a> {
     }
 
     /// Outcome of a check that reads only evidence and the policy; `None`
-    /// for cross-feature checks.
+    /// for checks that depend on other features' tiers.
     fn own_outcome(&self, f: &Feature, r: &Requirement) -> Option<RequirementOutcome> {
         let check = r.check.as_ref()?;
-        let verdict = match check {
+        if let Some(why) = r.not_applicable_to(&f.id) {
+            return Some(not_applicable(r, why));
+        }
+        if check.is_cross_feature() {
+            return None;
+        }
+        Some(outcome(r, self.verdict(f, check, None)))
+    }
+
+    fn cross_outcome(&self, f: &Feature, r: &Requirement, tiers: &Assignment) -> RequirementOutcome {
+        match r.check.as_ref() {
+            Some(check) => outcome(r, self.verdict(f, check, Some(tiers))),
+            None => outcome(r, Ok(("a norm, not evaluated".into(), vec![]))),
+        }
+    }
+
+    /// The verdict of `check` on `f`; cross-feature checks are assumed to
+    /// hold until `tiers` is known.
+    fn verdict(&self, f: &Feature, check: &Check, tiers: Option<&Assignment>) -> Verdict {
+        match check {
             Check::TestsPass { suites, window, min_tests, min_targets } => {
                 self.tests_pass(f, suites, window, *min_tests, *min_targets)
             }
@@ -392,14 +415,27 @@ impl<'a> Cx<'a> {
             }
             Check::ProposalPhase { min_phase } => proposal_phase(f, *min_phase),
             Check::Attested { kind, max_age } => self.attested(f, kind, max_age.as_ref()),
-            Check::ImplementsTierFeatures { .. } | Check::ImplementedOnTierTargets { .. } => return None,
-        };
-        Some(outcome(r, verdict))
+            Check::ImplementsTierFeatures { .. } | Check::ImplementedOnTierTargets { .. } => match tiers {
+                Some(tiers) => self.cross_verdict(f, check, tiers),
+                None => Ok(("assumed to hold while own evidence is evaluated".into(), vec![])),
+            },
+            Check::AnyOf(checks) => any_of(checks.iter().map(|c| self.verdict(f, c, tiers)).collect()),
+            Check::AllOf(checks) => all_of(checks.iter().map(|c| self.verdict(f, c, tiers)).collect()),
+            Check::Where { narrow, check } => {
+                let mut narrowed = f.clone();
+                narrowed.evidence = narrow.apply(&f.evidence);
+                let label = narrow.describe();
+                match self.verdict(&narrowed, check, tiers) {
+                    Ok((detail, runs)) => Ok((format!("{label}: {detail}"), runs)),
+                    Err(e) => Err(Failure { detail: format!("{label}: {}", e.detail), ..e }),
+                }
+            }
+        }
     }
 
-    fn cross_outcome(&self, f: &Feature, r: &Requirement, tiers: &Assignment) -> RequirementOutcome {
-        let verdict = match r.check.as_ref() {
-            Some(Check::ImplementsTierFeatures { tier, category, window }) => {
+    fn cross_verdict(&self, f: &Feature, check: &Check, tiers: &Assignment) -> Verdict {
+        match check {
+            Check::ImplementsTierFeatures { tier, category, window } => {
                 // A feature without test data cannot be missing anywhere.
                 let others: Vec<&Feature> = self
                     .tiered(category, *tier, tiers)
@@ -414,10 +450,10 @@ impl<'a> Cx<'a> {
                     "features",
                 )
             }
-            Some(Check::ImplementedOnTierTargets { .. }) if let Some(why) = &f.evidence.no_test_data => {
+            Check::ImplementedOnTierTargets { .. } if let Some(why) = &f.evidence.no_test_data => {
                 Err(fail("no-test-data", format!("the test data has no tests for it: {why}")))
             }
-            Some(Check::ImplementedOnTierTargets { tier, category, window }) => {
+            Check::ImplementedOnTierTargets { tier, category, window } => {
                 let targets = self.tiered(category, *tier, tiers);
                 self.implements(
                     targets.iter().map(|t| (self.idx(t), self.idx(f), t.id.as_str())),
@@ -428,8 +464,7 @@ impl<'a> Cx<'a> {
                 )
             }
             _ => Ok(("not a cross-feature check".into(), vec![])),
-        };
-        outcome(r, verdict)
+        }
     }
 
     fn tiered(&self, category: &str, tier: Tier, tiers: &Assignment) -> Vec<&'a Feature> {
@@ -745,11 +780,62 @@ fn outcome(r: &Requirement, v: Verdict) -> RequirementOutcome {
         detail: String::new(),
         items: vec![],
         runs: vec![],
+        not_applicable: false,
     };
     match v {
         Ok((detail, runs)) => RequirementOutcome { met: true, detail, runs, ..base },
         Err(f) => RequirementOutcome { reason: Some(f.reason), detail: f.detail, items: f.items, ..base },
     }
+}
+
+/// A requirement the policy says does not apply to the feature: met, so it
+/// never lowers a tier, and marked so pages show "not applicable".
+fn not_applicable(r: &Requirement, why: &str) -> RequirementOutcome {
+    let mut o = outcome(r, Ok((format!("not applicable: {why}"), vec![])));
+    o.not_applicable = true;
+    o
+}
+
+/// Holds when one alternative holds (the first that does is named); else
+/// fails with every alternative's failure: their reason when they agree
+/// (all stale, say), `none-of` when they do not.
+fn any_of(verdicts: Vec<Verdict>) -> Verdict {
+    let n = verdicts.len();
+    let mut failures = Vec::new();
+    for (i, v) in verdicts.into_iter().enumerate() {
+        match v {
+            Ok((detail, runs)) => return Ok((format!("alternative {} of {n} holds: {detail}", i + 1), runs)),
+            Err(f) => failures.push(f),
+        }
+    }
+    let reason = match failures.first() {
+        Some(first) if failures.iter().all(|f| f.reason == first.reason) => first.reason,
+        _ => "none-of",
+    };
+    let detail = failures
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("({}) {}: {}", i + 1, f.reason, f.detail))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut items: Vec<String> = Vec::new();
+    for item in failures.into_iter().flat_map(|f| f.items) {
+        if !items.contains(&item) {
+            items.push(item);
+        }
+    }
+    Err(Failure { reason, detail: format!("no alternative holds: {detail}"), items })
+}
+
+/// Holds when every check holds; else fails as the first that does not.
+fn all_of(verdicts: Vec<Verdict>) -> Verdict {
+    let (mut details, mut runs) = (Vec::new(), BTreeSet::new());
+    for v in verdicts {
+        let (detail, r) = v?;
+        details.push(detail);
+        runs.extend(r);
+    }
+    Ok((details.join("; "), runs.into_iter().collect()))
 }
 
 fn proposal_phase(f: &Feature, min_phase: u8) -> Verdict {

@@ -375,3 +375,89 @@ fn a_run_naming_an_undeclared_dimension_counts_for_nothing() {
     let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
     assert_eq!(eval.feature("x86_64-unknown-linux-gnu").map(|f| f.status), Some(Status::Conforming));
 }
+
+/// The repository policy with proposals judged on any compiler, and their
+/// CI requirement met by Cranelift *or* Winch passing.
+fn policy_with_any_compiler() -> matrix::Policy {
+    let text = common::policy_text()
+        .replacen(
+            "  - id: wasm-proposal\n    label: WebAssembly Proposal\n    evidence-defaults:\n      compilers: [cranelift]\n",
+            "  - id: wasm-proposal\n    label: WebAssembly Proposal\n    evidence-defaults:\n      compilers: []\n",
+            1,
+        )
+        .replacen(
+            "    check: { kind: tests-pass, window: 14d, min-tests: 3, min-targets: 2 }\n    subsumes: [t2-on-tier1-targets]",
+            "    check:\n      any-of:\n        - { kind: tests-pass, window: 14d, min-tests: 3, min-targets: 2, where: { compilers: [cranelift] } }\n        - { kind: tests-pass, window: 14d, min-tests: 3, min-targets: 2, where: { compilers: [winch] } }\n    subsumes: [t2-on-tier1-targets]",
+            1,
+        );
+    common::policy_from(&text)
+}
+
+#[test]
+fn any_of_holds_by_one_compiler_when_the_other_fails() {
+    let policy = policy_with_any_compiler();
+    let eval = matrix::evaluate(&policy, &common::seed_world(), common::seed_now());
+    let o = eval.feature("bulk-memory").and_then(|f| f.outcomes.iter().find(|o| o.requirement == "t2-ci-proposal"));
+    let o = o.expect("outcome");
+    assert!(o.met && o.detail.starts_with("alternative 1 of 2 holds: where compilers cranelift: "), "{}", o.detail);
+
+    // Cranelift regresses on bulk memory on one target; Winch still passes
+    // it on two: the requirement holds by the second alternative.
+    let mut evidence = common::seed_world();
+    regress(run_mut(&mut evidence, "seed-x86_64-apple-darwin-cranelift"), |k| k == "wasm-spec/bulk.wast");
+    let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
+    let o = eval.feature("bulk-memory").and_then(|f| f.outcomes.iter().find(|o| o.requirement == "t2-ci-proposal"));
+    let o = o.expect("outcome");
+    assert!(o.met && o.detail.starts_with("alternative 2 of 2 holds: where compilers winch: "), "{}", o.detail);
+
+    // simd fails on Winch in the seed world; with Cranelift failing too,
+    // no alternative holds and both failures are named.
+    let mut evidence = common::seed_world();
+    regress(run_mut(&mut evidence, "seed-x86_64-apple-darwin-cranelift"), |k| k == "wasm-spec/simd_address.wast");
+    let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
+    let simd = eval.feature("simd").expect("feature");
+    let o = simd.outcomes.iter().find(|o| o.requirement == "t2-ci-proposal").expect("outcome");
+    assert!(!o.met);
+    assert_eq!(o.reason, Some("failures"), "both alternatives fail for the same reason");
+    assert!(o.detail.starts_with("no alternative holds: (1) failures: where compilers cranelift: "), "{}", o.detail);
+    assert!(o.detail.contains("; (2) failures: where compilers winch: "), "{}", o.detail);
+    assert!(o.items.iter().any(|i| i.contains("on x86_64-apple-darwin/cranelift")), "{:?}", o.items);
+    assert!(o.items.iter().any(|i| i.contains("/winch")), "{:?}", o.items);
+    assert_eq!(texts(&simd.failing_declared), ["CI testing"]);
+}
+
+#[test]
+fn a_requirement_that_does_not_apply_counts_neither_for_nor_against() {
+    // Unwinding cannot be judged on a target without an OS: the no_std row
+    // says the requirement does not apply to it.
+    let denied = common::policy_text().replacen(
+        "    features: [aarch64-pc-windows-msvc]\n",
+        "    features: [aarch64-pc-windows-msvc, no-std]\n",
+        1,
+    );
+    // Attested as not holding, the requirement lowers the row...
+    let eval = matrix::evaluate(&common::policy_from(&denied), &common::seed_world(), common::seed_now());
+    let o = eval.feature("no-std").and_then(|f| f.outcomes.iter().find(|o| o.requirement == "t2-unwinding"));
+    assert_eq!(o.map(|o| (o.met, o.reason)), Some((false, Some("denied"))));
+    // ...until the row says it does not apply.
+    let text = denied.replacen(
+        "    evidence: { targets: [x86_64-unknown-none] }\n",
+        "    evidence: { targets: [x86_64-unknown-none] }\n    not-applicable:\n      - { requirements: [t2-unwinding], reason: no unwinder without an operating system }\n",
+        1,
+    );
+    let policy = common::policy_from(&text);
+    let r = policy.requirement("t2-unwinding").expect("requirement");
+    assert_eq!(r.not_applicable_to("no-std"), Some("no unwinder without an operating system"));
+    let mut evidence = common::seed_world();
+    let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
+    let no_std = eval.feature("no-std").expect("feature");
+    let o = no_std.outcomes.iter().find(|o| o.requirement == "t2-unwinding").expect("outcome");
+    assert!(o.met && o.not_applicable, "{o:?}");
+    assert_eq!(o.detail, "not applicable: no unwinder without an operating system");
+    let json = serde_json::to_value(o).expect("json");
+    assert_eq!(json["not-applicable"], true);
+    evidence.runs.clear();
+    let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
+    let o = eval.feature("no-std").and_then(|f| f.outcomes.iter().find(|o| o.requirement == "t2-unwinding"));
+    assert!(o.is_some_and(|o| o.met && o.not_applicable), "whatever the evidence");
+}

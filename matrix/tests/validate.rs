@@ -218,3 +218,69 @@ fn a_selector_naming_an_unknown_dimension_or_value_is_refused_where_it_says_so()
     let out = problems(&text);
     assert!(out.contains("error[invalid-value]: `no-std` is not a value of dimension `build`"), "{out}");
 }
+
+#[test]
+fn combinators_where_and_not_applicable_are_checked_where_written() {
+    let policy = |old: &str, new: &str| skeleton().replacen(old, new, 1);
+    // One alternative is no choice.
+    let text =
+        policy("check: { kind: tests-pass, window: 7d }", "check: { any-of: [{ kind: tests-pass, window: 7d }] }");
+    let line = text.lines().position(|l| l.contains("any-of")).expect("edited") + 1;
+    let out = problems(&text);
+    assert!(out.contains(&format!("p.yaml:{line}:")), "{out}");
+    assert!(out.contains("error[invalid-value]: `any-of` combines at least two checks; found 1"), "{out}");
+    // A kind and a combinator at once.
+    let text = policy(
+        "check: { kind: tests-pass, window: 7d }",
+        "check: { kind: tests-pass, window: 7d, all-of: [{ kind: tests-pass, window: 7d }, { kind: tests-pass, window: 1d }] }",
+    );
+    assert!(problems(&text).contains("error[inconsistent]: a check has exactly one of `kind`, `any-of`, `all-of`"));
+    // Inside a combinator, problems are found at their own place.
+    let text = policy(
+        "check: { kind: tests-pass, window: 7d }",
+        "check:\n      any-of:\n        - { kind: tests-pass, window: 7d }\n        - { kind: tests-passes, window: 7d }",
+    );
+    let line = text.lines().position(|l| l.contains("tests-passes")).expect("edited") + 1;
+    let out = problems(&text);
+    assert!(
+        out.contains(&format!("p.yaml:{line}:19: error[unknown-check-kind]: unknown check kind `tests-passes`")),
+        "{out}"
+    );
+    // `where` narrows runs: not on an attestation, not empty, real dimensions.
+    let text = policy(
+        "check: { kind: attested, attestation: owner }",
+        "check: { kind: attested, attestation: owner, where: { compilers: [winch] } }",
+    );
+    assert!(problems(&text).contains("error[check-parameter]: `where` narrows the runs a check reads"));
+    let text = policy(
+        "check: { kind: tests-pass, window: 7d }",
+        "check: { kind: tests-pass, window: 7d, where: { compilers: [] } }",
+    );
+    assert!(problems(&text).contains("error[invalid-value]: `where.compilers` is empty"));
+    let text = policy(
+        "check: { kind: tests-pass, window: 7d }",
+        "check: { kind: tests-pass, window: 7d, where: { dimensions: { build: [no_std] } } }",
+    );
+    assert!(problems(&text).contains("error[dangling-reference]: unknown dimension `build`"));
+    let text = policy(
+        "check: { kind: tests-pass, window: 7d }",
+        "check: { kind: tests-pass, window: 7d, where: { compilers: [winch], pick: 1 } }",
+    );
+    assert!(problems(&text).contains("error[unknown-key]: unknown key `pick`"));
+    // not-applicable names real features, says why, and only where the
+    // requirement would apply.
+    let text = policy(
+        "    check: { kind: tests-pass, window: 7d }\n",
+        "    check: { kind: tests-pass, window: 7d }\n    not-applicable: [{ features: [smid], reason: \"\" }]\n",
+    );
+    let out = problems(&text);
+    assert!(out.contains("error[dangling-reference]: unknown feature `smid`"), "{out}");
+    assert!(out.contains("error[invalid-value]: say why it does not apply: `reason` is empty"), "{out}");
+    let text = policy(
+        "    check: { kind: attested, attestation: owner }\n",
+        "    check: { kind: attested, attestation: owner }\n    applies-to: [target]\n    not-applicable: [{ features: [simd], reason: proposals have no owner }]\n",
+    );
+    assert!(problems(&text).contains(
+        "error[inconsistent]: requirement `owned` does not apply to category `proposal` anyway, so not to `simd`"
+    ));
+}

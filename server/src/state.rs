@@ -308,18 +308,12 @@ impl AppState {
 /// Twice the policy's longest evidence window: enough to tell evidence that
 /// went stale from evidence that never was.
 fn horizon_for(policy: &Policy) -> SignedDuration {
-    use matrix::policy::Check;
     let longest = policy
         .requirements
         .iter()
-        .filter_map(|r| match r.check.as_ref()? {
-            Check::TestsPass { window, .. }
-            | Check::Fuzzed { window, .. }
-            | Check::DifferentialFuzzed { window, .. }
-            | Check::ImplementsTierFeatures { window, .. }
-            | Check::ImplementedOnTierTargets { window, .. } => Some(window.duration),
-            _ => None,
-        })
+        .filter_map(|r| r.check.as_ref())
+        .flat_map(|c| c.evidence_windows())
+        .map(|w| w.duration)
         .max()
         .unwrap_or_default();
     longest * 2

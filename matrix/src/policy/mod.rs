@@ -260,12 +260,20 @@ pub struct Requirement {
     pub advisory: bool,
     /// Requirements not listed separately while this one is missing.
     pub subsumes: Vec<String>,
+    /// Features it does not apply to, each with why (from the
+    /// requirement's `not-applicable` and the features' own).
+    pub not_applicable: BTreeMap<String, String>,
 }
 
 impl Requirement {
     /// Whether the requirement applies to features of `category`.
     pub fn applies_to(&self, category: &str) -> bool {
         self.applies_to.as_ref().is_none_or(|c| c.iter().any(|c| c == category))
+    }
+
+    /// Why the requirement does not apply to feature `id`, when it does not.
+    pub fn not_applicable_to(&self, id: &str) -> Option<&str> {
+        self.not_applicable.get(id).map(String::as_str)
     }
 
     /// The text shown when the requirement is missing for `reason`.
@@ -338,6 +346,98 @@ pub enum Check {
         /// How old the attestation may be; `None` never expires.
         max_age: Option<Window>,
     },
+    /// At least one of the checks holds.
+    AnyOf(Vec<Check>),
+    /// Every one of the checks holds.
+    AllOf(Vec<Check>),
+    /// The check, reading only the runs `narrow` leaves of the feature's.
+    Where {
+        /// Which runs remain.
+        narrow: Narrow,
+        /// The check over them.
+        check: Box<Check>,
+    },
+}
+
+impl Check {
+    /// Whether the check (or one inside it) depends on other features'
+    /// tiers, so it is evaluated in the cross-feature rounds.
+    pub fn is_cross_feature(&self) -> bool {
+        match self {
+            Check::ImplementsTierFeatures { .. } | Check::ImplementedOnTierTargets { .. } => true,
+            Check::AnyOf(c) | Check::AllOf(c) => c.iter().any(Check::is_cross_feature),
+            Check::Where { check, .. } => check.is_cross_feature(),
+            _ => false,
+        }
+    }
+
+    /// Every window over run evidence the check (and those inside it)
+    /// measures back; attestation ages are not evidence windows.
+    pub fn evidence_windows(&self) -> Vec<&Window> {
+        match self {
+            Check::TestsPass { window, .. }
+            | Check::Fuzzed { window, .. }
+            | Check::DifferentialFuzzed { window, .. }
+            | Check::ImplementsTierFeatures { window, .. }
+            | Check::ImplementedOnTierTargets { window, .. } => vec![window],
+            Check::Attested { .. } | Check::ProposalPhase { .. } => vec![],
+            Check::AnyOf(c) | Check::AllOf(c) => c.iter().flat_map(Check::evidence_windows).collect(),
+            Check::Where { check, .. } => check.evidence_windows(),
+        }
+    }
+}
+
+/// A check's `where:` narrowing of the runs a feature's selector picks.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Narrow {
+    /// Only these targets (empty: the feature's).
+    pub targets: Vec<String>,
+    /// Only these compilers (empty: the feature's).
+    pub compilers: Vec<String>,
+    /// These dimensions' values instead of the feature's.
+    pub dimensions: BTreeMap<String, Vec<String>>,
+}
+
+impl Narrow {
+    /// What the narrowing keeps, for details: `compilers winch`,
+    /// `targets a, b; build no_std`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.targets.is_empty() {
+            parts.push(format!("targets {}", self.targets.join(", ")));
+        }
+        if !self.compilers.is_empty() {
+            parts.push(format!("compilers {}", self.compilers.join(", ")));
+        }
+        for (k, v) in &self.dimensions {
+            parts.push(format!("{k} {}", v.join(", ")));
+        }
+        format!("where {}", parts.join("; "))
+    }
+
+    /// `selector` with its runs narrowed: targets and compilers are
+    /// intersected with the feature's own (an empty list on either side is
+    /// the other), dimensions replaced.
+    pub fn apply(&self, selector: &Selector) -> Selector {
+        let meet = |own: &[String], only: &[String]| -> Vec<String> {
+            match (own.is_empty(), only.is_empty()) {
+                (_, true) => own.to_vec(),
+                (true, false) => only.to_vec(),
+                // Nothing in common: a list no run matches.
+                (false, false) => {
+                    let both: Vec<String> = own.iter().filter(|t| only.contains(t)).cloned().collect();
+                    if both.is_empty() { vec![String::new()] } else { both }
+                }
+            }
+        };
+        let mut s = selector.clone();
+        s.targets = meet(&selector.targets, &self.targets);
+        s.compilers = meet(&selector.compilers, &self.compilers);
+        for (k, v) in &self.dimensions {
+            s.dimensions.insert(k.clone(), v.clone());
+        }
+        s
+    }
 }
 
 /// A test suite kind in run reports.

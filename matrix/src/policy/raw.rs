@@ -55,6 +55,8 @@ pub struct RawRequirement {
     pub advisory: bool,
     #[serde(default)]
     pub subsumes: Vec<String>,
+    #[serde(default)]
+    pub not_applicable: Vec<RawNotApplicable>,
 }
 
 /// A requirement's `check:`. One flat struct so that an unknown `kind` is
@@ -63,7 +65,11 @@ pub struct RawRequirement {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct RawCheck {
-    pub kind: String,
+    pub kind: Option<String>,
+    pub any_of: Option<Vec<RawCheck>>,
+    pub all_of: Option<Vec<RawCheck>>,
+    #[serde(rename = "where")]
+    pub where_: Option<RawWhere>,
     pub window: Option<String>,
     pub suites: Option<Vec<String>>,
     pub min_tests: Option<u32>,
@@ -75,6 +81,26 @@ pub struct RawCheck {
     pub min_phase: Option<u8>,
     pub tier: Option<u8>,
     pub category: Option<String>,
+}
+
+/// A check's `where:` — the runs it reads, narrowed from the feature's.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawWhere {
+    pub targets: Option<Vec<String>>,
+    pub compilers: Option<Vec<String>>,
+    pub dimensions: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// An item of a requirement's or a feature's `not-applicable:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawNotApplicable {
+    /// On a requirement: the features it does not apply to.
+    pub features: Option<Vec<String>>,
+    /// On a feature: the requirements that do not apply to it.
+    pub requirements: Option<Vec<String>>,
+    pub reason: String,
 }
 
 /// An item of `attestation-kinds:`.
@@ -148,6 +174,8 @@ pub struct RawFeature {
     pub owners: Vec<String>,
     pub phase: Option<u8>,
     pub evidence: Option<RawSelector>,
+    #[serde(default)]
+    pub not_applicable: Vec<RawNotApplicable>,
 }
 
 /// An item of `footnotes:`.

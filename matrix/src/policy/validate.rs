@@ -55,6 +55,7 @@ pub(crate) const REASONS: &[&str] = &[
     "no-architecture",
     "open-crash",
     "too-few-hours",
+    "none-of",
     "missing-features",
     "missing-targets",
     "unstable",
@@ -271,16 +272,27 @@ impl Cx {
             features: &feature_ids,
             footnotes: &footnote_ids,
             requirements: &requirement_ids,
+            dimensions: &dimensions,
             ntiers,
         };
         let requirements: Vec<Requirement> =
             requirements.iter().filter_map(|(n, r)| self.requirement(n, r, &refs)).collect();
         let defaults: BTreeMap<&str, &RawSelector> =
             categories.iter().filter_map(|(_, c)| c.evidence_defaults.as_ref().map(|d| (c.id.as_str(), d))).collect();
-        let features: Vec<Feature> = features
+        let raw_features = features;
+        let features: Vec<Feature> = raw_features
             .iter()
             .filter_map(|(n, f)| self.feature(n, f, &refs, &defaults, &requirements, &dimensions))
             .collect();
+        let mut requirements = requirements;
+        for (node, f) in &raw_features {
+            for (req, reason) in self.not_applicable(node, &f.not_applicable, "requirements", &requirement_ids) {
+                if let Some(r) = requirements.iter_mut().find(|r| r.id == req) {
+                    r.not_applicable.insert(f.id.clone(), reason);
+                }
+            }
+        }
+        self.not_applicable_sense(&requirements, &features, root);
         let attestations = self.attestations(&attestations, &refs);
         let known_failures = self.known_failures(&known_failures, &refs);
         let unsupported = unsupported
@@ -385,6 +397,75 @@ impl Cx {
             }
         }
         out
+    }
+
+    /// A `not-applicable:` list: each entry names `key` (features on a
+    /// requirement, requirements on a feature), all defined, with a reason.
+    fn not_applicable(
+        &mut self,
+        node: &Node,
+        raw: &[RawNotApplicable],
+        key: &str,
+        known: &BTreeSet<String>,
+    ) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let other = if key == "features" { "requirements" } else { "features" };
+        for (i, entry) in raw.iter().enumerate() {
+            let item = node.get("not-applicable").and_then(Node::as_seq).and_then(|s| s.get(i)).unwrap_or(node);
+            let (names, wrong) = if key == "features" {
+                (&entry.features, &entry.requirements)
+            } else {
+                (&entry.requirements, &entry.features)
+            };
+            if wrong.is_some() {
+                let d =
+                    Diagnostic::new(pos_of(item, other), Code::InvalidValue, format!("`{other}` does not belong here"))
+                        .with_help(format!("here `not-applicable` names {key}"));
+                self.push(d);
+            }
+            let Some(names) = names else {
+                self.error(item.pos, Code::MissingField, format!("`not-applicable` entry needs `{key}`"));
+                continue;
+            };
+            if entry.reason.trim().is_empty() {
+                self.error(pos_of(item, "reason"), Code::InvalidValue, "say why it does not apply: `reason` is empty");
+            }
+            let what = if key == "features" { "feature" } else { "requirement" };
+            for (j, name) in names.iter().enumerate() {
+                let pos = item_pos(item, key, j);
+                if self.reference(pos, what, name, known) && out.insert(name.clone(), entry.reason.clone()).is_some() {
+                    self.error(pos, Code::DuplicateId, format!("`{name}` is named twice as not applicable"));
+                }
+            }
+        }
+        out
+    }
+
+    /// `not-applicable` only where the requirement is checked and would
+    /// otherwise apply.
+    fn not_applicable_sense(&mut self, requirements: &[Requirement], features: &[Feature], root: &Node) {
+        for r in requirements {
+            for fid in r.not_applicable.keys() {
+                let Some(f) = features.iter().find(|f| &f.id == fid) else { continue };
+                let pos = node_ids(root, "requirements").find(|(_, id)| *id == r.id).map_or(root.pos, |(p, _)| p);
+                if r.check.is_none() {
+                    self.error(
+                        pos,
+                        Code::Inconsistent,
+                        format!(
+                            "requirement `{}` is a norm, never evaluated: it cannot be not applicable to `{fid}`",
+                            r.id
+                        ),
+                    );
+                } else if !r.applies_to(&f.category) {
+                    let msg = format!(
+                        "requirement `{}` does not apply to category `{}` anyway, so not to `{fid}`",
+                        r.id, f.category
+                    );
+                    self.error(pos, Code::Inconsistent, msg);
+                }
+            }
+        }
     }
 
     /// Every footnote is pointed at: by a row's `footnote`, or as `[^id]` in
@@ -595,24 +676,129 @@ impl Cx {
             check,
             advisory: r.advisory,
             subsumes: r.subsumes.clone(),
+            not_applicable: self.not_applicable(node, &r.not_applicable, "features", refs.features),
         })
     }
 
+    /// A check: a kind with its parameters (and an optional `where`), or
+    /// `any-of` / `all-of` over at least two checks.
     fn check(&mut self, node: &Node, c: &RawCheck, refs: &Refs<'_>) -> Option<Check> {
-        let Some((kind, allowed, required)) = CHECK_KINDS.iter().find(|(k, _, _)| *k == c.kind) else {
+        let combinator = match (&c.kind, &c.any_of, &c.all_of) {
+            (None, Some(list), None) => Some(("any-of", list)),
+            (None, None, Some(list)) => Some(("all-of", list)),
+            (Some(_), None, None) => None,
+            (None, None, None) => {
+                let d = Diagnostic::new(node.pos, Code::MissingField, "a check needs `kind`, `any-of` or `all-of`")
+                    .with_help("e.g. `{ kind: tests-pass, window: 14d }`");
+                self.push(d);
+                return None;
+            }
+            _ => {
+                let d = Diagnostic::new(
+                    node.pos,
+                    Code::Inconsistent,
+                    "a check has exactly one of `kind`, `any-of`, `all-of`",
+                )
+                .with_help("put the checks to combine inside the `any-of` or `all-of` list");
+                self.push(d);
+                return None;
+            }
+        };
+        if let Some((name, list)) = combinator {
+            return self.combinator(node, name, list, refs);
+        }
+        let check = self.kind_check(node, c, refs)?;
+        let Some(w) = &c.where_ else { return Some(check) };
+        let wnode = node.get("where").unwrap_or(node);
+        if check.is_cross_feature() || matches!(check, Check::ProposalPhase { .. } | Check::Attested { .. }) {
+            let d = Diagnostic::new(
+                pos_of(node, "where"),
+                Code::CheckParameter,
+                "`where` narrows the runs a check reads; this check kind reads none of its own",
+            )
+            .with_help("use `where` on tests-pass, fuzzed or differential-fuzzed");
+            self.push(d);
+            return None;
+        }
+        let mut narrow = Narrow::default();
+        for (key, list, out) in
+            [("targets", &w.targets, &mut narrow.targets), ("compilers", &w.compilers, &mut narrow.compilers)]
+        {
+            if let Some(list) = list {
+                if list.is_empty() {
+                    self.error(
+                        pos_of(wnode, key),
+                        Code::InvalidValue,
+                        format!("`where.{key}` is empty; leave it out to keep the feature's"),
+                    );
+                    return None;
+                }
+                *out = list.clone();
+            }
+        }
+        if w.targets.is_none() && w.compilers.is_none() && w.dimensions.is_none() {
+            self.error(
+                wnode.pos,
+                Code::MissingField,
+                "`where` narrows by `targets`, `compilers` or `dimensions`; give one",
+            );
+            return None;
+        }
+        if let Some(dims) = &w.dimensions {
+            let raw = RawSelector { dimensions: Some(dims.clone()), ..RawSelector::default() };
+            let before = self.diags.len();
+            let all = self.selector_dimensions(wnode.get("dimensions").unwrap_or(wnode), &raw, refs.dimensions);
+            if self.diags.len() > before {
+                return None;
+            }
+            narrow.dimensions = all.into_iter().filter(|(k, _)| dims.contains_key(k)).collect();
+        }
+        Some(Check::Where { narrow, check: Box::new(check) })
+    }
+
+    fn combinator(&mut self, node: &Node, name: &str, list: &[RawCheck], refs: &Refs<'_>) -> Option<Check> {
+        for (key, _) in node.as_map().unwrap_or_default() {
+            if key.name != name {
+                let d = Diagnostic::new(
+                    key.pos,
+                    Code::CheckParameter,
+                    format!("`{}` does not go beside `{name}`", key.name),
+                )
+                .with_help(format!("put it on the checks inside `{name}`"));
+                self.push(d);
+            }
+        }
+        if list.len() < 2 {
+            self.error(
+                pos_of(node, name),
+                Code::InvalidValue,
+                format!("`{name}` combines at least two checks; found {}", list.len()),
+            );
+            return None;
+        }
+        let items = node.get(name).and_then(Node::as_seq).unwrap_or_default();
+        let checks: Vec<Option<Check>> =
+            list.iter().enumerate().map(|(i, raw)| self.check(items.get(i).unwrap_or(node), raw, refs)).collect();
+        let checks: Vec<Check> = checks.into_iter().collect::<Option<_>>()?;
+        Some(if name == "any-of" { Check::AnyOf(checks) } else { Check::AllOf(checks) })
+    }
+
+    fn kind_check(&mut self, node: &Node, c: &RawCheck, refs: &Refs<'_>) -> Option<Check> {
+        let kind_text = c.kind.as_deref().unwrap_or_default();
+        let Some((kind, allowed, required)) = CHECK_KINDS.iter().find(|(k, _, _)| *k == kind_text) else {
             let names: Vec<&str> = CHECK_KINDS.iter().map(|(k, _, _)| *k).collect();
             let d = Diagnostic::new(
                 pos_of(node, "kind"),
                 Code::UnknownCheckKind,
-                format!("unknown check kind `{}`", c.kind),
+                format!("unknown check kind `{kind_text}`"),
             )
-            .with_help(format!("check kinds: {}", names.join(", ")));
+            .with_help(format!("check kinds: {}, or `any-of` / `all-of` over checks", names.join(", ")));
             self.push(d);
             return None;
         };
         let mut ok = true;
         for (key, _) in node.as_map().unwrap_or_default() {
-            if key.name != "kind" && !allowed.contains(&key.name.as_str()) {
+            if key.name != "kind" && key.name != "where" && !allowed.contains(&key.name.as_str()) {
                 let msg = format!("`{}` is not a parameter of check kind `{kind}`", key.name);
                 self.push(
                     Diagnostic::new(key.pos, Code::CheckParameter, msg)
@@ -899,6 +1085,7 @@ struct Refs<'a> {
     features: &'a BTreeSet<String>,
     footnotes: &'a BTreeSet<String>,
     requirements: &'a BTreeSet<String>,
+    dimensions: &'a [Dimension],
     ntiers: u8,
 }
 
