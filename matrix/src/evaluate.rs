@@ -134,6 +134,9 @@ pub struct Evaluation {
     pub rounds: usize,
     /// One result per feature, in policy order.
     pub features: Vec<FeatureResult>,
+    /// The policy's support tables, every cell computed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<crate::tables::TableResult>,
 }
 
 impl Evaluation {
@@ -182,7 +185,8 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: Timestamp) -> Evaluat
             cx.result(&policy.features[i], tiers[i], outcomes)
         })
         .collect();
-    Evaluation { now, rounds, features }
+    let tables = crate::tables::evaluate(policy, &cx.index, now);
+    Evaluation { now, rounds, features, tables }
 }
 
 /// One feature's latest test results on one target with one compiler.

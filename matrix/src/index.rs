@@ -17,8 +17,11 @@ pub(crate) struct TestIx {
     pub key: u32,
     /// Failed directives (1 or 0 for a WASI program).
     pub failures: u32,
-    /// Skipped directives.
+    /// Directives that are no evidence (skipped, unsupported, harness
+    /// errors, timeouts).
     pub skipped: u32,
+    /// Of those, the ones the engine refused as unsupported.
+    pub unsupported: u32,
     /// Directives (1 for a WASI program).
     pub size: u32,
 }
@@ -169,17 +172,20 @@ impl<'a> Index<'a> {
                             key
                         }
                     };
-                    let (mut failures, mut skipped) = (0, 0);
+                    let (mut failures, mut skipped, mut unsupported) = (0, 0, 0);
                     for d in &f.directives {
                         match d.outcome {
                             Outcome::Fail => failures += 1,
                             Outcome::Pass => {}
                             // No evidence either way.
-                            _ => skipped += 1,
+                            other => {
+                                skipped += 1;
+                                unsupported += u32::from(other == Outcome::Unsupported);
+                            }
                         }
                     }
                     let i = run.spec.len() as u32;
-                    run.spec.push(TestIx { key, failures, skipped, size: f.directives.len() as u32 });
+                    run.spec.push(TestIx { key, failures, skipped, unsupported, size: f.directives.len() as u32 });
                     for &m in &members.spec[key as usize] {
                         run.spec_of[m as usize].push(i);
                     }
@@ -189,7 +195,8 @@ impl<'a> Index<'a> {
                     let i = run.wasi.len() as u32;
                     let (failures, skipped) =
                         (u32::from(w.outcome == Outcome::Fail), u32::from(w.outcome.is_no_evidence()));
-                    run.wasi.push(TestIx { key, failures, skipped, size: 1 });
+                    let unsupported = u32::from(w.outcome == Outcome::Unsupported);
+                    run.wasi.push(TestIx { key, failures, skipped, unsupported, size: 1 });
                     for &m in &members.wasi[key as usize] {
                         run.wasi_of[m as usize].push(i);
                     }
@@ -217,6 +224,24 @@ impl<'a> Index<'a> {
                 && compiler_ok[r.compiler as usize]
                 && r.variant.is_some_and(|v| variant_ok[v as usize])
         })
+    }
+
+    /// The latest result of every test of feature `tests_of` per (target,
+    /// compiler, dimensions) in the runs `runs` picks, tests without any
+    /// verdict included: what a support-table cell reads.
+    pub fn latest<'s>(
+        &'s self,
+        runs: &Selector,
+        tests_of: usize,
+        since: Option<Timestamp>,
+    ) -> HashMap<(u32, u32, u32, u32), (&'s RunIx<'a>, TestIx)> {
+        let mut out = HashMap::new();
+        for run in self.runs(runs, since) {
+            for test in run.tests_of(tests_of, &[Suite::Spec, Suite::Wasi]) {
+                out.insert((run.target, run.compiler, run.variant.unwrap_or(u32::MAX), test.key), (run, *test));
+            }
+        }
+        out
     }
 
     /// Tallies feature `tests_of`'s tests in the runs `runs` picks.

@@ -15,6 +15,7 @@ pub mod evaluate;
 pub mod evidence;
 mod index;
 pub mod policy;
+pub mod tables;
 pub mod tiers_md;
 pub mod yaml;
 

@@ -34,6 +34,7 @@ pub fn render(policy: &Policy, eval: &Evaluation) -> String {
         };
         let _ = writeln!(out, "* {line}");
     }
+    support_tables(&mut out, policy, eval);
     out.push_str("## Tier Details\n");
     push_block(&mut out, &rt.details_intro);
     for def in policy.tiers.iter().rev() {
@@ -140,4 +141,85 @@ fn tier_details(out: &mut String, policy: &Policy, def: &TierDef) {
         }
     }
     push_block(out, &def.outro);
+}
+
+/// The support tables: a section per table, a heading and a pipe table per
+/// architecture (rows × backends, each cell its level's symbol and label),
+/// then a grouped list of the cells declared not applicable and why.
+fn support_tables(out: &mut String, policy: &Policy, eval: &Evaluation) {
+    if eval.tables.is_empty() {
+        return;
+    }
+    out.push_str("## Support by Architecture\n");
+    let legend: Vec<String> = policy
+        .tables
+        .levels
+        .iter()
+        .map(|l| format!("{} {}", l.symbol, l.label))
+        .chain(["? no evidence".to_owned()])
+        .collect();
+    let _ = writeln!(out, "Every cell is computed from the latest runs: {}.", legend.join(" · "));
+    for (t, def) in eval.tables.iter().zip(&policy.tables.tables) {
+        let _ = writeln!(out, "### {}", t.title);
+        push_block(out, &def.intro);
+        let backend_label =
+            |id: &str| policy.tables.backends.iter().find(|b| b.id == id).map_or(id.to_owned(), |b| b.label.clone());
+        for arch in &t.architectures {
+            let _ = writeln!(out, "#### {}", arch.label);
+            let mut header = vec!["Feature".to_owned()];
+            header.extend(t.backends.iter().map(|b| backend_label(b)));
+            let body: Vec<Vec<String>> = arch
+                .rows
+                .iter()
+                .map(|row| {
+                    let f = policy.feature(&row.feature);
+                    let mut cells = vec![f.map_or(row.feature.clone(), label)];
+                    cells.extend(row.cells.iter().map(|c| cell_text(policy, c)));
+                    cells
+                })
+                .collect();
+            table(out, &header, &body);
+            out.push('\n');
+            // Declared not-applicable cells, grouped by reason, then backend.
+            let mut groups: Vec<(String, Vec<(String, Vec<String>)>)> = Vec::new();
+            for row in &arch.rows {
+                for c in row.cells.iter().filter(|c| c.declared) {
+                    let why = c.detail.trim_start_matches("not applicable: ").to_owned();
+                    let name = policy.feature(&row.feature).map_or(row.feature.clone(), label);
+                    let i = groups.iter().position(|(w, _)| *w == why).unwrap_or_else(|| {
+                        groups.push((why, Vec::new()));
+                        groups.len() - 1
+                    });
+                    let by_backend = &mut groups[i].1;
+                    match by_backend.iter_mut().find(|(b, _)| *b == c.backend) {
+                        Some((_, names)) => names.push(name),
+                        None => by_backend.push((c.backend.clone(), vec![name])),
+                    }
+                }
+            }
+            if !groups.is_empty() {
+                out.push_str("Not applicable:\n");
+                for (why, by_backend) in groups {
+                    let _ = writeln!(out, "* {why}");
+                    for (b, names) in by_backend {
+                        let which =
+                            if names.len() == arch.rows.len() { "every feature".to_owned() } else { names.join(", ") };
+                        let _ = writeln!(out, "  * {}: {which}", backend_label(&b));
+                    }
+                }
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn cell_text(policy: &Policy, c: &crate::tables::CellResult) -> String {
+    let mut text = match c.level.as_deref().and_then(|id| policy.tables.levels.iter().find(|l| l.id == id)) {
+        Some(l) => format!("{} {}", l.symbol, l.label),
+        None => "? no evidence".to_owned(),
+    };
+    if let Some(note) = &c.footnote {
+        let _ = write!(text, " [^{note}]");
+    }
+    text
 }

@@ -61,6 +61,123 @@ pub struct Policy {
     pub known_failures: Vec<KnownFailure>,
     /// Run dimensions beyond target and compiler, in file order.
     pub dimensions: Vec<Dimension>,
+    /// Support tables: proposals × backends per architecture.
+    pub tables: Tables,
+}
+
+/// The support tables of a policy and the axes and levels they share.
+#[derive(Debug, Clone, Default)]
+pub struct Tables {
+    /// Architectures, in file order.
+    pub architectures: Vec<Architecture>,
+    /// Execution backends (compilers and interpreters), in file order.
+    pub backends: Vec<Backend>,
+    /// Support levels, best first: a cell has the first whose rule holds.
+    pub levels: Vec<Level>,
+    /// The tables, in file order.
+    pub tables: Vec<SupportTable>,
+}
+
+/// An architecture axis value: the run targets that stand for it.
+#[derive(Debug, Clone)]
+pub struct Architecture {
+    /// Stable id.
+    pub id: String,
+    /// Its heading.
+    pub label: String,
+    /// Globs over run target triples, e.g. `aarch64-*`.
+    pub targets: Vec<Pattern>,
+}
+
+impl Architecture {
+    /// Whether a run on `triple` is evidence for this architecture.
+    pub fn has_target(&self, triple: &str) -> bool {
+        self.targets.iter().any(|p| p.is_match(triple))
+    }
+}
+
+/// An execution backend: a run's `engine.compiler`.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// Stable id, as runs report it (e.g. `cranelift`, `pulley`).
+    pub id: String,
+    /// Its column heading.
+    pub label: String,
+}
+
+/// How a support level counts for a feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Counts {
+    /// Evidence of support.
+    For,
+    /// Evidence against.
+    Against,
+    /// Neither (not applicable).
+    Neither,
+}
+
+/// A support level a cell can have, with the rule over evidence that
+/// gives it.
+#[derive(Debug, Clone)]
+pub struct Level {
+    /// Stable id, e.g. `supported`.
+    pub id: String,
+    /// How it reads, e.g. "Supported".
+    pub label: String,
+    /// The mark in the document, e.g. `✅`.
+    pub symbol: String,
+    /// For, against, or neither.
+    pub counts: Counts,
+    /// When a cell has it.
+    pub rule: LevelRule,
+}
+
+/// The closed set of rules a support level can have over a cell's
+/// evidence (the latest results, within the table's window, of the row's
+/// tests on the architecture's targets with the backend).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LevelRule {
+    /// Every directive and program passes, at least `min_tests` of them.
+    AllPass {
+        /// The fewest passing directives and programs.
+        min_tests: u32,
+    },
+    /// At least this share of the directives and programs that ran to a
+    /// verdict pass (and at least one does).
+    PassRate {
+        /// A share between 0 and 1.
+        at_least: f64,
+    },
+    /// The engine refused every one as unsupported: the combination does
+    /// not exist (a proposal an interpreter cannot have).
+    AllUnsupported,
+    /// Any cell with evidence that no earlier level took.
+    Otherwise,
+}
+
+/// A support table: for each architecture, the rows × the backends.
+#[derive(Debug, Clone)]
+pub struct SupportTable {
+    /// Stable id.
+    pub id: String,
+    /// Its heading.
+    pub title: String,
+    /// Markdown after the heading.
+    pub intro: String,
+    /// How recent a cell's evidence must be.
+    pub window: Window,
+    /// Architecture ids, in order.
+    pub architectures: Vec<String>,
+    /// Backend ids, in column order.
+    pub backends: Vec<String>,
+    /// Feature ids, in row order.
+    pub rows: Vec<String>,
+    /// Cells declared not applicable, with why: (architecture, backend,
+    /// feature) → reason.
+    pub not_applicable: BTreeMap<(String, String, String), String>,
+    /// Footnotes on cells: (architecture, backend, feature) → footnote id.
+    pub notes: BTreeMap<(String, String, String), String>,
 }
 
 /// A way two runs of one target and compiler can differ (a `no_std` build,

@@ -216,3 +216,87 @@ pub struct RawPromotionRule {
     #[serde(default)]
     pub rfc: bool,
 }
+
+/// An item of `architectures:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawArchitecture {
+    pub id: String,
+    pub label: String,
+    pub targets: Vec<String>,
+}
+
+/// An item of `backends:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawBackend {
+    pub id: String,
+    pub label: String,
+}
+
+/// An item of `support-levels:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawLevel {
+    pub id: String,
+    pub label: String,
+    pub symbol: String,
+    pub counts: String,
+    pub rule: RawLevelRule,
+}
+
+/// A support level's `rule:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawLevelRule {
+    pub kind: String,
+    pub min_tests: Option<u32>,
+    pub at_least: Option<f64>,
+}
+
+/// An item of `support-tables:`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawTable {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub intro: String,
+    pub window: String,
+    pub architectures: Vec<String>,
+    pub backends: Vec<String>,
+    pub rows: RawRows,
+    #[serde(default)]
+    pub not_applicable: Vec<RawCellSet>,
+    #[serde(default)]
+    pub notes: Vec<RawCellNote>,
+}
+
+/// A table's `rows:` — the features of a category, or named features.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawRows {
+    pub category: Option<String>,
+    pub features: Option<Vec<String>>,
+}
+
+/// Cells named by their axes: every combination of the listed values (an
+/// axis left out is every value of the table's).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawCellSet {
+    pub architectures: Option<Vec<String>>,
+    pub backends: Option<Vec<String>>,
+    pub proposals: Option<Vec<String>>,
+    pub reason: String,
+}
+
+/// A footnote on one cell.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawCellNote {
+    pub architecture: String,
+    pub backend: String,
+    pub proposal: String,
+    pub footnote: String,
+}

@@ -26,6 +26,10 @@ const TOP_LEVEL: &[&str] = &[
     "promotions",
     "known-failures",
     "dimensions",
+    "architectures",
+    "backends",
+    "support-levels",
+    "support-tables",
 ];
 const REQUIRED: &[&str] = &["schema-version", "runtime", "categories", "tiers", "requirements", "features"];
 const SCHEMA_VERSION: u32 = 1;
@@ -293,6 +297,8 @@ impl Cx {
             }
         }
         self.not_applicable_sense(&requirements, &features, root);
+        let tables = self.tables(root, &features, &category_ids, &footnote_ids);
+        self.unreferenced_footnotes(root, &footnotes, &features, &tables);
         let attestations = self.attestations(&attestations, &refs);
         let known_failures = self.known_failures(&known_failures, &refs);
         let unsupported = unsupported
@@ -306,7 +312,6 @@ impl Cx {
             })
             .collect();
         let core_exclude = self.patterns(pos_of(root, "core-spec-exclude"), &core_exclude);
-        self.unreferenced_footnotes(root, &footnotes, &features);
         self.duplicate_labels(&categories);
         let promotions = match root.get("promotions") {
             Some(node) => self.one::<RawPromotions>(node).and_then(|p| self.promotions(node, &p, ntiers)),
@@ -337,7 +342,250 @@ impl Cx {
             promotions,
             known_failures,
             dimensions,
+            tables,
         })
+    }
+
+    /// The support tables with their shared axes and levels: every name a
+    /// table, a not-applicable set or a note uses is defined, at its
+    /// position when not.
+    fn tables(
+        &mut self,
+        root: &Node,
+        features: &[Feature],
+        categories: &BTreeSet<String>,
+        footnotes: &BTreeSet<String>,
+    ) -> Tables {
+        let raw_archs = self.list::<RawArchitecture>(root, "architectures");
+        let raw_backends = self.list::<RawBackend>(root, "backends");
+        let raw_levels = self.list::<RawLevel>(root, "support-levels");
+        let raw_tables = self.list::<RawTable>(root, "support-tables");
+        let arch_ids = self.ids("architecture", node_ids(root, "architectures"));
+        let backend_ids = self.ids("backend", node_ids(root, "backends"));
+        self.ids("support level", node_ids(root, "support-levels"));
+        self.ids("support table", node_ids(root, "support-tables"));
+        let architectures = raw_archs
+            .iter()
+            .map(|(n, a)| {
+                if a.targets.is_empty() {
+                    self.error(
+                        pos_of(n, "targets"),
+                        Code::InvalidValue,
+                        format!("architecture `{}` names no targets", a.id),
+                    );
+                }
+                let texts: Vec<(Pos, String)> =
+                    a.targets.iter().enumerate().map(|(i, t)| (item_pos(n, "targets", i), t.clone())).collect();
+                Architecture { id: a.id.clone(), label: a.label.clone(), targets: self.located_patterns(&texts) }
+            })
+            .collect();
+        let backends = raw_backends.iter().map(|(_, b)| Backend { id: b.id.clone(), label: b.label.clone() }).collect();
+        let levels = self.levels(&raw_levels);
+        if !raw_tables.is_empty() && levels.is_empty() {
+            self.error(root.pos, Code::MissingField, "support tables need `support-levels`");
+        }
+        let feature_ids: BTreeSet<String> = features.iter().map(|f| f.id.clone()).collect();
+        let mut tables = Vec::new();
+        for (node, t) in &raw_tables {
+            let window = self.window(pos_of(node, "window"), &t.window);
+            for (key, names, known, what) in [
+                ("architectures", &t.architectures, &arch_ids, "architecture"),
+                ("backends", &t.backends, &backend_ids, "backend"),
+            ] {
+                if names.is_empty() {
+                    self.error(pos_of(node, key), Code::InvalidValue, format!("table `{}` has no {key}", t.id));
+                }
+                for (i, name) in names.iter().enumerate() {
+                    self.reference(item_pos(node, key, i), what, name, known);
+                }
+            }
+            let rows_node = node.get("rows").unwrap_or(node);
+            let rows: Vec<String> = match (&t.rows.category, &t.rows.features) {
+                (Some(c), None) => {
+                    if self.reference(pos_of(rows_node, "category"), "category", c, categories) {
+                        features.iter().filter(|f| &f.category == c).map(|f| f.id.clone()).collect()
+                    } else {
+                        vec![]
+                    }
+                }
+                (None, Some(list)) => {
+                    for (i, f) in list.iter().enumerate() {
+                        self.reference(item_pos(rows_node, "features", i), "feature", f, &feature_ids);
+                    }
+                    list.clone()
+                }
+                _ => {
+                    self.error(
+                        rows_node.pos,
+                        Code::InvalidValue,
+                        "`rows` names a `category` or a list of `features`, one of the two",
+                    );
+                    vec![]
+                }
+            };
+            let rows_set: BTreeSet<String> = rows.iter().cloned().collect();
+            let axes = Axes { archs: &t.architectures, backends: &t.backends, rows: &rows_set };
+            let mut not_applicable = BTreeMap::new();
+            for (i, set) in t.not_applicable.iter().enumerate() {
+                let item = node.get("not-applicable").and_then(Node::as_seq).and_then(|s| s.get(i)).unwrap_or(node);
+                if set.reason.trim().is_empty() {
+                    self.error(
+                        pos_of(item, "reason"),
+                        Code::InvalidValue,
+                        "say why these cells do not apply: `reason` is empty",
+                    );
+                }
+                for cell in self.cell_set(item, set, &axes) {
+                    if not_applicable.insert(cell.clone(), set.reason.clone()).is_some() {
+                        let msg = format!("cell {} / {} / {} is declared not applicable twice", cell.0, cell.1, cell.2);
+                        self.error(item.pos, Code::DuplicateId, msg);
+                    }
+                }
+            }
+            let mut notes = BTreeMap::new();
+            for (i, n) in t.notes.iter().enumerate() {
+                let item = node.get("notes").and_then(Node::as_seq).and_then(|s| s.get(i)).unwrap_or(node);
+                let ok = [
+                    self.on_axis(pos_of(item, "architecture"), "architecture", &n.architecture, axes.archs.iter()),
+                    self.on_axis(pos_of(item, "backend"), "backend", &n.backend, axes.backends.iter()),
+                    self.on_axis(pos_of(item, "proposal"), "row", &n.proposal, axes.rows.iter()),
+                    self.reference(pos_of(item, "footnote"), "footnote", &n.footnote, footnotes),
+                ];
+                if ok.iter().all(|b| *b) {
+                    notes.insert((n.architecture.clone(), n.backend.clone(), n.proposal.clone()), n.footnote.clone());
+                }
+            }
+            if !not_applicable.is_empty() && !levels.iter().any(|l| l.counts == Counts::Neither) {
+                let d = Diagnostic::new(pos_of(node, "not-applicable"), Code::Inconsistent, format!("table `{}` declares cells not applicable, but no support level counts `neither`", t.id))
+                    .with_help("add a level such as `{ id: not-applicable, label: Not applicable, symbol: \"➖\", counts: neither, rule: { kind: all-unsupported } }`");
+                self.push(d);
+            }
+            let Some(window) = window else { continue };
+            tables.push(SupportTable {
+                id: t.id.clone(),
+                title: t.title.clone(),
+                intro: t.intro.clone(),
+                window,
+                architectures: t.architectures.clone(),
+                backends: t.backends.clone(),
+                rows,
+                not_applicable,
+                notes,
+            });
+        }
+        Tables { architectures, backends, levels, tables }
+    }
+
+    /// Whether `name` is a value of the table's axis, else an error at `pos`.
+    fn on_axis<'a>(&mut self, pos: Pos, what: &str, name: &str, mut values: impl Iterator<Item = &'a String>) -> bool {
+        let values: Vec<&String> = values.by_ref().collect();
+        if values.iter().any(|v| *v == name) {
+            return true;
+        }
+        let list: Vec<&str> = values.iter().map(|v| v.as_str()).collect();
+        let d = Diagnostic::new(pos, Code::DanglingReference, format!("unknown {what} `{name}` in this table"))
+            .with_help(format!("the table's {}: {}", plural(what), list.join(", ")));
+        self.push(d);
+        false
+    }
+
+    /// Every (architecture, backend, row) a cell set names; each name must
+    /// be on the table's axis.
+    fn cell_set(&mut self, item: &Node, set: &RawCellSet, axes: &Axes<'_>) -> Vec<(String, String, String)> {
+        let mut pick = |key: &str, what: &str, given: &Option<Vec<String>>, all: Vec<String>| -> Vec<String> {
+            match given {
+                None => all,
+                Some(names) => names
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, n)| self.on_axis(item_pos(item, key, *i), what, n, all.iter()))
+                    .map(|(_, n)| n.clone())
+                    .collect(),
+            }
+        };
+        let archs = pick("architectures", "architecture", &set.architectures, axes.archs.to_vec());
+        let backends = pick("backends", "backend", &set.backends, axes.backends.to_vec());
+        let rows = pick("proposals", "row", &set.proposals, axes.rows.iter().cloned().collect());
+        let mut out = Vec::new();
+        for a in &archs {
+            for b in &backends {
+                for r in &rows {
+                    out.push((a.clone(), b.clone(), r.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Levels: a known rule kind with its parameters; `otherwise` last.
+    fn levels(&mut self, raw: &[(&Node, RawLevel)]) -> Vec<Level> {
+        let mut out = Vec::new();
+        for (i, (node, l)) in raw.iter().enumerate() {
+            let rnode = node.get("rule").unwrap_or(node);
+            let counts = match l.counts.as_str() {
+                "for" => Counts::For,
+                "against" => Counts::Against,
+                "neither" => Counts::Neither,
+                other => {
+                    self.error(
+                        pos_of(node, "counts"),
+                        Code::InvalidValue,
+                        format!("`counts: {other}`; use for, against or neither"),
+                    );
+                    continue;
+                }
+            };
+            let params = |kind: &str| -> &'static [&'static str] {
+                match kind {
+                    "all-pass" => &["min-tests"],
+                    "pass-rate" => &["at-least"],
+                    _ => &[],
+                }
+            };
+            let rule = match l.rule.kind.as_str() {
+                "all-pass" => LevelRule::AllPass { min_tests: l.rule.min_tests.unwrap_or(1) },
+                "pass-rate" => match l.rule.at_least {
+                    Some(a) if a.is_finite() && (0.0..=1.0).contains(&a) => LevelRule::PassRate { at_least: a },
+                    _ => {
+                        self.error(
+                            pos_of(rnode, "at-least"),
+                            Code::CheckParameter,
+                            "`pass-rate` needs `at-least`, a share between 0 and 1",
+                        );
+                        continue;
+                    }
+                },
+                "all-unsupported" => LevelRule::AllUnsupported,
+                "otherwise" => LevelRule::Otherwise,
+                other => {
+                    let d = Diagnostic::new(
+                        pos_of(rnode, "kind"),
+                        Code::UnknownCheckKind,
+                        format!("unknown level rule `{other}`"),
+                    )
+                    .with_help("level rules: all-pass, pass-rate, all-unsupported, otherwise");
+                    self.push(d);
+                    continue;
+                }
+            };
+            for (key, _) in rnode.as_map().unwrap_or_default() {
+                if key.name != "kind" && !params(&l.rule.kind).contains(&key.name.as_str()) {
+                    let msg = format!("`{}` is not a parameter of level rule `{}`", key.name, l.rule.kind);
+                    self.error(key.pos, Code::CheckParameter, msg);
+                }
+            }
+            if rule == LevelRule::Otherwise && i + 1 != raw.len() {
+                let d = Diagnostic::new(
+                    pos_of(rnode, "kind"),
+                    Code::Inconsistent,
+                    format!("level `{}` takes every cell left, so the levels after it are never reached", l.id),
+                )
+                .with_help("put the `otherwise` level last");
+                self.push(d);
+            }
+            out.push(Level { id: l.id.clone(), label: l.label.clone(), symbol: l.symbol.clone(), counts, rule });
+        }
+        out
     }
 
     /// Ids unique, values unique and well-formed, the default among them.
@@ -471,11 +719,18 @@ impl Cx {
     /// Every footnote is pointed at: by a row's `footnote`, or as `[^id]` in
     /// any Markdown the document renders. A footnote nothing points at would
     /// render as a dangling note (or not at all).
-    fn unreferenced_footnotes(&mut self, root: &Node, footnotes: &[(&Node, RawFootnote)], features: &[Feature]) {
+    fn unreferenced_footnotes(
+        &mut self,
+        root: &Node,
+        footnotes: &[(&Node, RawFootnote)],
+        features: &[Feature],
+        tables: &Tables,
+    ) {
         let mut prose = String::new();
         collect_scalars(root, &mut prose);
         for (node, f) in footnotes {
-            let in_rows = features.iter().any(|x| x.footnote.as_deref() == Some(f.id.as_str()));
+            let in_rows = features.iter().any(|x| x.footnote.as_deref() == Some(f.id.as_str()))
+                || tables.tables.iter().any(|t| t.notes.values().any(|n| *n == f.id));
             let in_text = prose.contains(&format!("[^{}]", f.id));
             if !in_rows && !in_text {
                 let d = Diagnostic::new(
@@ -1077,6 +1332,13 @@ impl Cx {
         }
         out
     }
+}
+
+/// The axes of one table, for checking the cells it names.
+struct Axes<'a> {
+    archs: &'a [String],
+    backends: &'a [String],
+    rows: &'a BTreeSet<String>,
 }
 
 struct Refs<'a> {
