@@ -643,6 +643,9 @@ pub fn lacks(compiler: Compiler, arch: &str) -> BTreeSet<Feature> {
     use Feature::*;
     match compiler {
         Compiler::Cranelift => [LegacyExceptions].into(),
+        // `Compiler::CraneliftPulley` in the harness: threads, legacy
+        // exceptions and stack switching.
+        Compiler::Pulley => [Threads, LegacyExceptions, StackSwitching].into(),
         Compiler::Winch => {
             let mut f: BTreeSet<Feature> =
                 [Gc, TailCall, FunctionReferences, RelaxedSimd, Exceptions, LegacyExceptions].into();
@@ -666,6 +669,8 @@ pub fn expectation(suite: &str, path: &str, compiler: Compiler, host: &Host) -> 
     let supported = match compiler {
         Compiler::Cranelift => ["x86_64", "aarch64", "riscv64", "s390x"].contains(&host.arch.as_str()),
         Compiler::Winch => ["x86_64", "aarch64"].contains(&host.arch.as_str()),
+        // An interpreter: every host.
+        Compiler::Pulley => true,
     };
     if !supported {
         return Expectation::Fail("the compiler does not support this architecture");
@@ -797,6 +802,13 @@ mod tests {
         assert!(matches!(
             expectation("wasm-spec", "custom/name_annot.wast", Compiler::Cranelift, &x86),
             Expectation::NotRun(_)
+        ));
+        // Pulley (the harness's CraneliftPulley): every host, no threads.
+        assert_eq!(expectation("wasm-spec", "i32.wast", Compiler::Pulley, &s390x), Expectation::Pass);
+        assert_eq!(expectation("wasm-spec", "simd_lane.wast", Compiler::Pulley, &x86), Expectation::Pass);
+        assert!(matches!(
+            expectation("wasm-spec", "proposals/threads/atomic.wast", Compiler::Pulley, &x86),
+            Expectation::Lacks(_)
         ));
         let no_avx = Host { avx2: false, ..x86 };
         assert!(matches!(expectation("wasm-spec", "simd_lane.wast", Compiler::Winch, &no_avx), Expectation::Fail(_)));

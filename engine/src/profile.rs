@@ -17,18 +17,34 @@ pub enum Compiler {
     Cranelift,
     /// The baseline compiler.
     Winch,
+    /// Cranelift's Pulley backend and wasmtime's Pulley interpreter: the
+    /// portable execution backend, on every host.
+    Pulley,
 }
 
 impl Compiler {
     /// Every backend.
-    pub const ALL: [Compiler; 2] = [Compiler::Cranelift, Compiler::Winch];
+    pub const ALL: [Compiler; 3] = [Compiler::Cranelift, Compiler::Winch, Compiler::Pulley];
 
     /// The name used in run reports and the policy.
     pub fn name(self) -> &'static str {
         match self {
             Compiler::Cranelift => "cranelift",
             Compiler::Winch => "winch",
+            Compiler::Pulley => "pulley",
         }
+    }
+}
+
+/// The Pulley target matching this host's pointer width and byte order
+/// (`pulley64` on x86_64, aarch64 and riscv64; `pulley64be` on s390x), as
+/// wasmtime's own tests choose it.
+pub fn pulley_target() -> &'static str {
+    match (cfg!(target_pointer_width = "64"), cfg!(target_endian = "big")) {
+        (true, false) => "pulley64",
+        (true, true) => "pulley64be",
+        (false, false) => "pulley32",
+        (false, true) => "pulley32be",
     }
 }
 
@@ -44,7 +60,7 @@ impl std::str::FromStr for Compiler {
         Compiler::ALL
             .into_iter()
             .find(|c| c.name() == s)
-            .ok_or_else(|| format!("unknown compiler `{s}`; use cranelift or winch"))
+            .ok_or_else(|| format!("unknown compiler `{s}`; use cranelift, winch or pulley"))
     }
 }
 
@@ -183,9 +199,14 @@ impl Profile {
         // thread keeps a compiler panic's location with the campaign.
         c.parallel_compilation(!options.serial_compilation);
         c.strategy(match compiler {
-            Compiler::Cranelift => Strategy::Cranelift,
+            Compiler::Cranelift | Compiler::Pulley => Strategy::Cranelift,
             Compiler::Winch => Strategy::Winch,
         });
+        // A fixed triple target-lexicon parses: this cannot fail, and
+        // `build` checks the engine really targets Pulley.
+        if compiler == Compiler::Pulley && c.target(pulley_target()).is_err() {
+            c.strategy(Strategy::Winch);
+        }
         for (name, toggle) in PROPOSALS {
             toggle(&mut c, !disabled.contains(name));
         }
@@ -205,6 +226,13 @@ impl Profile {
         let mut disabled: Vec<&'static str> = Vec::new();
         loop {
             match Engine::new(&Self::config_with(compiler, &disabled, options)) {
+                // Never run native code under Pulley's name.
+                Ok(engine) if compiler == Compiler::Pulley && !engine.is_pulley() => {
+                    return Err(wasmtime::Error::msg(format!(
+                        "the Pulley profile's engine does not target {}; is wasmtime built with `pulley`?",
+                        pulley_target()
+                    )));
+                }
                 Ok(engine) => {
                     let (scripts, timed) = (Arc::default(), Arc::default());
                     return Ok(Profile { compiler, engine, disabled, options: options.clone(), scripts, timed });

@@ -29,6 +29,7 @@ on_both_backends!(
     concurrent_uploads_race_to_one_stored_run_each,
     reports_over_the_size_limits_are_refused_naming_the_flag,
     runs_of_another_dimension_are_stored_shown_and_compared_apart,
+    support_tables_are_served_as_json_and_pages,
 );
 
 async fn ingest_all(app: &TestApp) -> usize {
@@ -450,6 +451,8 @@ async fn operations_endpoints_answer(db: Db) {
         "/badges/{file}",
         "/healthz",
         "/metrics",
+        "/api/v1/tables",
+        "/api/v1/tables/{id}",
     ] {
         assert!(openapi["paths"].get(path).is_some(), "{path} is not documented");
     }
@@ -710,4 +713,48 @@ async fn runs_of_another_dimension_are_stored_shown_and_compared_apart(db: Db) {
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid-report")), "{body}");
     assert_eq!(body["error"]["message"], "dimensions.build: `nostd` is not a value of `build` (values: std, no_std)");
     assert_eq!(body["error"]["field"], "dimensions.build");
+}
+
+async fn support_tables_are_served_as_json_and_pages(db: Db) {
+    let app = spawn_app(db).await;
+    ingest_all(&app).await;
+    let tables = app.get_json("/api/v1/tables").await;
+    assert_eq!(tables[0]["id"], "wasm-proposals", "{tables}");
+    let table = app.get_json("/api/v1/tables/wasm-proposals").await;
+    let x86 = table["architectures"]
+        .as_array()
+        .expect("architectures")
+        .iter()
+        .find(|a| a["id"] == "x86_64")
+        .expect("x86_64")
+        .clone();
+    let simd = x86["rows"].as_array().expect("rows").iter().find(|r| r["feature"] == "simd").expect("simd").clone();
+    let cell = |backend: &str| {
+        simd["cells"].as_array().expect("cells").iter().find(|c| c["backend"] == backend).expect("cell").clone()
+    };
+    // Computed from the uploaded runs: Cranelift passes, Winch fails some.
+    assert_eq!(
+        (cell("cranelift")["level"].as_str(), cell("cranelift")["declared"].as_bool()),
+        (Some("supported"), Some(false))
+    );
+    assert_eq!(cell("winch")["level"], "in-progress");
+    assert!(cell("winch")["failed"].as_u64().is_some_and(|n| n > 0));
+    assert_eq!(
+        (cell("pulley")["level"].as_str(), cell("pulley")["declared"].as_bool()),
+        (Some("not-applicable"), Some(true))
+    );
+    // The page: a tab per architecture, the chosen one shown.
+    let (status, page) = app.get_text("/tables/wasm-proposals?arch=s390x").await;
+    assert_eq!(status, 200);
+    for tab in ["?arch=x86_64", "?arch=aarch64", "?arch=s390x", "?arch=riscv64", "?arch=interpreter"] {
+        assert!(page.contains(tab), "{tab} missing");
+    }
+    assert!(page.contains("<h2>s390x</h2>") && page.contains("aria-current=\"page\""), "{page}");
+    assert!(page.contains("class=\"level not-applicable\""), "{page}");
+    let (status, body) = app.get_text("/tables/wasm-proposals?arch=mips").await;
+    assert!(status == 404 && body.contains("has no architecture `mips`"), "{status} {body}");
+    let (status, body) = app.get_text("/api/v1/tables/nope").await;
+    assert!(status == 404 && body.contains("no support table `nope`"), "{status} {body}");
+    let (status, page) = app.get_text("/tables").await;
+    assert!(status == 200 && page.contains("<h2>x86_64</h2>"), "{status}: /tables leads to the first table");
 }

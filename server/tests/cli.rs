@@ -115,7 +115,7 @@ fn policy_check_reports_every_injected_error_with_its_position() {
         ),
         // unknown check kind
         (
-            "    check: { kind: fuzzed, window: 30d, scope: feature }",
+            "    check: { kind: fuzzed, window: 30d, scope: feature, min-hours: 24 }",
             "    check: { kind: fuzzzed, window: 30d, scope: feature }",
         ),
         // bad window
@@ -275,8 +275,8 @@ fn serve_refuses_to_start_on_a_bad_policy_and_prints_every_problem() {
     let original = std::fs::read_to_string(root().join("policy/wasmtime.yaml")).expect("policy");
     let broken = original
         .replacen(
-            "check: { kind: fuzzed, window: 30d, scope: feature }",
-            "check: { kind: fuzzed, window: soon, scope: feature }",
+            "check: { kind: fuzzed, window: 30d, scope: feature, min-hours: 24 }",
+            "check: { kind: fuzzed, window: soon, scope: feature, min-hours: 24 }",
             1,
         )
         .replacen(

@@ -16,6 +16,7 @@ pub mod matrix;
 pub mod ops;
 pub mod promotions;
 pub mod runs;
+pub mod tables;
 
 /// The application: API, dashboard and operations endpoints.
 ///
@@ -26,6 +27,7 @@ pub mod runs;
 /// | fuzz | `GET /api/v1/fuzz/campaigns`, `/api/v1/fuzz/crashes` |
 /// | ops | `GET /healthz`, `/metrics`, `/api/v1/openapi.json` |
 /// | promotions | `GET/POST /api/v1/promotions`, `GET /api/v1/promotions/{id}`, `POST /api/v1/promotions/{id}/{approve,reject,withdraw,apply}`, `GET /api/v1/audit`, `GET/POST /promotions`, `/promotions/{id}`, `/login`, `POST /logout` |
+/// | tables | `GET /api/v1/tables`, `/api/v1/tables/{id}`, `/tables`, `/tables/{id}?arch=` |
 /// | dashboard | `GET /`, `/features/{id}`, `/runs`, `/runs/{id}`, `/fuzz`, `/events`, `/static/style.css` |
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -35,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::router())
         .merge(dashboard::router())
         .merge(promotions::router())
+        .merge(tables::router())
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(security_header(header::REFERRER_POLICY, "same-origin"))
         .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
