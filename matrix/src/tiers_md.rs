@@ -181,7 +181,7 @@ fn support_tables(out: &mut String, policy: &Policy, eval: &Evaluation) {
             table(out, &header, &body);
             out.push('\n');
             // Declared not-applicable cells, grouped by reason, then backend.
-            let mut groups: Vec<(String, Vec<(String, Vec<String>)>)> = Vec::new();
+            let mut groups: Vec<(String, ByBackend)> = Vec::new();
             for row in &arch.rows {
                 for c in row.cells.iter().filter(|c| c.declared) {
                     let why = c.detail.trim_start_matches("not applicable: ").to_owned();
@@ -212,6 +212,9 @@ fn support_tables(out: &mut String, policy: &Policy, eval: &Evaluation) {
         }
     }
 }
+
+/// Row labels per backend id, in first-seen order.
+type ByBackend = Vec<(String, Vec<String>)>;
 
 fn cell_text(policy: &Policy, c: &crate::tables::CellResult) -> String {
     let mut text = match c.level.as_deref().and_then(|id| policy.tables.levels.iter().find(|l| l.id == id)) {
