@@ -325,7 +325,7 @@ pub fn unused_reason(policy: &Policy, report: &RunReport) -> Option<String> {
     let used = policy.features.iter().any(|f| {
         f.evidence.selects_report(policy, report) && f.evidence.selects_tests()
             || (!report.fuzz.is_empty() && f.arch.as_deref() == Some(arch))
-    });
+    }) || (!report.spec.is_empty() || !report.wasi.is_empty()) && policy.tables_read(report);
     (!used).then(|| {
         let variant = policy.variant(report);
         let dims = if variant.is_empty() { String::new() } else { format!(" [{variant}]") };

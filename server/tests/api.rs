@@ -757,4 +757,25 @@ async fn support_tables_are_served_as_json_and_pages(db: Db) {
     assert!(status == 404 && body.contains("no support table `nope`"), "{status} {body}");
     let (status, page) = app.get_text("/tables").await;
     assert!(status == 200 && page.contains("<h2>x86_64</h2>"), "{status}: /tables leads to the first table");
+    // A Pulley run: no row selects it, the support table does; it is
+    // evaluated, not rejected, and fills the interpreter's column.
+    let token = app.token("runner", &["*"]).await;
+    let mut pulley =
+        fresh_fixture().into_iter().find(|r| r.run_id == "seed-x86_64-unknown-linux-gnu-cranelift").expect("fixture");
+    pulley.run_id = "x86_64-pulley".into();
+    pulley.engine.compiler = "pulley".into();
+    let (status, body) = app.upload(&token, json(&pulley)).await;
+    assert_eq!((status, body["state"].as_str()), (201, Some("evaluated")), "{body}");
+    let table = app.get_json("/api/v1/tables/wasm-proposals").await;
+    let interp = table["architectures"]
+        .as_array()
+        .expect("architectures")
+        .iter()
+        .find(|a| a["id"] == "interpreter")
+        .expect("interpreter")
+        .clone();
+    let gc = interp["rows"].as_array().expect("rows").iter().find(|r| r["feature"] == "gc").expect("gc").clone();
+    let cell = gc["cells"].as_array().expect("cells").iter().find(|c| c["backend"] == "pulley").expect("cell").clone();
+    assert_eq!(cell["level"], "supported", "{cell}");
+    assert_eq!(cell["runs"], serde_json::json!(["x86_64-pulley"]));
 }

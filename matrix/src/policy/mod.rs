@@ -263,6 +263,22 @@ impl Policy {
         variant_label(self.dimensions.iter().zip(values).filter(|(d, (_, v))| *v != d.default).map(|(_, kv)| kv))
     }
 
+    /// Whether a support table reads `report`: one of its backends is the
+    /// run's compiler, one of its architectures takes the run's target,
+    /// and the run's dimensions are the defaults (as cells read them).
+    pub fn tables_read(&self, report: &crate::RunReport) -> bool {
+        let defaults = self
+            .run_dimensions(report)
+            .is_ok_and(|v| self.dimensions.iter().zip(&v).all(|(d, (_, x))| *x == d.default));
+        defaults
+            && self.tables.tables.iter().any(|t| {
+                t.backends.contains(&report.engine.compiler)
+                    && t.architectures.iter().any(|a| {
+                        self.tables.architectures.iter().any(|x| &x.id == a && x.has_target(&report.target.triple))
+                    })
+            })
+    }
+
     /// The feature with `id`.
     pub fn feature(&self, id: &str) -> Option<&Feature> {
         self.features.iter().find(|f| f.id == id)
