@@ -603,12 +603,16 @@ impl<'a> Cx<'a> {
         if scope == FuzzScope::Architecture && f.arch.is_none() {
             return Err(fail("no-architecture", "the feature has no architecture of its own to fuzz"));
         }
-        let counts = |r: &RunReport, c: &crate::evidence::FuzzCampaign| {
-            let run_ok = match (scope, &f.arch) {
-                (FuzzScope::Architecture, Some(arch)) => {
-                    r.target.arch() == arch && self.policy.run_dimensions(r).is_ok()
+        // The index resolved each run's dimensions once (`variant`): a run
+        // whose dimensions the policy does not allow has none.
+        let counts = |r: &crate::index::RunIx<'_>, c: &crate::evidence::FuzzCampaign| {
+            let run_ok = match (scope, &f.arch, r.variant) {
+                (_, _, None) => false,
+                (FuzzScope::Architecture, Some(arch), Some(_)) => r.report.target.arch() == arch,
+                (_, _, Some(v)) => {
+                    f.evidence.selects_run(&r.report.target.triple, &r.report.engine.compiler)
+                        && f.evidence.selects_dimensions(&self.index.variants[v as usize])
                 }
-                _ => f.evidence.selects_report(self.policy, r),
             };
             let exercised = scope == FuzzScope::Architecture
                 || f.evidence.fuzz.is_empty()
@@ -620,8 +624,9 @@ impl<'a> Cx<'a> {
             .index
             .runs
             .iter()
-            .flat_map(|r| r.report.fuzz.iter().map(move |c| (r.report, c)))
+            .flat_map(|r| r.report.fuzz.iter().map(move |c| (r, c)))
             .filter(|(r, c)| counts(r, c))
+            .map(|(r, c)| (r.report, c))
             .collect();
         let recent: Vec<_> = matching.iter().filter(|(r, _)| r.finished_at >= since).collect();
         if recent.is_empty() {
