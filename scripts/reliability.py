@@ -8,10 +8,19 @@
 2. The server is killed with SIGKILL while 40 uploads are in flight, and
    restarted on the same database: every upload it acknowledged is there,
    evaluated, with all its directive outcomes; none is there partially.
-3. schemathesis runs the published OpenAPI document against the server
+3. 50 concurrent uploads while a large upload (LARGE_DIRECTIVES directive
+   outcomes) is being stored: every answer 2xx, no run left `received`.
+4. 500 slow clients from 127.0.0.2 and up, each sending half a header:
+   normal requests from 127.0.0.1 are still answered (their latency with
+   and without the slow clients is printed), and every half-sent header's
+   connection is closed within 30 s.
+5. Past the connection cap per address, a new connection is answered 503
+   at once, naming the limit, while other addresses are served.
+6. schemathesis runs the published OpenAPI document against the server
    (every operation, every check) and must report zero failures: once with
    a runner token, and once with a maintainer token on the promotion and
-   audit operations.
+   audit operations. The server runs with its default request budgets,
+   which this load must not trip.
 
 Prints the figures recorded in the README. Exits non-zero on any failure.
 """
@@ -46,9 +55,9 @@ class Server:
         self.base = f"http://127.0.0.1:{port}"
         self.proc = None
 
-    def start(self):
+    def start(self, *flags):
         env = dict(os.environ, DATABASE_URL=self.database_url, TIERWATCH_POLICY=os.path.join(ROOT, "policy/wasmtime.yaml"))
-        self.proc = subprocess.Popen([self.binary, "serve", "--bind", f"127.0.0.1:{self.port}"], env=env,
+        self.proc = subprocess.Popen([self.binary, "serve", "--bind", f"127.0.0.1:{self.port}", *flags], env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(200):
             try:
@@ -166,6 +175,120 @@ def sigkill_mid_upload(server, tok):
           f"0 lost, 0 partial; {len([r for r in rs if r['run-id'] in held])} held after restart")
 
 
+LARGE_DIRECTIVES = int(os.environ.get("TIERWATCH_RELIABILITY_LARGE_DIRECTIVES", "300000"))
+
+
+def large_report(run_id, directives_wanted):
+    """One report with `directives_wanted` outcomes spread over 1,000
+    scripts, made from a seed-world report."""
+    r = reports(1, run_id)[0]
+    r["run-id"] = run_id
+    template = r["spec"][0]
+    per = max(1, directives_wanted // 1000)
+    spec = []
+    for i in range(1000):
+        f = copy.deepcopy({k: v for k, v in template.items() if k != "directives"})
+        f["file"] = f"large/{i:04d}.wast"
+        f["directives"] = [{"line": 1 + j, "kind": "assert_return", "outcome": "pass"} for j in range(per)]
+        spec.append(f)
+    r["spec"] = spec
+    return r
+
+
+def uploads_beside_a_large_one(server, tok):
+    big = large_report("large-000", LARGE_DIRECTIVES)
+    body = json.dumps(big).encode()
+    rs = reports(50, "beside")
+    with concurrent.futures.ThreadPoolExecutor(51) as pool:
+        large = pool.submit(upload, server.base, tok, big)
+        time.sleep(0.5)
+        statuses = list(pool.map(lambda r: upload(server.base, tok, r), rs))
+        large_status = large.result()
+    bad = [(r["run-id"], s) for r, s in zip(rs, statuses) if s not in (200, 201)]
+    if large_status not in (200, 201):
+        bad.append(("large-000", large_status))
+    if bad:
+        sys.exit(f"reliability: uploads beside a large one failed: {bad[:5]}")
+    held = {r["run-id"]: r for r in get_json(server.base, "/api/v1/runs?limit=1000")}
+    stuck = [i for i, r in held.items() if r["state"] == "received"]
+    if stuck:
+        sys.exit(f"reliability: runs left `received`: {stuck[:5]}")
+    print(f"reliability: 50 concurrent uploads beside one of {LARGE_DIRECTIVES} directives "
+          f"({len(body) / 1e6:.0f} MB): 0 errors, 0 runs left received")
+
+
+def connect_from(address, port):
+    s = socket.socket()
+    s.bind((address, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def healthz_latency(base, n=50):
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
+            r.read()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[len(times) // 2] * 1000, times[int(len(times) * 0.99) - 1] * 1000
+
+
+def slow_clients(server):
+    import selectors
+    quiet = healthz_latency(server.base)
+    slow = selectors.DefaultSelector()
+    opened = time.monotonic()
+    for i in range(500):
+        s = connect_from(f"127.0.0.{2 + i // 50}", server.port)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: tierwatch\r\n")
+        s.setblocking(False)
+        slow.register(s, selectors.EVENT_READ)
+    loaded = healthz_latency(server.base)
+    open_left, last_close = 500, 0.0
+    while open_left and time.monotonic() - opened < 30:
+        for key, _ in slow.select(timeout=1):
+            try:
+                data = key.fileobj.recv(4096)
+            except (ConnectionResetError, BlockingIOError):
+                data = b""
+            if not data:
+                slow.unregister(key.fileobj)
+                key.fileobj.close()
+                open_left -= 1
+                last_close = time.monotonic() - opened
+    for key in list(slow.get_map().values()):
+        key.fileobj.close()
+    if open_left:
+        sys.exit(f"reliability: {open_left} of 500 connections with half a header still open after 30 s")
+    print(f"reliability: 500 slow clients from 10 addresses: /healthz median {loaded[0]:.1f} ms, p99 {loaded[1]:.1f} ms "
+          f"(without them {quiet[0]:.1f} ms, p99 {quiet[1]:.1f} ms); every half header closed by {last_close:.1f} s")
+
+
+def connection_cap(server, per_address):
+    held = [connect_from("127.0.0.99", server.port) for _ in range(per_address)]
+    time.sleep(0.5)
+    extra = connect_from("127.0.0.99", server.port)
+    extra.settimeout(5)
+    asked = time.monotonic()
+    answer = b""
+    try:
+        while chunk := extra.recv(4096):
+            answer += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    took = time.monotonic() - asked
+    extra.close()
+    served = healthz_latency(server.base, 5)
+    for s in held:
+        s.close()
+    if not answer.startswith(b"HTTP/1.1 503") or b"--max-connections-per-address" not in answer or took > 2:
+        sys.exit(f"reliability: connection {per_address + 1} from one address: {answer[:200]!r} after {took:.1f} s")
+    print(f"reliability: connection {per_address + 1} from one address refused in {took * 1000:.0f} ms with 503 naming "
+          f"--max-connections-per-address; another address served meanwhile ({served[0]:.1f} ms)")
+
+
 def schemathesis(server, tok, role, only=None):
     """Every operation as `role`; with `only`, just the paths it matches."""
     st = subprocess.run(["st", "--version"], capture_output=True, text=True)
@@ -200,10 +323,17 @@ def main():
     with tempfile.TemporaryFile("w+") as log:
         server = Server(binary, database_url, free_port(), log)
         tok = token(binary, database_url)
-        server.start()
+        # Room for the large upload (about 90 bytes per outcome).
+        large_flags = ["--max-body-bytes", str(max(64 << 20, LARGE_DIRECTIVES * 200))]
+        server.start(*large_flags)
         try:
             concurrent_runners(server, tok)
             sigkill_mid_upload(server, tok)
+            server.stop()
+            server.start(*large_flags)
+            uploads_beside_a_large_one(server, tok)
+            slow_clients(server)
+            connection_cap(server, 256)
             schemathesis(server, tok, "runner")
             # Promotion requests and the audit log as a maintainer, so that
             # filing and voting get past authorization.

@@ -77,7 +77,7 @@ fn a_real_cranelift_run_feeds_the_matrix() {
     runs.push(real);
     let text = std::fs::read_to_string(root().join("policy/wasmtime.yaml")).expect("policy");
     let policy = matrix::validate("wasmtime.yaml", &text).expect("valid policy");
-    let eval = matrix::evaluate(&policy, &Evidence { runs }, Timestamp::now());
+    let eval = matrix::evaluate(&policy, &runs.into_iter().collect::<Evidence>(), Timestamp::now());
     // Real evidence for the core language and most proposals keeps them at tier 1 ...
     for id in [
         "x86_64-unknown-linux-gnu",

@@ -71,7 +71,7 @@ fn evidence(now: Timestamp) -> Evidence {
         f.finished_at = at;
         runs.push(f);
     }
-    Evidence { runs }
+    runs.into_iter().collect()
 }
 
 /// The baseline: count every directive and WASI outcome once.

@@ -489,8 +489,18 @@ pub fn json_schema() -> serde_json::Value {
 }
 
 /// Everything the evaluator knows about the world: run reports.
+///
+/// Shared (`Arc`), so a server can keep the evidence of its current
+/// snapshot while it builds the next one with one more run, copying
+/// pointers rather than reports.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
     /// The reports, in any order.
-    pub runs: Vec<RunReport>,
+    pub runs: Vec<std::sync::Arc<RunReport>>,
+}
+
+impl FromIterator<RunReport> for Evidence {
+    fn from_iter<I: IntoIterator<Item = RunReport>>(reports: I) -> Evidence {
+        Evidence { runs: reports.into_iter().map(std::sync::Arc::new).collect() }
+    }
 }

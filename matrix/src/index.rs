@@ -127,7 +127,7 @@ impl Members<'_> {
 impl<'a> Index<'a> {
     /// Indexes `evidence` for `policy`.
     pub fn new(policy: &Policy, evidence: &'a Evidence) -> Self {
-        let mut reports: Vec<&RunReport> = evidence.runs.iter().collect();
+        let mut reports: Vec<&RunReport> = evidence.runs.iter().map(|r| &**r).collect();
         reports.sort_by(|a, b| (a.finished_at, &a.run_id).cmp(&(b.finished_at, &b.run_id)));
         let n = policy.features.len();
         let mut members = Members { policy, keys: Vec::new(), ids: HashMap::new(), spec: Vec::new(), wasi: Vec::new() };

@@ -8,7 +8,8 @@ use matrix::evidence::{CrashReplay, Directive, Outcome};
 use matrix::{Evidence, Status, Tier};
 
 fn run_mut<'a>(e: &'a mut Evidence, run_id: &str) -> &'a mut matrix::RunReport {
-    e.runs.iter_mut().find(|r| r.run_id == run_id).unwrap_or_else(|| panic!("fixture run {run_id}"))
+    let run = e.runs.iter_mut().find(|r| r.run_id == run_id).unwrap_or_else(|| panic!("fixture run {run_id}"));
+    std::sync::Arc::make_mut(run)
 }
 
 /// Makes one directive of every file matching `pred` fail.
@@ -191,7 +192,7 @@ fn an_expired_attestation_is_stale() {
     let later: Timestamp = "2027-10-08T00:00:00Z".parse().expect("timestamp");
     let mut evidence = common::seed_world();
     for r in &mut evidence.runs {
-        r.finished_at = later - SignedDuration::from_hours(1);
+        std::sync::Arc::make_mut(r).finished_at = later - SignedDuration::from_hours(1);
     }
     let eval = matrix::evaluate(&policy, &evidence, later);
     let cranelift = eval.feature("cranelift").expect("feature");
@@ -330,8 +331,9 @@ fn policy_with_build_dimension() -> matrix::Policy {
 /// A copy of the x86_64 Linux Cranelift run made as a `no_std` build, an
 /// hour later, with `nop.wast` failing.
 fn no_std_run(evidence: &Evidence) -> matrix::RunReport {
-    let mut r =
-        evidence.runs.iter().find(|r| r.run_id == "seed-x86_64-unknown-linux-gnu-cranelift").expect("run").clone();
+    let mut r = matrix::RunReport::clone(
+        evidence.runs.iter().find(|r| r.run_id == "seed-x86_64-unknown-linux-gnu-cranelift").expect("run"),
+    );
     r.run_id = "no-std-x86_64".into();
     r.version = matrix::evidence::VERSION;
     r.dimensions.insert("build".into(), "no_std".into());
@@ -346,7 +348,7 @@ fn a_run_of_another_dimension_neither_replaces_nor_joins_the_ordinary_runs() {
     let mut evidence = common::seed_world();
     let no_std = no_std_run(&evidence);
     evidence.runs.retain(|r| r.target.triple != "x86_64-unknown-none");
-    evidence.runs.push(no_std);
+    evidence.runs.push(no_std.into());
     let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
     // The newer no_std run fails nop.wast, yet the x86_64 target reads only
     // its ordinary runs: still Tier 1.
@@ -371,7 +373,7 @@ fn a_run_naming_an_undeclared_dimension_counts_for_nothing() {
     let err = policy.run_dimensions(&no_std).expect_err("the repository policy declares no dimension");
     assert_eq!(err.field, "dimensions.build");
     assert_eq!(err.message, "the policy declares no dimension `build` (declared: none)");
-    evidence.runs.push(no_std);
+    evidence.runs.push(no_std.into());
     let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
     assert_eq!(eval.feature("x86_64-unknown-linux-gnu").map(|f| f.status), Some(Status::Conforming));
 }

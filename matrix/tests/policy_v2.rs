@@ -23,14 +23,14 @@ fn evidence() -> Evidence {
         std::fs::read_dir(dir().join("runs")).expect("runs").map(|e| e.expect("entry").path()).collect();
     files.sort();
     assert_eq!(files.len(), 10, "the fixture's ten reports");
-    let runs = files
+    let runs: Vec<RunReport> = files
         .iter()
         .map(|p| {
             RunReport::from_json(&std::fs::read_to_string(p).expect("read"))
                 .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         })
         .collect();
-    Evidence { runs }
+    runs.into_iter().collect()
 }
 
 fn now() -> Timestamp {

@@ -28,9 +28,9 @@ async fn start_server(dir: &Path, addr: &str) -> (AppState, String, tokio::task:
     // Tokens are stored in the database, so one made before a restart
     // still works after it; creating another each start is harmless.
     state.store.create_token(&row, Timestamp::now()).await.expect("token stored");
-    let app = tierwatch::app(state.clone());
+    let serving = state.clone();
     let handle = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = tierwatch::server::serve(serving, listener, std::future::pending()).await;
     });
     (state, token, handle)
 }
@@ -145,8 +145,10 @@ async fn a_refused_report_shows_the_servers_message_and_is_kept_aside() {
     let (row, token) = tierwatch::auth::new_token("elsewhere", "runner", &["s390x-unknown-linux-gnu".to_owned()]);
     state.store.create_token(&row, Timestamp::now()).await.expect("token");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = tierwatch::app(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let serving = state.clone();
+    tokio::spawn(
+        async move { tierwatch::server::serve(serving, listener, std::future::pending()).await.expect("serve") },
+    );
 
     let spool = dir.path().join("spool");
     std::fs::create_dir_all(&spool).expect("spool");

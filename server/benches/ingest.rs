@@ -52,8 +52,10 @@ async fn bench(name: &str, database_url: String) {
     let (state, listener) =
         tierwatch::server::prepare(policy, &database_url, "127.0.0.1:0", Settings::default()).await.expect("server");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = tierwatch::app(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let serving = state.clone();
+    tokio::spawn(
+        async move { tierwatch::server::serve(serving, listener, std::future::pending()).await.expect("serve") },
+    );
     let (row, token) = tierwatch::auth::new_token("bench", "runner", &["*".into()]);
     state.store.create_token(&row, Timestamp::now()).await.expect("token");
     let client = reqwest::Client::new();

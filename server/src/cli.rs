@@ -83,6 +83,32 @@ struct ServeArgs {
     /// Most script files, WASI tests and fuzz campaigns one report may carry.
     #[arg(long, env = "TIERWATCH_MAX_REPORT_FILES", default_value_t = 20_000)]
     max_report_files: usize,
+    /// Most connections open at once; past it a new connection is answered
+    /// 503 at once and closed.
+    #[arg(long, env = "TIERWATCH_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Most connections open at once from one address.
+    #[arg(long, env = "TIERWATCH_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_address: u32,
+    /// Seconds a request's header may take to arrive, and a kept-alive
+    /// connection may stay idle; then the connection is closed.
+    #[arg(long, env = "TIERWATCH_HEADER_TIMEOUT_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_seconds: u64,
+    /// Seconds a request body may go without a byte arriving.
+    #[arg(long, env = "TIERWATCH_BODY_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout_seconds: u64,
+    /// Requests per second one address may send, sustained.
+    #[arg(long, env = "TIERWATCH_RATE_PER_ADDRESS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_per_address: u32,
+    /// Requests one address may send at once before the rate applies.
+    #[arg(long, env = "TIERWATCH_BURST_PER_ADDRESS", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    burst_per_address: u32,
+    /// Requests per second with one token or session, sustained.
+    #[arg(long, env = "TIERWATCH_RATE_PER_TOKEN", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_per_token: u32,
+    /// Requests one token or session may send at once before the rate applies.
+    #[arg(long, env = "TIERWATCH_BURST_PER_TOKEN", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    burst_per_token: u32,
     /// Seconds between re-evaluations as windows move with the clock.
     #[arg(long, env = "TIERWATCH_TICK_SECONDS", default_value_t = 60)]
     tick_seconds: u64,
@@ -328,6 +354,19 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         max_clock_skew: jiff::SignedDuration::from_secs(i64::from(args.max_clock_skew_seconds)),
         max_report_directives: args.max_report_directives,
         max_report_files: args.max_report_files,
+        connections: crate::connections::ConnectionLimits {
+            max_connections: args.max_connections as usize,
+            max_connections_per_address: args.max_connections_per_address as usize,
+            header_timeout: std::time::Duration::from_secs(args.header_timeout_seconds),
+            body_timeout: std::time::Duration::from_secs(args.body_timeout_seconds),
+            ..Default::default()
+        },
+        rates: crate::rate::RateLimits {
+            address_period: crate::rate::RateLimits::period(args.rate_per_address),
+            address_burst: args.burst_per_address,
+            token_period: crate::rate::RateLimits::period(args.rate_per_token),
+            token_burst: args.burst_per_token,
+        },
         ..Default::default()
     };
     let (state, listener) = crate::server::prepare(policy, &args.db.database_url, &args.bind, settings).await?;

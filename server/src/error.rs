@@ -43,6 +43,14 @@ pub enum ApiError {
     /// Unsupported Content-Encoding or Content-Type.
     #[error("{0}")]
     Unsupported(String),
+    /// Over a request budget.
+    #[error("{message}")]
+    RateLimited {
+        /// Which budget, and the flags that raise it.
+        message: String,
+        /// Seconds until a request would be taken.
+        retry_after: u64,
+    },
     /// Our fault.
     #[error("internal error")]
     Internal(#[from] StoreError),
@@ -63,6 +71,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) | ApiError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,6 +86,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad-request",
             ApiError::NotFound(_) => "not-found",
             ApiError::Unsupported(_) => "unsupported-media-type",
+            ApiError::RateLimited { .. } => "rate-limited",
             ApiError::Internal(_) | ApiError::Render(_) => "internal",
         }
     }
@@ -96,6 +106,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status_code(), Json(json!({ "error": body }))).into_response();
         if matches!(self, ApiError::Unauthenticated(_)) {
             response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::RateLimited { retry_after, .. } = &self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*retry_after));
         }
         response
     }

@@ -4,10 +4,12 @@
 pub mod analysis;
 pub mod auth;
 pub mod cli;
+pub mod connections;
 pub mod error;
 pub mod github;
 pub mod load;
 pub mod promotion;
+pub mod rate;
 pub mod routes;
 pub mod server;
 pub mod session;

@@ -38,7 +38,7 @@ pub fn evidence(dir: &Path) -> Result<Evidence> {
         }
         runs.push(report);
     }
-    Ok(Evidence { runs })
+    Ok(runs.into_iter().collect())
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -46,7 +46,14 @@ pub async fn run(state: AppState, listener: TcpListener, tick: Duration) -> Resu
     });
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "tierwatch listening");
-    axum::serve(listener, crate::app(state)).with_graceful_shutdown(shutdown()).await.context("server failed")
+    serve(state, listener, shutdown()).await
+}
+
+/// Serves the application on `listener` within the state's connection
+/// limits until `shutdown` completes (tests pass one that never does).
+pub async fn serve(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let limits = state.settings.connections.clone();
+    crate::connections::serve(listener, crate::app(state), limits, shutdown).await.context("server failed")
 }
 
 async fn shutdown() {

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use arc_swap::ArcSwap;
 use jiff::{SignedDuration, Timestamp};
 use matrix::{Evaluation, Evidence, Policy, RunReport};
-use tokio::sync::{Mutex, Notify, RwLock, broadcast};
+use tokio::sync::{Mutex, Notify, broadcast};
 
 use crate::store::{DeclaredRow, HistoryRow, Store, StoreError};
 
@@ -41,6 +42,10 @@ pub struct Settings {
     /// Most script files, WASI tests and fuzz campaigns one report may
     /// carry (a full run today is about 500).
     pub max_report_files: usize,
+    /// Connection bounds: how many, how slow.
+    pub connections: crate::connections::ConnectionLimits,
+    /// Request budgets per address and per token.
+    pub rates: crate::rate::RateLimits,
 }
 
 impl Default for Settings {
@@ -55,6 +60,8 @@ impl Default for Settings {
             max_clock_skew: SignedDuration::from_mins(10),
             max_report_directives: 1_000_000,
             max_report_files: 20_000,
+            connections: crate::connections::ConnectionLimits::default(),
+            rates: crate::rate::RateLimits::default(),
         }
     }
 }
@@ -82,7 +89,9 @@ pub struct Event {
     pub changed: Vec<String>,
 }
 
-/// What the dashboard and API read.
+/// What the dashboard and API read: one immutable snapshot. Writers build
+/// the next one beside it and swap it in whole; a reader keeps the one it
+/// loaded for as long as it needs, and never waits for an evaluation.
 #[derive(Debug)]
 pub struct Live {
     /// The policy file with applied promotions' declared tiers.
@@ -123,7 +132,12 @@ pub struct Inner {
     pub promotion_lock: Mutex<()>,
     /// Wakes the GitHub sync when there is something to send.
     pub github_wake: Notify,
-    pub live: RwLock<Live>,
+    /// The current snapshot.
+    live: ArcSwap<Live>,
+    /// Serializes the writers of snapshots (runs, clock ticks, applied
+    /// promotions): each builds the next from the current one. Readers never
+    /// take it.
+    writer: Mutex<()>,
     pub events: broadcast::Sender<Event>,
     pub metrics: Metrics,
 }
@@ -156,7 +170,8 @@ impl AppState {
         let applied = store.declared().await?;
         let policy = Arc::new(with_declared(&base_policy, &applied));
         let declared_by = applied.into_iter().map(|d| (d.feature.clone(), d)).collect();
-        let evaluation = Arc::new(matrix::evaluate(&policy, &Evidence { runs: runs.clone() }, now));
+        let evidence: Evidence = runs.into_iter().collect();
+        let evaluation = Arc::new(matrix::evaluate(&policy, &evidence, now));
         let mut recorded = store.history(None).await?;
         let changes = changes_since_recorded(&recorded, &evaluation, "start");
         store.append_history(&changes).await?;
@@ -169,7 +184,8 @@ impl AppState {
             settings,
             promotion_lock: Mutex::new(()),
             github_wake: Notify::new(),
-            live: RwLock::new(Live { policy, standing_since, declared_by, evidence: Evidence { runs }, evaluation }),
+            live: ArcSwap::from_pointee(Live { policy, standing_since, declared_by, evidence, evaluation }),
+            writer: Mutex::new(()),
             events,
             metrics: Metrics::default(),
         }));
@@ -180,23 +196,29 @@ impl AppState {
         Ok(state)
     }
 
+    /// The current snapshot: policy, evidence and evaluation that belong
+    /// together.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.load_full()
+    }
+
     /// The current evaluation.
-    pub async fn evaluation(&self) -> Arc<Evaluation> {
-        self.live.read().await.evaluation.clone()
+    pub fn evaluation(&self) -> Arc<Evaluation> {
+        self.live.load().evaluation.clone()
     }
 
     /// The policy in force: the file with applied promotions.
-    pub async fn policy(&self) -> Arc<Policy> {
-        self.live.read().await.policy.clone()
+    pub fn policy(&self) -> Arc<Policy> {
+        self.live.load().policy.clone()
     }
 
     /// The policy and evaluation read together.
-    pub async fn snapshot(&self) -> (Arc<Policy>, Arc<Evaluation>) {
-        let live = self.live.read().await;
+    pub fn snapshot(&self) -> (Arc<Policy>, Arc<Evaluation>) {
+        let live = self.live.load();
         (live.policy.clone(), live.evaluation.clone())
     }
 
-    /// Applies an approved promotion request under the write lock, so the
+    /// Applies an approved promotion request as the one writer, so the
     /// evaluation it is checked against is the one it changes: the feature
     /// must still be declared at `p.from_tier` and earn `p.to_tier`. The
     /// request's state, the declared tier (recorded against the policy
@@ -209,7 +231,8 @@ impl AppState {
         who: &str,
         writes: &crate::store::Writes,
     ) -> Result<Result<(), String>, StoreError> {
-        let mut live = self.live.write().await;
+        let _writer = self.writer.lock().await;
+        let live = self.live();
         let declared = live.policy.feature(&p.feature).map(|f| f.declared);
         if declared != Some(p.from_tier) {
             let now = declared.map_or("gone from the policy".to_owned(), |t| format!("declared at {t}"));
@@ -247,10 +270,13 @@ impl AppState {
             return Ok(Err(format!("request {} is no longer approved; reload it", p.id)));
         }
         let applied = self.store.declared().await?;
-        live.policy = Arc::new(with_declared(&self.base_policy, &applied));
-        live.declared_by = applied.into_iter().map(|d| (d.feature.clone(), d)).collect();
+        let next = Next {
+            policy: Arc::new(with_declared(&self.base_policy, &applied)),
+            declared_by: applied.into_iter().map(|d| (d.feature.clone(), d)).collect(),
+            evidence: live.evidence.clone(),
+        };
         let cause = format!("promotion {}", p.id);
-        self.reevaluate(&mut live, &cause, "promotion", None).await?;
+        self.reevaluate(&live, next, &cause, "promotion", None).await?;
         self.github_wake.notify_one();
         Ok(Ok(()))
     }
@@ -259,39 +285,54 @@ impl AppState {
     /// features whose standing changed.
     pub async fn add_run(&self, report: RunReport) -> Result<Vec<String>, StoreError> {
         let run_id = report.run_id.clone();
-        let mut live = self.live.write().await;
-        live.evidence.runs.push(report);
-        self.reevaluate(&mut live, &run_id, "run", Some(run_id.clone())).await
+        let _writer = self.writer.lock().await;
+        let live = self.live();
+        let mut next = Next::from(&*live);
+        next.evidence.runs.push(Arc::new(report));
+        self.reevaluate(&live, next, &run_id, "run", Some(run_id.clone())).await
     }
 
     /// Re-evaluates as of now (windows move with the clock).
     pub async fn tick(&self) -> Result<Vec<String>, StoreError> {
-        let mut live = self.live.write().await;
+        let _writer = self.writer.lock().await;
+        let live = self.live();
         let since = Timestamp::now() - self.settings.horizon;
-        live.evidence.runs.retain(|r| r.finished_at >= since);
-        self.reevaluate(&mut live, "clock", "clock", None).await
+        let mut next = Next::from(&*live);
+        next.evidence.runs.retain(|r| r.finished_at >= since);
+        self.reevaluate(&live, next, "clock", "clock", None).await
     }
 
+    /// Evaluates `next` off the async workers (readers go on with `live`),
+    /// records what changed against `live`, and swaps the new snapshot in.
+    /// Called by the one writer.
     async fn reevaluate(
         &self,
-        live: &mut Live,
+        live: &Live,
+        next: Next,
         cause: &str,
         kind: &str,
         run_id: Option<String>,
     ) -> Result<Vec<String>, StoreError> {
         let started = std::time::Instant::now();
-        let next = Arc::new(matrix::evaluate(&live.policy, &live.evidence, Timestamp::now()));
+        let Next { policy, declared_by, evidence } = next;
+        let (policy, evidence, evaluation) = tokio::task::spawn_blocking(move || {
+            let evaluation = matrix::evaluate(&policy, &evidence, Timestamp::now());
+            (policy, evidence, Arc::new(evaluation))
+        })
+        .await
+        .map_err(|e| StoreError::Evaluation(e.to_string()))?;
         self.metrics.evaluations.fetch_add(1, Ordering::Relaxed);
         self.metrics.evaluation_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        let changes = diff(&live.evaluation, &next, cause);
+        let changes = diff(&live.evaluation, &evaluation, cause);
         self.store.append_history(&changes).await?;
-        for f in &next.features {
+        let mut standing_since = live.standing_since.clone();
+        for f in &evaluation.features {
             let moved = live.evaluation.feature(&f.id).is_none_or(|old| standing(old.status) != standing(f.status));
             if moved {
-                live.standing_since.insert(f.id.clone(), next.now);
+                standing_since.insert(f.id.clone(), evaluation.now);
             }
         }
-        live.evaluation = next;
+        self.live.store(Arc::new(Live { policy, standing_since, declared_by, evidence, evaluation }));
         let changed: Vec<String> = changes.into_iter().map(|h| h.feature).collect();
         if run_id.is_some() || !changed.is_empty() {
             // Nobody listening is fine.
@@ -302,6 +343,20 @@ impl AppState {
             self.github_wake.notify_one();
         }
         Ok(changed)
+    }
+}
+
+/// The parts of the next snapshot a writer changes before evaluating it.
+struct Next {
+    policy: Arc<Policy>,
+    declared_by: BTreeMap<String, DeclaredRow>,
+    /// Copies pointers to the reports, not the reports.
+    evidence: Evidence,
+}
+
+impl From<&Live> for Next {
+    fn from(live: &Live) -> Next {
+        Next { policy: live.policy.clone(), declared_by: live.declared_by.clone(), evidence: live.evidence.clone() }
     }
 }
 

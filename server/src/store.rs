@@ -27,6 +27,10 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// The evaluation task panicked: a bug in the evaluator, reported
+    /// rather than taking the server down.
+    #[error("evaluation failed: {0}")]
+    Evaluation(String),
 }
 
 mod promotions;
@@ -49,9 +53,32 @@ pub enum Backend {
 /// The store.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Reads. On SQLite its connections are `query_only`, so a write sent
+    /// here by mistake fails loudly instead of contending with the writer.
     pool: AnyPool,
+    /// Writes. On SQLite one connection: writers queue in the pool (up to
+    /// `WRITE_QUEUE_TIMEOUT`) instead of failing with "database is locked",
+    /// while readers go on reading the WAL. On PostgreSQL the same pool as
+    /// reads.
+    writer: AnyPool,
     /// The backend behind the pool.
     pub backend: Backend,
+}
+
+/// A fuzz seed in a signed 64-bit column, bit for bit (a seed is any u64;
+/// `seed_from_column` reads it back unchanged).
+fn seed_column(seed: u64) -> i64 {
+    i64::from_ne_bytes(seed.to_ne_bytes())
+}
+
+fn seed_from_column(stored: i64) -> u64 {
+    u64::from_ne_bytes(stored.to_ne_bytes())
+}
+
+/// A count in a signed 64-bit column: one beyond `i64::MAX` (never reached
+/// by a real run) is stored as `i64::MAX` rather than wrapping negative.
+fn count_column(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// Milliseconds since the epoch.
@@ -132,7 +159,7 @@ pub struct CampaignRow {
     pub target: String,
     pub name: String,
     pub oracle: String,
-    pub seed: i64,
+    pub seed: u64,
     pub iterations: i64,
     pub valid_modules: i64,
     pub duration_secs: f64,
@@ -200,6 +227,11 @@ const RUN_COLUMNS: &str = "run_id, runner, target, compiler, dimensions, engine_
 /// both backends' parameter limits.
 const BATCH: usize = 500;
 
+/// How long a write waits for SQLite's one writer connection (a large
+/// upload's transaction ahead of it), or any query for a pooled connection,
+/// before it fails.
+const WRITE_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 impl Store {
     /// Connects, creating a SQLite file if needed, and runs migrations.
     pub async fn connect(url: &str) -> Result<Store> {
@@ -212,22 +244,36 @@ impl Store {
             _ => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, backend })
+        let pool = |connections: u32, query_only: bool| {
+            AnyPoolOptions::new().max_connections(connections).acquire_timeout(WRITE_QUEUE_TIMEOUT).after_connect(
+                move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            if query_only {
+                                conn.execute("PRAGMA query_only = ON").await?;
+                            }
+                        }
+                        Ok(())
+                    })
+                },
+            )
+        };
+        match backend {
+            Backend::Sqlite => {
+                let writer = pool(1, false).connect_with(options.clone()).await?;
+                MIGRATOR.run(&writer).await?;
+                let pool = pool(4, true).connect_with(options).await?;
+                Ok(Store { pool, writer, backend })
+            }
+            Backend::Postgres => {
+                let pool = pool(16, false).connect_with(options).await?;
+                MIGRATOR.run(&pool).await?;
+                Ok(Store { writer: pool.clone(), pool, backend })
+            }
+        }
     }
 
     /// Whether the database answers.
@@ -255,7 +301,7 @@ impl Store {
         };
         // The `skipped` column counts every outcome that is no evidence.
         let no_evidence: i64 = Outcome::ALL.into_iter().filter(|o| o.is_no_evidence()).map(count).sum();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO runs (run_id, body_sha256, token_id, runner, target, compiler, engine_version, emulated, \
              started_at, finished_at, received_at, state, state_reason, passed, failed, skipped, report, dimensions) \
@@ -299,9 +345,9 @@ impl Store {
             .bind(&r.run_id)
             .bind(&c.name)
             .bind(serde_json::to_value(c.oracle).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
-            .bind(c.seed as i64)
-            .bind(c.iterations as i64)
-            .bind(c.valid_modules as i64)
+            .bind(seed_column(c.seed))
+            .bind(count_column(c.iterations))
+            .bind(count_column(c.valid_modules))
             .bind(c.duration_secs)
             .bind(serde_json::to_string(&c.exercised).unwrap_or_default())
             .execute(&mut *tx)
@@ -315,7 +361,7 @@ impl Store {
                 .bind(&c.name)
                 .bind(&x.signature)
                 .bind(&x.message)
-                .bind(x.count as i64)
+                .bind(count_column(x.count))
                 .bind(i64::from(x.open))
                 .bind(x.reproducer.as_deref())
                 .bind(x.replay.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned)))
@@ -333,7 +379,7 @@ impl Store {
             .bind(state)
             .bind(reason)
             .bind(run_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -342,7 +388,7 @@ impl Store {
     /// evaluating them) as evaluated, once a start-up evaluation included them.
     pub async fn settle_received(&self) -> Result<u64> {
         Ok(sqlx::query("UPDATE runs SET state = 'evaluated' WHERE state = 'received'")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected())
     }
@@ -463,7 +509,7 @@ impl Store {
         .bind(&t.role)
         .bind(&t.targets)
         .bind(millis(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -489,7 +535,7 @@ impl Store {
 
     /// Appends history rows.
     pub async fn append_history(&self, rows: &[HistoryRow]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for h in rows {
             // One statement, so SQLite takes the write lock at once instead of
             // upgrading a read lock (which concurrent writers can refuse).
@@ -555,7 +601,7 @@ impl Store {
                     target: r.try_get("target")?,
                     name: r.try_get("name")?,
                     oracle: r.try_get("oracle")?,
-                    seed: r.try_get("seed")?,
+                    seed: seed_from_column(r.try_get("seed")?),
                     iterations: r.try_get("iterations")?,
                     valid_modules: r.try_get("valid_modules")?,
                     duration_secs: r.try_get("duration_secs")?,
@@ -610,7 +656,7 @@ impl Store {
     /// Rows for the baseline of the ingestion benchmark: the same directive
     /// rows, bulk-inserted with nothing else.
     pub async fn raw_insert_directives(&self, run_id: &str, rows: &[DirectiveRow]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for chunk in rows.chunks(BATCH) {
             insert_directives(&mut tx, run_id, chunk).await?;
         }

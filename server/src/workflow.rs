@@ -93,7 +93,7 @@ pub struct Standing {
 /// How `p` stands with these votes, against the policy and evaluation in
 /// force.
 pub async fn standing(state: &AppState, p: &Promotion, votes: &[VoteRow]) -> Standing {
-    let (policy, eval) = state.snapshot().await;
+    let (policy, eval) = state.snapshot();
     // A rule the policy dropped since filing shows as asking for nothing.
     let rule =
         rule_for(&policy, p).unwrap_or(matrix::policy::PromotionRule { into: p.to_tier, approvals: 0, rfc: false });
@@ -113,7 +113,8 @@ pub async fn view(state: &AppState, id: i64) -> Result<PromotionView, ApiError> 
     Ok(PromotionView {
         standing: standing(state, &p, &votes).await,
         votes,
-        audit: state.store.audit_log(Some(id), 1000).await?,
+        // The request's page is public: entries as the public sees them.
+        audit: state.store.audit_log(Some(id), true, 1000).await?.into_iter().map(AuditRow::public).collect(),
         github_error: state.store.github_error(id).await?,
         promotion: p,
     })
@@ -149,7 +150,7 @@ fn moved(id: i64) -> ApiError {
 /// Files a request.
 pub async fn file(state: &AppState, who: &str, filing: Filing, source: Source) -> Result<Promotion, ApiError> {
     let _guard = state.promotion_lock.lock().await;
-    let policy = state.policy().await;
+    let policy = state.policy();
     let declared = policy.feature(&filing.feature).map(|f| f.declared);
     promotion::check_filing(&policy, declared, &filing)
         .map_err(|(field, message)| ApiError::Invalid { field: Some(field), message })?;
@@ -225,7 +226,7 @@ pub async fn vote(
             message: format!("the comment is over {} bytes", promotion::MAX_RATIONALE),
         });
     }
-    let policy = state.policy().await;
+    let policy = state.policy();
     let rule = rule_for(&policy, &p)?;
     let now = Timestamp::now();
     let row = VoteRow {

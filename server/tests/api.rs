@@ -30,6 +30,7 @@ on_both_backends!(
     reports_over_the_size_limits_are_refused_naming_the_flag,
     runs_of_another_dimension_are_stored_shown_and_compared_apart,
     support_tables_are_served_as_json_and_pages,
+    fuzz_seeds_and_counts_beyond_i64_keep_their_value,
 );
 
 async fn ingest_all(app: &TestApp) -> usize {
@@ -100,6 +101,18 @@ async fn uploads_are_idempotent_by_run_id(db: Db) {
     let (again, body) = app.upload(&token, json(&report)).await;
     assert_eq!((again, body["duplicate"].as_bool()), (200, Some(true)));
     assert_eq!(body["state"], "evaluated");
+    // The same report written another way (indented, keys sorted) is the
+    // same upload, compared as canonical JSON.
+    let value = serde_json::to_value(&report).expect("value");
+    let other_way = serde_json::to_string_pretty(&value).expect("text");
+    assert_ne!(other_way, json(&report));
+    let (again, body) = app.upload(&token, other_way).await;
+    assert_eq!((again, body["duplicate"].as_bool()), (200, Some(true)), "{body}");
+    // Other content under the same run id is a conflict.
+    let mut changed = report.clone();
+    changed.runner.name.push_str("-elsewhere");
+    let (status, body) = app.upload(&token, json(&changed)).await;
+    assert_eq!(status, 409, "{body}");
     assert_eq!(run_count(&app).await, 1);
 }
 
@@ -778,4 +791,101 @@ async fn support_tables_are_served_as_json_and_pages(db: Db) {
     let cell = gc["cells"].as_array().expect("cells").iter().find(|c| c["backend"] == "pulley").expect("cell").clone();
     assert_eq!(cell["level"], "supported", "{cell}");
     assert_eq!(cell["runs"], serde_json::json!(["x86_64-pulley"]));
+}
+
+// Request budgets and connection bounds sit above the store: one database
+// shows them.
+
+#[tokio::test]
+async fn requests_over_a_budget_are_refused_naming_the_limit_and_its_flag() {
+    // Refilled once an hour: nothing refills while the test looks.
+    let hour = std::time::Duration::from_secs(3600);
+    let rates =
+        tierwatch::rate::RateLimits { address_period: hour, address_burst: 6, token_period: hour, token_burst: 3 };
+    let app = spawn_app_with(Db::Sqlite, Settings { rates, ..Settings::default() }).await;
+    let (a, b) = (app.token("runner", &["*"]).await, app.token("runner", &["*"]).await);
+    let get = |token: &str| app.client.get(format!("{}/api/v1/runs", app.base)).bearer_auth(token.to_owned()).send();
+    for _ in 0..3 {
+        assert_eq!(get(&a).await.expect("request").status(), 200, "within token a's burst");
+    }
+    let refused = get(&a).await.expect("request");
+    assert_eq!(refused.status(), 429, "token a's fourth request at once");
+    let retry: u64 = refused.headers()["retry-after"].to_str().expect("text").parse().expect("seconds");
+    assert!(retry >= 1, "retry-after {retry}");
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate-limited", "{body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("with this token") && message.contains("--burst-per-token"), "{message}");
+    // Another token has its own budget, until the address's runs out: a
+    // made-up token per request does not escape the address's budget.
+    for _ in 0..2 {
+        assert_eq!(get(&b).await.expect("request").status(), 200, "token b has its own budget");
+    }
+    let refused = get(&b).await.expect("request");
+    assert_eq!(refused.status(), 429, "the address's budget of 6 is spent (4 with a, 2 with b)");
+    let body: Value = refused.json().await.expect("json");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("from this address") && message.contains("--rate-per-address"), "{message}");
+}
+
+#[tokio::test]
+async fn a_half_sent_header_is_closed_and_connections_past_the_cap_are_refused_at_once() {
+    use std::io::{Read, Write as _};
+    use std::time::{Duration, Instant};
+    let connections = tierwatch::connections::ConnectionLimits {
+        max_connections: 100,
+        max_connections_per_address: 2,
+        header_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let app = spawn_app_with(Db::Sqlite, Settings { connections, ..Settings::default() }).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let blocking = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut slow = std::net::TcpStream::connect(&addr).expect("connect");
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: tierwatch\r\n").expect("half a header");
+        let _held = std::net::TcpStream::connect(&addr).expect("connect");
+        std::thread::sleep(Duration::from_millis(200));
+        // A third connection from this address is over the cap of 2.
+        let mut third = std::net::TcpStream::connect(&addr).expect("connect");
+        third.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let mut refusal = String::new();
+        let asked = Instant::now();
+        third.read_to_string(&mut refusal).expect("the refusal, then end of stream");
+        let refused_after = asked.elapsed();
+        // The half header is closed once the header timeout passes.
+        slow.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut rest = Vec::new();
+        let closed = slow.read_to_end(&mut rest).map(|_| ()).or_else(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionReset => Ok(()),
+            _ => Err(e),
+        });
+        (refusal, refused_after, closed, started.elapsed())
+    });
+    let (refusal, refused_after, closed, slow_for) = blocking.await.expect("client thread");
+    assert!(refusal.starts_with("HTTP/1.1 503"), "{refusal}");
+    assert!(refusal.contains("--max-connections-per-address"), "{refusal}");
+    assert!(refused_after < Duration::from_secs(2), "refused at once, not after {refused_after:?}");
+    closed.expect("the half-sent header's connection is closed, not left open");
+    assert!(slow_for < Duration::from_secs(5), "closed after the 1 s header timeout, not {slow_for:?}");
+    // The server still answers.
+    assert_eq!(app.get_text("/healthz").await.0, 200);
+}
+
+/// A seed is any u64 (half of them beyond `i64::MAX`): it is shown as sent,
+/// so the campaign can be replayed; a count beyond `i64::MAX` is capped,
+/// never wrapped negative.
+async fn fuzz_seeds_and_counts_beyond_i64_keep_their_value(db: Db) {
+    let app = spawn_app(db).await;
+    let token = app.token("runner", &["*"]).await;
+    let mut run = fresh_fixture().into_iter().find(|r| !r.fuzz.is_empty()).expect("a fuzz run");
+    run.fuzz[0].seed = u64::MAX - 6;
+    run.fuzz[0].iterations = u64::MAX;
+    let name = run.fuzz[0].name.clone();
+    let (status, body) = app.upload(&token, json(&run)).await;
+    assert_eq!(status, 201, "{body}");
+    let campaigns = app.get_json("/api/v1/fuzz/campaigns").await;
+    let c = campaigns.as_array().expect("array").iter().find(|c| c["name"] == name.as_str()).expect("the campaign");
+    assert_eq!(c["seed"].as_u64(), Some(u64::MAX - 6), "{c}");
+    assert_eq!(c["iterations"].as_i64(), Some(i64::MAX), "{c}");
 }

@@ -172,6 +172,15 @@ async fn a_request_lives_on_github_from_filing_to_close(db: Db) {
     let audit = app.get_json(&format!("/api/v1/audit?promotion={id}")).await;
     let actions: Vec<&str> = audit.as_array().expect("array").iter().filter_map(|a| a["action"].as_str()).collect();
     assert!(actions.contains(&"github-issue-opened") && actions.contains(&"github-command"), "{actions:?}");
+    // Which token a GitHub login maps to is for maintainers; the public
+    // sees the command and its outcome.
+    let command = |audit: &Value| {
+        audit.as_array().expect("array").iter().find(|a| a["action"] == "github-command").expect("a command").clone()
+    };
+    let public = command(&audit);
+    assert!(public["detail"].get("login").is_none() && public["detail"].get("maintainer").is_none(), "{public}");
+    let whole = command(&app.get_json_as(&alice, &format!("/api/v1/audit?promotion={id}")).await);
+    assert!(whole["detail"]["login"].is_string() && whole["detail"]["maintainer"].is_string(), "{whole}");
     assert!(fake.seen().iter().all(|s| s.status != 401), "every request carried the token");
 }
 

@@ -42,12 +42,12 @@ pub fn seed_world() -> Evidence {
         .collect();
     files.sort();
     assert!(files.len() >= 10, "the seed-world fixture has its reports");
-    let runs = files
+    let runs: Vec<RunReport> = files
         .iter()
         .map(|f| {
             let text = std::fs::read_to_string(f).expect("readable report");
             RunReport::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()))
         })
         .collect();
-    Evidence { runs }
+    runs.into_iter().collect()
 }

@@ -57,7 +57,7 @@ struct MatrixPage {
 }
 
 async fn index(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
-    let live = state.live.read().await;
+    let live = state.live();
     let eval = live.evaluation.clone();
     let all = summaries(&state, &live);
     let tiers = live
@@ -139,7 +139,7 @@ struct NoEvidence {
 async fn feature(State(state): State<AppState>, Path(id): Path<String>) -> Result<Html<String>, ApiError> {
     let (f, series, tests) = crate::routes::matrix::detail_with_series(&state, &id).await?;
     let (flaky, no_evidence) = {
-        let live = state.live.read().await;
+        let live = state.live();
         (
             feature_flakes(&live.policy, &live.evidence, &f.targets, &tests),
             feature_no_evidence(&live.evidence, &f.targets, &tests),
@@ -197,6 +197,7 @@ fn feature_flakes(
                     && r.engine.version == latest.engine.version
                     && policy.variant(r) == t.dimensions
             })
+            .map(|r| &**r)
             .collect();
         runs.sort_by_key(|r| std::cmp::Reverse(r.finished_at));
         runs.truncate(5);

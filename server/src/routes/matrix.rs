@@ -84,7 +84,7 @@ fn summary(state: &AppState, live: &Live, r: &FeatureResult) -> Option<Summary> 
 }
 
 async fn matrix(State(state): State<AppState>) -> Json<MatrixView> {
-    let live = state.live.read().await;
+    let live = state.live();
     Json(MatrixView {
         runtime: live.policy.runtime.name.clone(),
         evaluated_at: live.evaluation.now,
@@ -94,7 +94,7 @@ async fn matrix(State(state): State<AppState>) -> Json<MatrixView> {
 }
 
 async fn features(State(state): State<AppState>) -> Json<Vec<Summary>> {
-    let live = state.live.read().await;
+    let live = state.live();
     Json(summaries(&state, &live))
 }
 
@@ -134,7 +134,7 @@ pub async fn detail_with_series(
 ) -> Result<(FeatureDetail, Vec<TargetResult>, std::collections::BTreeSet<String>), ApiError> {
     let not_found = || ApiError::NotFound(format!("no feature `{id}` in the policy; GET /api/v1/features lists them"));
     let (summary, owners, link, requirements, series, tests) = {
-        let live = state.live.read().await;
+        let live = state.live();
         let r = live.evaluation.feature(id).ok_or_else(not_found)?;
         let f = live.policy.feature(id).ok_or_else(not_found)?;
         let summary = summary(state, &live, r).ok_or_else(not_found)?;
@@ -168,7 +168,7 @@ pub struct TargetView {
 }
 
 async fn targets(State(state): State<AppState>) -> Json<Vec<TargetView>> {
-    let live = state.live.read().await;
+    let live = state.live();
     let index = matrix::evaluate::Views::new(&live.policy, &live.evidence);
     let views = summaries(&state, &live)
         .into_iter()
@@ -194,14 +194,14 @@ async fn history(
 }
 
 async fn tiers_md(State(state): State<AppState>) -> impl IntoResponse {
-    let (policy, eval) = state.snapshot().await;
+    let (policy, eval) = state.snapshot();
     ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], matrix::tiers_md::render(&policy, &eval))
 }
 
 async fn badge(State(state): State<AppState>, Path(file): Path<String>) -> Result<impl IntoResponse, ApiError> {
     let id =
         file.strip_suffix(".svg").ok_or_else(|| ApiError::NotFound("badges are `/badges/<feature>.svg`".into()))?;
-    let eval = state.evaluation().await;
+    let eval = state.evaluation();
     let r = eval.feature(id).ok_or_else(|| ApiError::NotFound(format!("no feature `{id}` in the policy")))?;
     let value = match r.earned {
         Some(t) => format!("tier {} · {}", t.0, status_str(r.status)),

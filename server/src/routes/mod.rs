@@ -29,8 +29,13 @@ pub mod tables;
 /// | promotions | `GET/POST /api/v1/promotions`, `GET /api/v1/promotions/{id}`, `POST /api/v1/promotions/{id}/{approve,reject,withdraw,apply}`, `GET /api/v1/audit`, `GET/POST /promotions`, `/promotions/{id}`, `/login`, `POST /logout` |
 /// | tables | `GET /api/v1/tables`, `/api/v1/tables/{id}`, `/tables`, `/tables/{id}?arch=` |
 /// | dashboard | `GET /`, `/features/{id}`, `/runs`, `/runs/{id}`, `/fuzz`, `/events`, `/static/style.css` |
+///
+/// Every request counts against its address's and its token's budgets
+/// (`rate`), so the router needs each request's peer address: serve it with
+/// `connections::serve`, which also bounds connections.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let rates = state.settings.rates.clone();
+    let routes = Router::new()
         .merge(runs::router())
         .merge(matrix::router())
         .merge(fuzz::router())
@@ -44,7 +49,8 @@ pub fn app(state: AppState) -> Router {
         .layer(security_header(header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    crate::rate::limited(routes, &rates)
 }
 
 /// A header every answer carries unless its handler set it: pages are not

@@ -52,7 +52,7 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
         m.evaluation_micros.load(Ordering::Relaxed) as f64 / 1e6
     );
     out.push_str("# TYPE tierwatch_features gauge\n");
-    let eval = state.evaluation().await;
+    let eval = state.evaluation();
     for status in matrix::Status::ALL {
         let n = eval.features.iter().filter(|f| f.status == status).count();
         let _ = writeln!(out, "tierwatch_features{{status=\"{}\"}} {n}", status_str(status));

@@ -159,11 +159,19 @@ struct AuditQuery {
     limit: Option<String>,
 }
 
+/// The audit log: whole for a maintainer's token; for anyone else only the
+/// entries about promotion requests, their detail cut to what happened (no
+/// token ids, roles or GitHub logins).
 async fn audit(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditRow>>, ApiError> {
-    Ok(Json(state.store.audit_log(q.promotion, limit(q.limit.as_deref())?).await?))
+    let limit = limit(q.limit.as_deref())?;
+    let whole =
+        headers.contains_key(header::AUTHORIZATION) && authenticate(&state.store, &headers).await?.role == "maintainer";
+    let rows = state.store.audit_log(q.promotion, !whole, limit).await?;
+    Ok(Json(if whole { rows } else { rows.into_iter().map(AuditRow::public).collect() }))
 }
 
 // ---- HTML ----
@@ -228,7 +236,7 @@ async fn page_list(
     let result = async {
         let session = session::current(&state, &headers).await?;
         let requests = state.store.promotions(None, None, 200).await?;
-        let (policy, eval) = state.snapshot().await;
+        let (policy, eval) = state.snapshot();
         let candidates = policy
             .features
             .iter()

@@ -97,7 +97,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
     }
     let received_at = Timestamp::now();
     timely(&report, received_at, &state.settings)?;
-    let hash = auth::sha256_hex(original.as_bytes());
+    let hash = Fingerprint::of(&report, &original)?;
     if let Some(answer) = repeated(state, &report.run_id, &hash).await? {
         return Ok((StatusCode::OK, answer));
     }
@@ -106,7 +106,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
     let new = NewRun {
         report: &report,
         json: &text,
-        body_sha256: &hash,
+        body_sha256: &hash.canonical,
         token_id: &caller.token_id,
         dimensions: &dimensions,
         received_at,
@@ -224,11 +224,40 @@ fn without_nul(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// What makes two uploads of one run id the same upload: the report's
+/// canonical JSON (the parsed report written back: keys in one order, no
+/// insignificant whitespace), so a retry that re-serialises the report is
+/// still the same run. Runs stored before canonical fingerprints carry the
+/// hash of their raw body, also compared.
+struct Fingerprint {
+    /// `canonical:` and the SHA-256 of the canonical JSON: what is stored.
+    canonical: String,
+    /// The SHA-256 of the body as sent.
+    raw: String,
+}
+
+impl Fingerprint {
+    fn of(report: &RunReport, body: &str) -> Result<Fingerprint, ApiError> {
+        let canonical = serde_json::to_vec(report).map_err(|e| ApiError::Invalid {
+            field: None,
+            message: format!("the report cannot be written back as JSON: {e}"),
+        })?;
+        Ok(Fingerprint {
+            canonical: format!("canonical:{}", auth::sha256_hex(&canonical)),
+            raw: auth::sha256_hex(body.as_bytes()),
+        })
+    }
+
+    fn matches(&self, stored: &str) -> bool {
+        stored == self.canonical || stored == self.raw
+    }
+}
+
 /// The stored answer for a repeated upload, or a conflict.
-async fn repeated(state: &AppState, run_id: &str, hash: &str) -> Result<Option<Accepted>, ApiError> {
+async fn repeated(state: &AppState, run_id: &str, hash: &Fingerprint) -> Result<Option<Accepted>, ApiError> {
     match state.store.run_hash(run_id).await? {
         None => Ok(None),
-        Some(h) if h == hash => {
+        Some(h) if hash.matches(&h) => {
             let row = state.store.run(run_id).await?.ok_or_else(|| ApiError::NotFound(run_id.into()))?;
             Ok(Some(Accepted {
                 run_id: run_id.into(),
@@ -356,7 +385,7 @@ pub async fn detail(state: &AppState, run_id: &str) -> Result<RunDetail, ApiErro
     let flaky = analysis::flakes(&views);
     let failures: Vec<DirectiveRow> = current.into_iter().filter(|d| d.outcome != "pass").collect();
     let configs = {
-        let live = state.live.read().await;
+        let live = state.live();
         let not_passed: BTreeSet<&str> = failures.iter().map(|d| d.test.as_str()).collect();
         let report = live.evidence.runs.iter().find(|r| r.run_id == run_id);
         report

@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn tables(State(state): State<AppState>) -> Json<Vec<TableResult>> {
-    Json(state.evaluation().await.tables.clone())
+    Json(state.evaluation().tables.clone())
 }
 
 fn find(tables: &[TableResult], id: &str) -> Result<TableResult, ApiError> {
@@ -36,11 +36,11 @@ fn find(tables: &[TableResult], id: &str) -> Result<TableResult, ApiError> {
 }
 
 async fn table(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<TableResult>, ApiError> {
-    Ok(Json(find(&state.evaluation().await.tables, &id)?))
+    Ok(Json(find(&state.evaluation().tables, &id)?))
 }
 
 async fn first_table(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let eval = state.evaluation().await;
+    let eval = state.evaluation();
     match eval.tables.first() {
         Some(t) => Ok(Redirect::to(&format!("/tables/{}", t.id)).into_response()),
         None => Err(ApiError::NotFound("the policy has no support tables".into())),
@@ -88,7 +88,7 @@ async fn page(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let (policy, eval) = state.snapshot().await;
+    let (policy, eval) = state.snapshot();
     let t = find(&eval.tables, &id)?;
     let arch = match &q.arch {
         Some(a) => t.architectures.iter().find(|x| &x.id == a).ok_or_else(|| {

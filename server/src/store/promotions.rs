@@ -38,6 +38,23 @@ pub struct AuditRow {
     pub detail: serde_json::Value,
 }
 
+impl AuditRow {
+    /// Detail keys anyone may read: what happened to a request. Who holds
+    /// which token, with which role and GitHub login, is for maintainers.
+    const PUBLIC_DETAIL: [&'static str; 10] =
+        ["feature", "from", "to", "rfc", "approvals", "rejections", "comment", "source", "issue", "url"];
+
+    /// The entry as the public sees it: its detail cut to the public keys.
+    pub fn public(mut self) -> AuditRow {
+        if let serde_json::Value::Object(map) = &mut self.detail {
+            map.retain(|k, _| Self::PUBLIC_DETAIL.contains(&k.as_str()));
+        } else {
+            self.detail = serde_json::Value::Object(serde_json::Map::new());
+        }
+        self
+    }
+}
+
 /// A GitHub operation waiting to be done.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
@@ -217,7 +234,7 @@ impl Store {
     /// operations, in one transaction; returns its id.
     pub async fn file_promotion(&self, p: &Promotion, writes: &Writes) -> Result<i64> {
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             let id = next_value(&mut tx, "promotions.id").await?;
             let row = sqlx::query(
                 "INSERT INTO promotions (id, feature, from_tier, to_tier, rationale, rfc_url, state, filed_by, filed_at) \
@@ -254,7 +271,7 @@ impl Store {
         writes: &Writes,
     ) -> Result<bool> {
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             if let Some(c) = change
                 && !move_state(&mut tx, id, c).await?
             {
@@ -317,7 +334,7 @@ impl Store {
             .bind(number)
             .bind(url)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -352,7 +369,7 @@ impl Store {
     /// stored or none is. False when the request was no longer approved.
     pub async fn apply_promotion(&self, id: i64, d: &DeclaredRow, writes: &Writes) -> Result<bool> {
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             let change =
                 StateChange { from: State::Approved, to: State::Applied, by: d.applied_by.clone(), at: d.applied_at };
             if !move_state(&mut tx, id, &change).await? {
@@ -416,7 +433,7 @@ impl Store {
     /// Writes audit entries and GitHub operations in one transaction.
     async fn write(&self, promotion_id: Option<i64>, writes: &Writes) -> Result<()> {
         retrying(|| async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             writes.apply(&mut tx, promotion_id).await?;
             tx.commit().await?;
             Ok(())
@@ -425,12 +442,21 @@ impl Store {
     }
 
     /// Audit entries, newest first; only one request's when given.
-    pub async fn audit_log(&self, promotion_id: Option<i64>, limit: i64) -> Result<Vec<AuditRow>> {
+    /// The newest `limit` entries, of one request or of all; with
+    /// `promotions_only`, only entries about promotion requests (no token,
+    /// sign-in or sign-out entries).
+    pub async fn audit_log(
+        &self,
+        promotion_id: Option<i64>,
+        promotions_only: bool,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>> {
         let rows = sqlx::query(
             "SELECT seq, at, actor, action, promotion_id, detail FROM audit_log \
-             WHERE ($1 < 0 OR promotion_id = $1) ORDER BY seq DESC LIMIT $2",
+             WHERE ($1 < 0 OR promotion_id = $1) AND ($2 = 0 OR promotion_id IS NOT NULL) ORDER BY seq DESC LIMIT $3",
         )
         .bind(promotion_id.unwrap_or(-1))
+        .bind(i64::from(promotions_only))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -497,7 +523,7 @@ impl Store {
         sqlx::query("UPDATE github_outbox SET done_at = $1, last_error = NULL WHERE seq = $2")
             .bind(millis(Timestamp::now()))
             .bind(seq)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -507,7 +533,7 @@ impl Store {
     pub async fn github_attempt(&self, seq: i64) -> Result<()> {
         sqlx::query("UPDATE github_outbox SET attempts = attempts + 1 WHERE seq = $1")
             .bind(seq)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -518,7 +544,7 @@ impl Store {
             .bind(error)
             .bind(millis(retry_at))
             .bind(seq)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -534,7 +560,7 @@ impl Store {
 
     /// Moves a request's comment cursor forward.
     pub async fn set_github_cursor(&self, promotion_id: i64, last_comment_id: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM github_cursor WHERE promotion_id = $1").bind(promotion_id).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO github_cursor (promotion_id, last_comment_id, polled_at) VALUES ($1, $2, $3)")
             .bind(promotion_id)
@@ -556,7 +582,7 @@ impl Store {
         .bind(&s.csrf)
         .bind(millis(Timestamp::now()))
         .bind(millis(s.expires_at))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -583,7 +609,7 @@ impl Store {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1 OR expires_at <= $2")
             .bind(lookup(id_hash))
             .bind(millis(Timestamp::now()))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -625,7 +651,7 @@ impl Store {
     /// Revokes a token and ends its browser sessions; false when there is no
     /// such live token.
     pub async fn revoke_token(&self, id: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(millis(Timestamp::now()))
             .bind(lookup(id))
@@ -641,7 +667,7 @@ impl Store {
         sqlx::query("UPDATE tokens SET github_login = $1 WHERE id = $2")
             .bind(login)
             .bind(token_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -114,8 +114,10 @@ pub async fn spawn_policy(
     let (state, listener) =
         tierwatch::server::prepare(policy, &database_url, "127.0.0.1:0", settings).await.expect("server starts");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = tierwatch::app(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let serving = state.clone();
+    tokio::spawn(
+        async move { tierwatch::server::serve(serving, listener, std::future::pending()).await.expect("serve") },
+    );
     TestApp { base, state, database_url, client: reqwest::Client::new(), _dir: dir }
 }
 
@@ -174,6 +176,13 @@ impl TestApp {
         resp.json().await.expect("json")
     }
 
+    /// GETs JSON with a bearer token.
+    pub async fn get_json_as(&self, token: &str, path: &str) -> serde_json::Value {
+        let resp = self.client.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.expect("request");
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.expect("json")
+    }
+
     pub async fn get_text(&self, path: &str) -> (u16, String) {
         let resp = self.client.get(format!("{}{path}", self.base)).send().await.expect("request");
         (resp.status().as_u16(), resp.text().await.expect("text"))
@@ -188,7 +197,8 @@ pub fn fresh_fixture() -> Vec<RunReport> {
     evidence
         .runs
         .into_iter()
-        .map(|mut r| {
+        .map(|r| {
+            let mut r = std::sync::Arc::unwrap_or_clone(r);
             r.started_at += shift;
             r.finished_at += shift;
             r
