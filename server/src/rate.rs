@@ -97,7 +97,7 @@ fn refusal(
     move |e| match e {
         GovernorError::TooManyRequests { wait_time, .. } => ApiError::RateLimited {
             message: format!(
-                "more than {burst} requests at once, or {rate} per second sustained, {who}; retry after {wait_time} s \
+                "more than {burst} requests at once, or {rate} sustained, {who}; retry after {wait_time} s \
                  (the operator can raise {flags})"
             ),
             retry_after: wait_time,

@@ -816,6 +816,7 @@ async fn requests_over_a_budget_are_refused_naming_the_limit_and_its_flag() {
     assert_eq!(body["error"]["code"], "rate-limited", "{body}");
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("with this token") && message.contains("--burst-per-token"), "{message}");
+    assert!(message.contains("3 requests at once, or one per 3600 s sustained"), "{message}");
     // Another token has its own budget, until the address's runs out: a
     // made-up token per request does not escape the address's budget.
     for _ in 0..2 {
