@@ -293,6 +293,21 @@ impl<'a> Views<'a> {
         keys.into_iter().map(|k| self.cx.index.keys[k as usize].clone()).collect()
     }
 
+    /// The names of the tests the feature selects in one run (its
+    /// selectors and `where` narrowing applied to that run): what a result
+    /// cell of the matrix counts.
+    pub fn run_tests(&self, feature: &str, run_id: &str) -> BTreeSet<String> {
+        let Some(f) = self.cx.policy.feature(feature) else { return BTreeSet::new() };
+        let i = self.cx.idx(f);
+        self.cx
+            .index
+            .runs(&f.evidence, None)
+            .filter(|r| r.report.run_id == run_id)
+            .flat_map(|r| r.tests_of(i, &[Suite::Spec, Suite::Wasi]).map(|t| t.key))
+            .map(|k| self.cx.index.keys[k as usize].clone())
+            .collect()
+    }
+
     /// The feature's selected tests in the latest run of every (target,
     /// compiler) pair its selector picks: the per-target view of the matrix.
     pub fn target_results(&self, feature: &str) -> Vec<TargetResult> {

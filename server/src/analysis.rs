@@ -1,5 +1,6 @@
-//! Run-to-run comparisons: what regressed since the previous run of the same
-//! target and compiler, and which directives flip without an engine change.
+//! Which directives flip without an engine change, over a feature's runs in
+//! the evidence. (A run's own diff and flakes are listings the database
+//! computes: `store::listings`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,30 +9,8 @@ use crate::store::DirectiveRow;
 /// A directive identity: test name and line.
 pub type DirectiveId = (String, i64);
 
-/// What changed between two runs, from their non-passing directives.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RunDiff {
-    /// The run compared against.
-    pub previous: Option<String>,
-    /// Failing now, not failing before.
-    pub regressed: Vec<DirectiveRow>,
-    /// Failing before, not failing now.
-    pub fixed: Vec<DirectiveRow>,
-}
-
 fn failing(rows: &[DirectiveRow]) -> BTreeMap<DirectiveId, &DirectiveRow> {
     rows.iter().filter(|d| d.outcome == "fail").map(|d| ((d.test.clone(), d.line), d)).collect()
-}
-
-/// Compares the non-passing directives of a run with its predecessor's.
-pub fn diff(previous: Option<(&str, &[DirectiveRow])>, current: &[DirectiveRow]) -> RunDiff {
-    let Some((prev_id, prev)) = previous else { return RunDiff::default() };
-    let (before, now) = (failing(prev), failing(current));
-    RunDiff {
-        previous: Some(prev_id.to_owned()),
-        regressed: now.iter().filter(|(k, _)| !before.contains_key(*k)).map(|(_, d)| (*d).clone()).collect(),
-        fixed: before.iter().filter(|(k, _)| !now.contains_key(*k)).map(|(_, d)| (*d).clone()).collect(),
-    }
 }
 
 /// Directives that failed in some but not all of `runs` — runs of one
@@ -60,17 +39,6 @@ mod tests {
 
     fn d(test: &str, line: i64, outcome: &str) -> DirectiveRow {
         DirectiveRow { test: test.into(), line, kind: "assert_return".into(), outcome: outcome.into(), message: None }
-    }
-
-    #[test]
-    fn diff_finds_regressions_and_fixes() {
-        let prev = [d("a.wast", 1, "fail"), d("a.wast", 2, "pass"), d("b.wast", 3, "fail")];
-        let now = [d("a.wast", 1, "pass"), d("a.wast", 2, "fail"), d("b.wast", 3, "fail")];
-        let diff = diff(Some(("r1", &prev)), &now);
-        assert_eq!(diff.previous.as_deref(), Some("r1"));
-        assert_eq!(diff.regressed, [d("a.wast", 2, "fail")]);
-        assert_eq!(diff.fixed, [d("a.wast", 1, "fail")]);
-        assert_eq!(super::diff(None, &now), RunDiff::default());
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub struct Caller {
     pub name: String,
     /// `runner` or `maintainer`.
     pub role: String,
+    /// The person a maintainer token belongs to.
+    pub person: Option<String>,
     targets: Vec<String>,
 }
 
@@ -27,8 +29,16 @@ impl Caller {
             token_id: row.id,
             name: row.name,
             role: row.role,
+            person: row.person,
             targets: row.targets.split(',').map(str::to_owned).filter(|t| !t.is_empty()).collect(),
         }
+    }
+
+    /// Who acts: the person holding the token, else (a token from before
+    /// people, or a runner's) its name. Filings, votes and sign-ins are
+    /// theirs, so one person is one voter whichever token they use.
+    pub fn who(&self) -> &str {
+        self.person.as_deref().unwrap_or(&self.name)
     }
 
     /// Whether the token may report results for `triple`.
@@ -71,6 +81,7 @@ pub fn new_token(name: &str, role: &str, targets: &[String]) -> (TokenRow, Strin
         secret_hash: sha256_hex(secret.as_bytes()),
         role: role.to_owned(),
         targets: targets.join(","),
+        person: None,
         revoked: false,
     };
     (row, format!("tw_{id}_{secret}"))

@@ -57,6 +57,28 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage the people maintainer tokens belong to.
+    Person {
+        #[command(subcommand)]
+        command: PersonCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PersonCommand {
+    /// List people: handles, GitHub logins, when revoked.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a person: every token of theirs, their browser sessions, and
+    /// their votes on requests still open (each voiding in the audit log).
+    Revoke {
+        /// The person's handle.
+        handle: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,7 +174,12 @@ enum TokenCommand {
         /// Target triples the token may report for, comma-separated, or `*`.
         #[arg(long, value_delimiter = ',', required = true)]
         targets: Vec<String>,
-        /// The holder's GitHub login: their `/approve` and `/reject` comments
+        /// The person a maintainer token belongs to (default: `--name`). One
+        /// person votes once per request whichever of their tokens they use,
+        /// and never approves a request they filed.
+        #[arg(long)]
+        person: Option<String>,
+        /// The person's GitHub login: their `/approve` and `/reject` comments
         /// on synced issues count as votes (maintainers only).
         #[arg(long)]
         github_login: Option<String>,
@@ -272,30 +299,65 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Schema => print(&(serde_json::to_string_pretty(&matrix::evidence::json_schema())? + "\n")),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
-        Command::Token { command: TokenCommand::Create { name, role, targets, github_login, db } } => runtime()?.block_on(async {
-            if github_login.is_some() && role != "maintainer" {
-                anyhow::bail!("--github-login is for maintainer tokens: their comments count as votes; add --role maintainer");
+        Command::Token { command: TokenCommand::Create { name, role, targets, person, github_login, db } } => runtime()?.block_on(async {
+            if (github_login.is_some() || person.is_some()) && role != "maintainer" {
+                anyhow::bail!("--person and --github-login are for maintainer tokens: a person files and votes; add --role maintainer");
             }
             let store = crate::server::open(&db.database_url).await?;
-            let (row, token) = crate::auth::new_token(&name, &role, &targets);
+            let (mut row, token) = crate::auth::new_token(&name, &role, &targets);
+            if role == "maintainer" {
+                let handle = person.unwrap_or_else(|| name.clone());
+                if let Err(why) = store.ensure_person(&handle, github_login.as_deref()).await? {
+                    anyhow::bail!("{why}");
+                }
+                row.person = Some(handle);
+            }
             store.create_token(&row, Timestamp::now()).await?;
-            store.set_github_login(&row.id, github_login.as_deref()).await?;
-            let detail = serde_json::json!({ "token": row.id, "role": role, "targets": targets, "github-login": github_login });
+            let detail = serde_json::json!({ "token": row.id, "role": role, "targets": targets, "person": row.person, "github-login": github_login });
             store.audit("tierwatch token create", "token-created", None, detail).await?;
             println!("{token}");
-            eprintln!("token `{name}` ({role}, targets: {}) created; it is not shown again", targets.join(","));
+            let holder = row.person.as_deref().map_or(String::new(), |p| format!(", person {p}"));
+            eprintln!("token `{name}` ({role}{holder}, targets: {}) created; it is not shown again", targets.join(","));
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Person { command: PersonCommand::List { db } } => runtime()?.block_on(async {
+            let store = crate::server::open(&db.database_url).await?;
+            let mut out = String::from("HANDLE                GITHUB          CREATED               REVOKED\n");
+            for p in store.people().await? {
+                let _ = writeln!(
+                    out,
+                    "{:<21} {:<15} {:<21} {}",
+                    p.handle,
+                    p.github_login.as_deref().unwrap_or("-"),
+                    p.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    p.revoked_at.map_or("-".to_owned(), |r| r.strftime("%Y-%m-%d %H:%M:%S").to_string())
+                );
+            }
+            print(&out)
+        }),
+        Command::Person { command: PersonCommand::Revoke { handle, db } } => runtime()?.block_on(async {
+            let store = crate::server::open(&db.database_url).await?;
+            let Some(done) = store.revoke_person(&handle, "tierwatch person revoke").await? else {
+                anyhow::bail!("no live person `{handle}`; `tierwatch person list` shows them");
+            };
+            eprintln!(
+                "person `{handle}` revoked: {} token(s) and their sessions ended, votes on {} open request(s) voided",
+                done.tokens,
+                done.votes_voided.len()
+            );
             Ok(ExitCode::SUCCESS)
         }),
         Command::Token { command: TokenCommand::List { db } } => runtime()?.block_on(async {
             let store = crate::server::open(&db.database_url).await?;
-            let mut out = String::from("ID        NAME                  ROLE        TARGETS               GITHUB          CREATED               REVOKED\n");
+            let mut out = String::from("ID        NAME                  ROLE        PERSON          TARGETS               GITHUB          CREATED               REVOKED\n");
             for t in store.tokens().await? {
                 let _ = writeln!(
                     out,
-                    "{:<9} {:<21} {:<11} {:<21} {:<15} {:<21} {}",
+                    "{:<9} {:<21} {:<11} {:<15} {:<21} {:<15} {:<21} {}",
                     t.id,
                     t.name,
                     t.role,
+                    t.person.as_deref().unwrap_or("-"),
                     t.targets,
                     t.github_login.as_deref().unwrap_or("-"),
                     t.created_at.strftime("%Y-%m-%d %H:%M:%S"),

@@ -33,8 +33,12 @@ pub enum StoreError {
     Evaluation(String),
 }
 
+mod listings;
+mod people;
 mod promotions;
 
+pub use listings::{ListedDirective, Listing, Runs};
+pub use people::{PersonRow, Revoked};
 pub use promotions::{AuditRow, DeclaredRow, OutboxRow, SessionRow, StateChange, TokenInfo, Writes};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -135,6 +139,8 @@ pub struct TokenRow {
     pub secret_hash: String,
     pub role: String,
     pub targets: String,
+    /// The person holding a maintainer token: who votes and files with it.
+    pub person: Option<String>,
     pub revoked: bool,
 }
 
@@ -501,7 +507,7 @@ impl Store {
     /// Creates a token.
     pub async fn create_token(&self, t: &TokenRow, now: Timestamp) -> Result<()> {
         sqlx::query(
-            "INSERT INTO tokens (id, name, secret_hash, role, targets, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO tokens (id, name, secret_hash, role, targets, created_at, person) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&t.id)
         .bind(&t.name)
@@ -509,6 +515,7 @@ impl Store {
         .bind(&t.role)
         .bind(&t.targets)
         .bind(millis(now))
+        .bind(t.person.as_deref())
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -516,10 +523,11 @@ impl Store {
 
     /// A token by id.
     pub async fn token(&self, id: &str) -> Result<Option<TokenRow>> {
-        let row = sqlx::query("SELECT id, name, secret_hash, role, targets, revoked_at FROM tokens WHERE id = $1")
-            .bind(lookup(id))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, secret_hash, role, targets, person, revoked_at FROM tokens WHERE id = $1")
+                .bind(lookup(id))
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| {
             Ok(TokenRow {
                 id: r.try_get("id")?,
@@ -527,6 +535,7 @@ impl Store {
                 secret_hash: r.try_get("secret_hash")?,
                 role: r.try_get("role")?,
                 targets: r.try_get("targets")?,
+                person: r.try_get("person")?,
                 revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
             })
         })
@@ -537,20 +546,19 @@ impl Store {
     pub async fn append_history(&self, rows: &[HistoryRow]) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         for h in rows {
-            // One statement, so SQLite takes the write lock at once instead of
-            // upgrading a read lock (which concurrent writers can refuse).
+            let seq = promotions::next_value(&mut tx, "feature_history.seq").await?;
             sqlx::query(
                 "INSERT INTO feature_history (feature, at, seq, declared, earned, status, missing, cause) \
-                 SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7 FROM feature_history WHERE feature = $8",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&h.feature)
             .bind(millis(h.at))
+            .bind(seq)
             .bind(h.declared)
             .bind(h.earned)
             .bind(&h.status)
             .bind(serde_json::to_string(&h.missing).unwrap_or_default())
             .bind(&h.cause)
-            .bind(&h.feature)
             .execute(&mut *tx)
             .await?;
         }

@@ -17,12 +17,14 @@ on_both_backends!(
     bad_uploads_get_clear_errors_and_store_nothing,
     gzip_uploads_are_accepted,
     a_regression_is_recorded_in_history_and_diffed,
+    a_run_diff_has_four_classes_each_counted_and_paged,
     runs_no_feature_uses_are_rejected,
     report_text_is_escaped_in_pages,
     a_nul_in_report_text_is_stored_as_a_replacement_character,
     state_survives_a_restart,
     live_events_announce_new_runs,
     operations_endpoints_answer,
+    browsers_get_error_pages_and_api_clients_json,
     a_runs_script_configurations_and_no_evidence_outcomes_are_shown,
     a_crash_that_does_not_replay_the_same_way_is_under_triage,
     reports_dated_where_no_run_can_be_are_refused,
@@ -316,6 +318,113 @@ async fn a_regression_is_recorded_in_history_and_diffed(db: Db) {
     );
 }
 
+/// Run A fails br.wast:10; run B (after it, same target and compiler)
+/// passes it again, fails br.wast:15, lost address0.wast (4 directives) and
+/// gained 250 directives: one of each class, and more "new" than a page.
+async fn a_run_diff_has_four_classes_each_counted_and_paged(db: Db) {
+    let app = spawn_app(db).await;
+    ingest_all(&app).await;
+    let token = app.token("runner", &["aarch64-unknown-linux-gnu"]).await;
+    let base =
+        fresh_fixture().into_iter().find(|r| r.run_id == "seed-aarch64-unknown-linux-gnu-cranelift").expect("fixture");
+    let later = |id: &str, hours: i64| {
+        let mut r = base.clone();
+        r.run_id = id.into();
+        r.started_at += jiff::SignedDuration::from_hours(hours);
+        r.finished_at += jiff::SignedDuration::from_hours(hours);
+        r
+    };
+    let mut a = later("diff-a", 1);
+    let f = a.spec.iter_mut().find(|f| f.file == "br.wast").expect("br.wast");
+    f.directives[1].outcome = Outcome::Fail;
+    f.directives[1].message = Some("expected i32:1, got i32:0".into());
+    let (status, body) = app.upload(&token, json(&a)).await;
+    assert_eq!(status, 201, "{body}");
+
+    let mut b = later("diff-b", 2);
+    b.spec.retain(|f| f.file != "address0.wast");
+    let f = b.spec.iter_mut().find(|f| f.file == "br.wast").expect("br.wast");
+    f.directives[2].outcome = Outcome::Fail;
+    f.directives[2].message = Some("unreachable executed".into());
+    let template = f.directives[0].clone();
+    f.directives.extend((0..250).map(|i| matrix::evidence::Directive { line: 1000 + i, ..template.clone() }));
+    let (status, body) = app.upload(&token, json(&b)).await;
+    assert_eq!(status, 201, "{body}");
+
+    let run = app.get_json("/api/v1/runs/diff-b").await;
+    let diff = &run["diff"];
+    assert_eq!(diff["previous"], "diff-a");
+    assert_eq!(diff["counts"], serde_json::json!({"regressed": 1, "fixed": 1, "new": 250, "gone": 4}), "{diff}");
+    let one = |class: &str| {
+        (
+            diff[class][0]["test"].clone(),
+            diff[class][0]["line"].clone(),
+            diff[class][0]["before"].clone(),
+            diff[class][0]["outcome"].clone(),
+        )
+    };
+    assert_eq!(one("regressed"), ("wasm-spec/br.wast".into(), 15.into(), "pass".into(), "fail".into()));
+    assert_eq!(one("fixed"), ("wasm-spec/br.wast".into(), 10.into(), "fail".into(), "pass".into()));
+    assert_eq!(diff["fixed"][0]["message"], "expected i32:1, got i32:0", "a fixed row says why it failed before");
+    assert_eq!(one("new"), ("wasm-spec/br.wast".into(), 1000.into(), Value::Null, "pass".into()));
+    assert_eq!(one("gone"), ("wasm-spec/address0.wast".into(), 1.into(), "pass".into(), Value::Null));
+    assert_eq!(diff["new"].as_array().map(Vec::len), Some(100), "the detail carries a first page");
+    let not_passed = b.spec.iter().flat_map(|f| &f.directives).filter(|d| d.outcome != Outcome::Pass).count()
+        + b.wasi.iter().filter(|w| w.outcome != Outcome::Pass).count();
+    assert_eq!(run["failures-total"].as_u64(), Some(not_passed as u64));
+    let failures = run["failures"].as_array().expect("failures");
+    assert!(failures.iter().any(|d| d["test"] == "wasm-spec/br.wast" && d["line"] == 15), "{run}");
+
+    // The listing pages through a class by test and line.
+    let page = app.get_json("/api/v1/runs/diff-b/directives?class=new&offset=240&limit=50").await;
+    assert_eq!(
+        (page["total"].as_i64(), page["offset"].as_i64(), page["previous"].as_str()),
+        (Some(250), Some(240), Some("diff-a"))
+    );
+    let lines: Vec<i64> = page["rows"].as_array().expect("rows").iter().filter_map(|r| r["line"].as_i64()).collect();
+    assert_eq!(lines, (1240..1250).collect::<Vec<_>>());
+    let gone = app.get_json("/api/v1/runs/diff-b/directives?class=gone").await;
+    let lines: Vec<i64> = gone["rows"].as_array().expect("rows").iter().filter_map(|r| r["line"].as_i64()).collect();
+    assert_eq!(lines, [1, 10, 15, 20]);
+    // The first run of a target has nothing to compare with: no class holds anything.
+    let first = app.get_json("/api/v1/runs/seed-x86_64-unknown-linux-gnu-winch/directives?class=gone").await;
+    assert_eq!((first["total"].as_i64(), first.get("previous")), (Some(0), None), "{first}");
+    for (query, says) in [
+        ("class=regresed", "class `regresed` is not one of not-passed, regressed, fixed, new, gone"),
+        ("offset=-1", "offset `-1`: give a whole number from 0 to 100000000"),
+        ("limit=0", "limit `0`: give a whole number from 1 to 1000"),
+    ] {
+        let r =
+            app.client.get(format!("{}/api/v1/runs/diff-b/directives?{query}", app.base)).send().await.expect("get");
+        assert_eq!(r.status(), 400, "{query}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"]["message"], says, "{query}");
+    }
+    let r = app.client.get(format!("{}/api/v1/runs/nope/directives", app.base)).send().await.expect("get");
+    assert_eq!(r.status(), 404);
+
+    // The page names each class with its count, and announces the cut.
+    let (status, html) = app.get_text("/runs/diff-b").await;
+    assert_eq!(status, 200);
+    let not_passed_heading = format!("Not passed ({not_passed})");
+    for heading in ["Regressed (1)", "Fixed (1)", "New (250)", "Gone (4)", &not_passed_heading] {
+        assert!(html.contains(heading), "{heading} missing");
+    }
+    assert!(
+        html.contains(
+            "Showing the first 100 of 250. <a href=\"/runs/diff-b/directives?class=new\">All 250, page by page</a>"
+        ),
+        "{html}"
+    );
+    let (status, html) = app.get_text("/runs/diff-b/directives?class=new&page=2").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Rows 201–250 of 250."), "{html}");
+    assert!(html.contains("page 2 of 2") && html.contains("rel=\"prev\"") && !html.contains("rel=\"next\""), "{html}");
+    assert!(html.contains("<td>wasm-spec/br.wast</td><td>1249</td>") && !html.contains("<td>1199</td>"), "{html}");
+    let (status, _) = app.get_text("/runs/diff-b/directives?class=new&page=0").await;
+    assert_eq!(status, 400);
+}
+
 async fn report_text_is_escaped_in_pages(db: Db) {
     let app = spawn_app(db).await;
     let token = app.token("runner", &["*"]).await;
@@ -424,6 +533,43 @@ async fn live_events_announce_new_runs(db: Db) {
     assert!(seen.contains(&report.run_id), "{seen}");
 }
 
+/// One error, two readers: a browser asking for a page gets the message as
+/// a page with the same status, an API client (or any `/api/` path) the JSON.
+async fn browsers_get_error_pages_and_api_clients_json(db: Db) {
+    let app = spawn_app(db).await;
+    ingest_all(&app).await;
+    let get = |path: &str, accept: Option<&str>| {
+        let mut req = app.client.get(format!("{}{path}", app.base));
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        async move {
+            let r = req.send().await.expect("get");
+            let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            (r.status().as_u16(), kind, r.text().await.expect("text"))
+        }
+    };
+    let browser = Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+    let (status, kind, body) = get("/no/such/page", browser).await;
+    assert_eq!((status, kind.as_str()), (404, "text/html; charset=utf-8"), "{body}");
+    assert!(body.contains("<h1>Not Found</h1>") && body.contains("nothing at `/no/such/page`"), "{body}");
+    let (status, kind, body) = get("/no/such/page", None).await;
+    assert_eq!((status, kind.as_str()), (404, "application/json"), "{body}");
+    assert!(body.contains(r#""code":"not-found""#), "{body}");
+    let (status, kind, body) = get("/features/nope", browser).await;
+    assert!(status == 404 && kind.starts_with("text/html") && body.contains("nope"), "{status} {kind} {body}");
+    let (status, kind, _) = get("/api/v1/features/nope", browser).await;
+    assert_eq!((status, kind.as_str()), (404, "application/json"), "the API answers JSON even to a browser");
+    let (status, kind, body) = get("/runs/seed-x86_64-unknown-linux-gnu-winch/directives?class=all", browser).await;
+    assert!(status == 400 && kind.starts_with("text/html"), "{status} {kind}");
+    assert!(body.contains("class `all` is not one of not-passed, regressed, fixed, new, gone"), "{body}");
+    let (status, kind, body) = get("/favicon.ico", browser).await;
+    assert_eq!((status, kind.as_str()), (200, "image/svg+xml"));
+    assert!(body.starts_with("<svg"), "{body}");
+    let (_, _, page) = get("/", browser).await;
+    assert!(page.contains(r#"<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">"#));
+}
+
 async fn operations_endpoints_answer(db: Db) {
     let app = spawn_app(db).await;
     ingest_all(&app).await;
@@ -453,6 +599,7 @@ async fn operations_endpoints_answer(db: Db) {
     for path in [
         "/api/v1/runs",
         "/api/v1/runs/{id}",
+        "/api/v1/runs/{id}/directives",
         "/api/v1/matrix",
         "/api/v1/features",
         "/api/v1/features/{id}",

@@ -94,6 +94,48 @@ async fn the_dashboard_shows_the_matrix_and_a_feature_page() {
         assert!(page.contains(seen), "the feature page lacks `{seen}`:\n{page}");
     }
 
+    // Drill-down: a later x86_64-apple-darwin run fails one simd directive;
+    // the matrix's simd cell for it is a failing link, and leads to the
+    // script with that directive first.
+    let mut failing =
+        fresh_fixture().into_iter().find(|r| r.run_id == "seed-x86_64-apple-darwin-cranelift").expect("fixture");
+    failing.run_id = "darwin-simd-fail".into();
+    failing.started_at += jiff::SignedDuration::from_hours(1);
+    failing.finished_at += jiff::SignedDuration::from_hours(1);
+    let file = failing.spec.iter_mut().find(|f| f.file == "simd_address.wast").expect("simd_address.wast");
+    file.directives[1].outcome = matrix::evidence::Outcome::Fail;
+    file.directives[1].message = Some("expected v128 i32x4 1 2 3 4, got 0 0 0 0".into());
+    let (status, body) = app.upload(&token, json(&failing)).await;
+    assert_eq!(status, 201, "{body}");
+    let base = app.base.clone();
+    let dom = tokio::task::spawn_blocking(move || dump_dom(&format!("{base}/"))).await.expect("chromium task");
+    let link = "/features/simd/runs/darwin-simd-fail";
+    assert!(dom.contains(&format!("<a href=\"{link}\">")), "the simd cell links to its tests:\n{dom}");
+    let cell =
+        dom.split(&format!("<a href=\"{link}\">")).next().and_then(|before| before.rsplit("<td").next()).expect("cell");
+    assert!(cell.contains("class=\"cell fail\""), "the cell shows the failure: {cell}");
+    let base = app.base.clone();
+    let page =
+        tokio::task::spawn_blocking(move || text(&dump_dom(&format!("{base}{link}")))).await.expect("chromium task");
+    for seen in [
+        "simd on x86_64-apple-darwin/cranelift",
+        "From run darwin-simd-fail",
+        "First not passed wasm-spec/simd_address.wast fail 3 1 0 line 10 assert_return: fail — expected v128 i32x4 1 2 3 4, got 0 0 0 0",
+    ] {
+        assert!(page.contains(seen), "the drill-down page lacks `{seen}`:\n{page}");
+    }
+
+    // Filters live in the URL: only conforming WebAssembly proposals.
+    let base = app.base.clone();
+    let page = tokio::task::spawn_blocking(move || {
+        text(&dump_dom(&format!("{base}/?category=wasm-proposal&status=conforming")))
+    })
+    .await
+    .expect("chromium task");
+    assert!(page.contains("features shown"), "{page}");
+    assert!(page.contains("WebAssembly Proposal simd") || page.contains("simd Tier 1"), "{page}");
+    assert!(!page.contains("Target aarch64-unknown-linux-gnu Tier 2"), "targets are filtered out:\n{page}");
+
     // A promotion request's page: state, tally, live checklist, audit trail.
     let (alice, bob) = (app.maintainer("alice", None).await, app.maintainer("bob", None).await);
     let filing = serde_json::json!({ "feature": "aarch64-unknown-linux-gnu", "to-tier": 1,

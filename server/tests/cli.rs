@@ -367,3 +367,56 @@ fn tokens_are_listed_without_secrets_and_revoked_by_id() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("no live token"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_person_holds_many_tokens_one_login_and_is_revoked_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&["--database-url", &db]);
+        tierwatch(&all)
+    };
+    let maintainer = ["token", "create", "--role", "maintainer", "--targets", "*"];
+    fn with<'a>(maintainer: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [maintainer, extra].concat()
+    }
+    let out = run(&with(&maintainer, &["--name", "alice-laptop", "--person", "alice", "--github-login", "alice-gh"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("(maintainer, person alice, targets: *)"), "{}", text(&out.stderr));
+    let out = run(&with(&maintainer, &["--name", "alice-ci", "--person", "alice"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // One login is one person, and one person has one login.
+    let out = run(&with(&maintainer, &["--name", "mallory", "--github-login", "Alice-GH"]));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("GitHub login `Alice-GH` belongs to person `alice`"), "{}", text(&out.stderr));
+    let out = run(&with(&maintainer, &["--name", "alice-2", "--person", "alice", "--github-login", "other-gh"]));
+    assert!(
+        text(&out.stderr).contains("person `alice` has GitHub login `alice-gh`, not `other-gh`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["token", "create", "--name", "ci", "--targets", "*", "--person", "alice"]);
+    assert!(
+        text(&out.stderr).contains("--person and --github-login are for maintainer tokens"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let listed = text(&run(&["token", "list"]).stdout);
+    let alices: Vec<&str> = listed.lines().filter(|l| l.contains(" alice ")).collect();
+    assert_eq!(alices.len(), 2, "{listed}");
+    assert!(alices.iter().all(|l| l.contains("alice-gh")), "the person's login shows on each token:\n{listed}");
+
+    let out = run(&["person", "revoke", "alice"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("person `alice` revoked: 2 token(s)"), "{}", text(&out.stderr));
+    let listed = text(&run(&["token", "list"]).stdout);
+    assert!(listed.lines().filter(|l| l.contains(" alice ")).all(|l| !l.trim_end().ends_with('-')), "{listed}");
+    let people = text(&run(&["person", "list"]).stdout);
+    assert!(people.lines().any(|l| l.starts_with("alice ") && !l.trim_end().ends_with('-')), "{people}");
+    let out = run(&["person", "revoke", "alice"]);
+    assert!(text(&out.stderr).contains("no live person `alice`"), "{}", text(&out.stderr));
+    let out = run(&with(&maintainer, &["--name", "alice-new", "--person", "alice"]));
+    assert!(!out.status.success() && text(&out.stderr).contains("person `alice` was revoked"), "{}", text(&out.stderr));
+}

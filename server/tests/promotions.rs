@@ -19,6 +19,7 @@ on_both_backends!(
     a_nul_or_control_character_in_any_text_field_is_refused_and_nothing_is_stored,
     four_hundred_concurrent_sign_ins_each_get_their_audit_entry,
     pages_carry_security_headers_and_https_sessions_are_secure,
+    one_person_is_one_voter_and_revoking_them_voids_their_open_votes,
 );
 
 const AARCH64: &str = "aarch64-unknown-linux-gnu";
@@ -335,6 +336,16 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     };
     let html = page(alice_cookie.clone(), "/promotions".into()).await;
     assert!(html.contains("Signed in as <strong>alice</strong>"), "{html}");
+    // Only tiers better than the chosen feature's declared one are offered.
+    let form = page(alice_cookie.clone(), "/promotions?feature=gc".into()).await;
+    assert!(form.contains(r#"<option value="gc" data-declared="3" selected>"#), "{form}");
+    for option in [
+        r#"<option value="1">Tier 1</option>"#,
+        r#"<option value="2">Tier 2</option>"#,
+        r#"<option value="3" disabled>Tier 3</option>"#,
+    ] {
+        assert!(form.contains(option), "{option} in {form}");
+    }
     let csrf = |html: &str| {
         let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
         html[at..at + 64].to_owned()
@@ -406,6 +417,9 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     assert_eq!(view["tally"]["approvals"], json!(["bob"]));
     let html = page(alice_cookie.clone(), to).await;
     assert!(!html.contains("/promotions/1/approve"), "alice is not offered her own approval");
+    // Apply is shown switched off, with the reason.
+    assert!(html.contains(r#"value="apply" disabled aria-describedby="apply-why""#), "{html}");
+    assert!(html.contains("1 of 2 approvals so far"), "{html}");
 
     // Signing out ends the session.
     let r = post(Some(bob_cookie.clone()), "/logout".into(), vec![("csrf", bob_csrf.clone())], None).await;
@@ -591,4 +605,46 @@ async fn pages_carry_security_headers_and_https_sessions_are_secure(db: Db) {
     assert_eq!(r.status(), 303);
     let cookie = r.headers()["set-cookie"].to_str().expect("cookie").to_owned();
     assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+/// Votes belong to people, not tokens: alice's second token cannot approve
+/// what her first filed, bob's second token replaces his vote instead of
+/// adding one, and revoking bob ends his tokens and voids his open vote.
+async fn one_person_is_one_voter_and_revoking_them_voids_their_open_votes(db: Db) {
+    let app = spawn_app(db).await;
+    ingest(&app, false).await;
+    let laptop = app.token_of("alice", "alice-laptop", None).await;
+    let phone = app.token_of("alice", "alice-phone", None).await;
+    let bob = app.maintainer("bob", None).await;
+    let filing = json!({ "feature": "gc", "to-tier": 2, "rationale": "Well tested." });
+    let (status, body) = app.post_json(&laptop, "/api/v1/promotions", filing).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let approve = format!("/api/v1/promotions/{id}/approve");
+    let (status, body) = app.post_json(&phone, &approve, json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.to_string().contains("nobody approves their own request: alice filed request"), "{body}");
+
+    let (status, body) = app.post_json(&bob, &approve, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let bob_ci = app.token_of("bob", "bob-ci", None).await;
+    let (status, body) = app.post_json(&bob_ci, &approve, json!({ "comment": "from CI" })).await;
+    assert_eq!(status, 200, "{body}");
+    let view = app.get_json(&format!("/api/v1/promotions/{id}")).await;
+    assert_eq!(view["tally"]["approvals"], json!(["bob"]), "one person, one vote: {view}");
+    assert_eq!((view["votes"].as_array().map(Vec::len), &view["votes"][0]["comment"]), (Some(1), &json!("from CI")));
+
+    let done = app.state.store.revoke_person("bob", "test").await.expect("store").expect("a live person");
+    assert_eq!((done.tokens, done.votes_voided), (2, vec![id]));
+    let view = app.get_json(&format!("/api/v1/promotions/{id}")).await;
+    assert_eq!((&view["tally"]["approvals"], &view["votes"]), (&json!([]), &json!([])), "{view}");
+    let audit = app.get_json(&format!("/api/v1/audit?promotion={id}")).await;
+    assert!(audit.as_array().expect("audit").iter().any(|a| a["action"] == "vote-voided"), "{audit}");
+    for token in [&bob, &bob_ci] {
+        let (status, _) = app.post_json(token, &approve, json!({})).await;
+        assert_eq!(status, 401, "a revoked person's tokens are dead");
+    }
+    assert!(app.state.store.revoke_person("bob", "test").await.expect("store").is_none(), "revoked once");
+    let (status, body) = app.post_json(&phone, &format!("/api/v1/promotions/{id}/withdraw"), json!({})).await;
+    assert_eq!((status, &body["state"]), (200, &json!("withdrawn")), "any of alice's tokens acts for her: {body}");
 }

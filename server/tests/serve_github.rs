@@ -66,7 +66,7 @@ async fn serve_mirrors_requests_to_the_configured_repository() {
     let db = format!("sqlite://{}", dir.path().join("tw.db").display());
 
     let refused = token(&db, "ci", Some("ci-bot"), "runner").expect_err("a runner token with a GitHub login");
-    assert!(refused.contains("--github-login is for maintainer tokens"), "{refused}");
+    assert!(refused.contains("--person and --github-login are for maintainer tokens"), "{refused}");
     let alice = token(&db, "alice", None, "maintainer").expect("alice's token");
     token(&db, "bob", Some("bob-gh"), "maintainer").expect("bob's token");
 

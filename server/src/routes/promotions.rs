@@ -6,7 +6,7 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
@@ -75,7 +75,7 @@ async fn file(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     let caller = authenticate(&state.store, &headers).await?;
     caller.require_maintainer("file promotion requests")?;
     let filing: Filing = json_body(&headers, &body)?;
-    let p = workflow::file(&state, &caller.name, filing, Source::Api).await?;
+    let p = workflow::file(&state, caller.who(), filing, Source::Api).await?;
     let view = workflow::view(&state, p.id).await?;
     let location = format!("/api/v1/promotions/{}", p.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
@@ -99,7 +99,7 @@ async fn act(
     let id = workflow::parse_id(&id)?;
     caller.require_maintainer(action.verb())?;
     let comment = if body.is_empty() { None } else { json_body::<VoteBody>(&headers, &body)?.comment };
-    action.run(&state, &caller.name, id, comment, Source::Api).await?;
+    action.run(&state, caller.who(), id, comment, Source::Api).await?;
     Ok(Json(workflow::view(&state, id).await?))
 }
 
@@ -178,26 +178,14 @@ async fn audit(
 
 /// An HTML answer to a failed form or page: the message, and where to go.
 fn page_error(e: ApiError, back: &str) -> Response {
-    #[derive(Template)]
-    #[template(path = "message.html")]
-    struct Message<'a> {
-        title: &'a str,
-        message: String,
-        back: &'a str,
-    }
-    let status = e.status_code();
     if let ApiError::Internal(err) = &e {
         tracing::error!(error = %err, "request failed");
     }
-    let title = status.canonical_reason().unwrap_or("Error");
     let message = match &e {
         ApiError::Invalid { field: Some(f), message } => format!("{f}: {message}"),
         other => other.to_string(),
     };
-    match (Message { title, message, back }).render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(_) => e.into_response(),
-    }
+    super::message_page(e.status_code(), &message, back)
 }
 
 /// The signed-in maintainer shown in page headers.
@@ -208,7 +196,7 @@ struct Who {
 }
 
 fn who(s: &Option<Session>) -> Option<Who> {
-    s.as_ref().map(|s| Who { name: s.caller.name.clone(), csrf: s.csrf.clone() })
+    s.as_ref().map(|s| Who { name: s.caller.who().to_owned(), csrf: s.csrf.clone() })
 }
 
 #[derive(Template)]
@@ -218,7 +206,9 @@ struct ListPage {
     requests: Vec<Promotion>,
     /// Features that may be promoted: (id, label, declared tier, earned tier).
     candidates: Vec<(String, String, u8, Option<u8>)>,
-    tiers: Vec<u8>,
+    /// Every tier, and whether it is a promotion for the selected feature
+    /// (better than its declared tier); the others are offered disabled.
+    tiers: Vec<(u8, bool)>,
     enabled: bool,
     selected: String,
 }
@@ -237,7 +227,7 @@ async fn page_list(
         let session = session::current(&state, &headers).await?;
         let requests = state.store.promotions(None, None, 200).await?;
         let (policy, eval) = state.snapshot();
-        let candidates = policy
+        let candidates: Vec<(String, String, u8, Option<u8>)> = policy
             .features
             .iter()
             .filter(|f| f.declared.0 > 1)
@@ -246,13 +236,20 @@ async fn page_list(
                 (f.id.clone(), crate::routes::matrix::plain(&f.label), f.declared.0, earned)
             })
             .collect();
+        // The feature asked for, else the first one the form lists.
+        let selected = q
+            .feature
+            .filter(|id| candidates.iter().any(|c| &c.0 == id))
+            .or_else(|| candidates.first().map(|c| c.0.clone()))
+            .unwrap_or_default();
+        let declared = candidates.iter().find(|c| c.0 == selected).map_or(0, |c| c.2);
         render(&ListPage {
             who: who(&session),
             requests,
             candidates,
-            tiers: policy.tiers.iter().map(|t| t.tier.0).collect(),
+            tiers: policy.tiers.iter().map(|t| (t.tier.0, t.tier.0 < declared)).collect(),
             enabled: policy.promotions.is_some(),
-            selected: q.feature.unwrap_or_default(),
+            selected,
         })
     }
     .await;
@@ -273,7 +270,7 @@ async fn page_one(State(state): State<AppState>, headers: HeaderMap, Path(id): P
         let p = workflow::view(&state, workflow::parse_id(&id)?).await?;
         let voted = session
             .as_ref()
-            .and_then(|s| p.votes.iter().find(|v| v.maintainer == s.caller.name))
+            .and_then(|s| p.votes.iter().find(|v| v.maintainer == s.caller.who()))
             .map(|v| v.vote.as_str().to_owned());
         render(&OnePage { who: who(&session), p, voted })
     }
@@ -314,7 +311,7 @@ async fn page_file(State(state): State<AppState>, headers: HeaderMap, Form(f): F
             rationale: f.rationale,
             rfc_url: Some(f.rfc_url).filter(|u| !u.trim().is_empty()),
         };
-        workflow::file(&state, &session.caller.name, filing, Source::Web).await
+        workflow::file(&state, session.caller.who(), filing, Source::Web).await
     }
     .await;
     match result {
@@ -342,7 +339,7 @@ async fn page_act(
         let action = Action::parse(&action)?;
         let id = workflow::parse_id(&id)?;
         let comment = Some(f.comment).filter(|c| !c.trim().is_empty());
-        action.run(&state, &session.caller.name, id, comment, Source::Web).await
+        action.run(&state, session.caller.who(), id, comment, Source::Web).await
     }
     .await;
     match result {
@@ -398,7 +395,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<
     }
     match session::login(&state, &f.token).await {
         Ok((cookie, caller)) => {
-            if let Err(e) = state.store.audit(&caller.name, "signed-in", None, serde_json::json!({})).await {
+            if let Err(e) = state.store.audit(caller.who(), "signed-in", None, serde_json::json!({})).await {
                 return page_error(e.into(), "/login");
             }
             let to = safe_next(Some(&f.next));
@@ -417,7 +414,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(f): Form
     let result = async {
         let session = form_session(&state, &headers, &f.csrf).await?;
         let cookie = session::logout(&state, &session).await?;
-        state.store.audit(&session.caller.name, "signed-out", None, serde_json::json!({})).await?;
+        state.store.audit(session.caller.who(), "signed-out", None, serde_json::json!({})).await?;
         Ok::<_, ApiError>(cookie)
     }
     .await;

@@ -1,9 +1,9 @@
 //! Storage of promotion requests, votes, applied declared tiers, browser
 //! sessions, the audit log and the GitHub outbox.
 //!
-//! Numbered rows (`id`, `seq`) take `MAX + 1` inside the inserting
-//! statement; the server serializes promotion writes, and an insert that
-//! still collides is retried.
+//! Numbered rows (`id`, `seq`) take the next value of their counter in
+//! `sequences` inside the inserting transaction (`next_value`), so
+//! concurrent writers queue on the counter instead of colliding.
 
 use jiff::Timestamp;
 use matrix::Tier;
@@ -41,8 +41,21 @@ pub struct AuditRow {
 impl AuditRow {
     /// Detail keys anyone may read: what happened to a request. Who holds
     /// which token, with which role and GitHub login, is for maintainers.
-    const PUBLIC_DETAIL: [&'static str; 10] =
-        ["feature", "from", "to", "rfc", "approvals", "rejections", "comment", "source", "issue", "url"];
+    const PUBLIC_DETAIL: [&'static str; 13] = [
+        "feature",
+        "from",
+        "to",
+        "rfc",
+        "approvals",
+        "rejections",
+        "comment",
+        "source",
+        "issue",
+        "url",
+        "person",
+        "vote",
+        "reason",
+    ];
 
     /// The entry as the public sees it: its detail cut to the public keys.
     pub fn public(mut self) -> AuditRow {
@@ -74,6 +87,8 @@ pub struct TokenInfo {
     pub name: String,
     pub role: String,
     pub targets: String,
+    /// The person holding a maintainer token.
+    pub person: Option<String>,
     pub github_login: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
@@ -113,7 +128,7 @@ impl Writes {
 
     /// Writes the entries in `tx`; `id` is the request they belong to
     /// (audit entries may belong to none; GitHub operations always do).
-    async fn apply(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: Option<i64>) -> Result<()> {
+    pub(super) async fn apply(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: Option<i64>) -> Result<()> {
         let now = millis(Timestamp::now());
         for (actor, action, detail) in &self.audit {
             let seq = next_value(tx, "audit_log.seq").await?;
@@ -203,11 +218,10 @@ fn is_unique_violation(e: &StoreError) -> bool {
     matches!(e, StoreError::Sqlx(sqlx::Error::Database(d)) if d.is_unique_violation())
 }
 
-/// Runs `f` again when it lost a race for the next number.
 /// The next number of a counter in `sequences` (`table.column`), taken
 /// inside `tx`: the counter row stays locked until `tx` ends, so concurrent
 /// writers queue on it and never share a number.
-async fn next_value(tx: &mut sqlx::Transaction<'static, sqlx::Any>, name: &str) -> Result<i64> {
+pub(super) async fn next_value(tx: &mut sqlx::Transaction<'static, sqlx::Any>, name: &str) -> Result<i64> {
     let row = sqlx::query("UPDATE sequences SET last_value = last_value + 1 WHERE name = $1 RETURNING last_value")
         .bind(name)
         .fetch_one(&mut **tx)
@@ -215,6 +229,7 @@ async fn next_value(tx: &mut sqlx::Transaction<'static, sqlx::Any>, name: &str) 
     Ok(row.try_get("last_value")?)
 }
 
+/// Runs `f` again when it lost a race for the next number.
 async fn retrying<T, F, Fut>(mut f: F) -> Result<T>
 where
     F: FnMut() -> Fut,
@@ -614,22 +629,11 @@ impl Store {
         Ok(())
     }
 
-    /// The non-revoked maintainer token whose holder has this GitHub login.
-    pub async fn maintainer_by_github(&self, login: &str) -> Result<Option<String>> {
-        let row = sqlx::query(
-            "SELECT name FROM tokens WHERE role = 'maintainer' AND revoked_at IS NULL AND LOWER(github_login) = LOWER($1) \
-             ORDER BY created_at LIMIT 1",
-        )
-        .bind(lookup(login))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.try_get("name")).transpose()?)
-    }
-
     /// Every token, oldest first, without secrets.
     pub async fn tokens(&self) -> Result<Vec<TokenInfo>> {
         let rows = sqlx::query(
-            "SELECT id, name, role, targets, github_login, created_at, revoked_at FROM tokens ORDER BY created_at, id",
+            "SELECT t.id, t.name, t.role, t.targets, t.person, COALESCE(p.github_login, t.github_login) AS github_login, \
+             t.created_at, t.revoked_at FROM tokens t LEFT JOIN people p ON p.handle = t.person ORDER BY t.created_at, t.id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -640,6 +644,7 @@ impl Store {
                     name: r.try_get("name")?,
                     role: r.try_get("role")?,
                     targets: r.try_get("targets")?,
+                    person: r.try_get("person")?,
                     github_login: r.try_get("github_login")?,
                     created_at: from_millis(r.try_get("created_at")?),
                     revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(from_millis),
@@ -660,15 +665,5 @@ impl Store {
         sqlx::query("DELETE FROM sessions WHERE token_id = $1").bind(lookup(id)).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    /// Sets the GitHub login of a token.
-    pub async fn set_github_login(&self, token_id: &str, login: Option<&str>) -> Result<()> {
-        sqlx::query("UPDATE tokens SET github_login = $1 WHERE id = $2")
-            .bind(login)
-            .bind(token_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
     }
 }

@@ -135,10 +135,17 @@ impl TestApp {
     }
 
     /// Creates a maintainer token for `name`, with a GitHub login if given.
+    /// A maintainer token of the person `name` (made a person if new).
     pub async fn maintainer(&self, name: &str, github_login: Option<&str>) -> String {
-        let (row, token) = tierwatch::auth::new_token(name, "maintainer", &["*".to_owned()]);
+        self.token_of(name, name, github_login).await
+    }
+
+    /// A maintainer token named `token_name` of the person `person`.
+    pub async fn token_of(&self, person: &str, token_name: &str, github_login: Option<&str>) -> String {
+        let (mut row, token) = tierwatch::auth::new_token(token_name, "maintainer", &["*".to_owned()]);
+        self.state.store.ensure_person(person, github_login).await.expect("store").expect("a person");
+        row.person = Some(person.to_owned());
         self.state.store.create_token(&row, Timestamp::now()).await.expect("token stored");
-        self.state.store.set_github_login(&row.id, github_login).await.expect("login stored");
         token
     }
 
