@@ -4,7 +4,10 @@ mod common;
 
 use std::process::Command;
 
-use common::{Db, fresh_fixture, json, spawn_app};
+use std::time::Duration;
+
+use common::webdriver::Browser;
+use common::{Db, TestApp, fresh_fixture, json, spawn_app};
 
 /// The DOM after scripts ran, as Chromium renders `url`.
 fn dump_dom(url: &str) -> String {
@@ -97,14 +100,7 @@ async fn the_dashboard_shows_the_matrix_and_a_feature_page() {
     // Drill-down: a later x86_64-apple-darwin run fails one simd directive;
     // the matrix's simd cell for it is a failing link, and leads to the
     // script with that directive first.
-    let mut failing =
-        fresh_fixture().into_iter().find(|r| r.run_id == "seed-x86_64-apple-darwin-cranelift").expect("fixture");
-    failing.run_id = "darwin-simd-fail".into();
-    failing.started_at += jiff::SignedDuration::from_hours(1);
-    failing.finished_at += jiff::SignedDuration::from_hours(1);
-    let file = failing.spec.iter_mut().find(|f| f.file == "simd_address.wast").expect("simd_address.wast");
-    file.directives[1].outcome = matrix::evidence::Outcome::Fail;
-    file.directives[1].message = Some("expected v128 i32x4 1 2 3 4, got 0 0 0 0".into());
+    let failing = darwin_run("darwin-simd-fail", 1, true);
     let (status, body) = app.upload(&token, json(&failing)).await;
     assert_eq!(status, 201, "{body}");
     let base = app.base.clone();
@@ -161,4 +157,181 @@ async fn the_dashboard_shows_the_matrix_and_a_feature_page() {
     ] {
         assert!(page.contains(seen), "the request page lacks `{seen}`:\n{page}");
     }
+}
+
+/// The seed x86_64-apple-darwin run again, `hours` later under `id`; with
+/// `fail`, simd_address.wast:10 fails.
+fn darwin_run(id: &str, hours: i64, fail: bool) -> matrix::RunReport {
+    let mut r =
+        fresh_fixture().into_iter().find(|r| r.run_id == "seed-x86_64-apple-darwin-cranelift").expect("fixture");
+    r.run_id = id.into();
+    r.started_at += jiff::SignedDuration::from_hours(hours);
+    r.finished_at += jiff::SignedDuration::from_hours(hours);
+    if fail {
+        let file = r.spec.iter_mut().find(|f| f.file == "simd_address.wast").expect("simd_address.wast");
+        file.directives[1].outcome = matrix::evidence::Outcome::Fail;
+        file.directives[1].message = Some("expected v128 i32x4 1 2 3 4, got 0 0 0 0".into());
+    }
+    r
+}
+
+/// The seed world plus the failing darwin run, served.
+async fn seeded() -> (TestApp, String) {
+    let app = spawn_app(Db::Sqlite).await;
+    let token = app.token("runner", &["*"]).await;
+    for r in fresh_fixture().into_iter().chain([darwin_run("darwin-simd-fail", 1, true)]) {
+        let (status, body) = app.upload(&token, json(&r)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    (app, token)
+}
+
+/// The violations axe-core finds on the page shown, by the rules that
+/// concern what every reader needs: contrast, names of controls, links and
+/// images, the page's title and language.
+async fn axe_violations(browser: &Browser) -> Vec<String> {
+    let path = std::env::var("TIERWATCH_AXE").unwrap_or_else(|_| {
+        panic!("TIERWATCH_AXE is not set: point it at axe-core's axe.min.js (scripts/check installs axe-core from npm)")
+    });
+    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read axe-core at {path}: {e}"));
+    browser.eval(&format!("{source}\n;return typeof axe")).await;
+    let found = browser
+        .eval_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { runOnly: { type: 'rule', values: ['color-contrast', 'label', 'select-name',
+               'button-name', 'link-name', 'image-alt', 'document-title', 'html-has-lang', 'input-button-name'] } })
+               .then(r => done(r.violations.map(v => v.id + ': ' + v.nodes.slice(0, 5).map(n => n.target.join(' ')).join(', '))));",
+        )
+        .await;
+    found.as_array().expect("violations").iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+/// Driven as a person would, through WebDriver: a filter changed in the
+/// form lands in the URL; a click on a failing matrix cell leads to the
+/// failing directive; a half-written promotion form survives a run arriving
+/// while a page without input updates in place; axe-core finds no contrast
+/// or naming problem on the pages people read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_filters_drills_down_and_keeps_their_form_across_live_updates() {
+    let (app, runner) = seeded().await;
+    let browser = Browser::start(1280, 800).await;
+    let base = app.base.clone();
+
+    browser.goto(&format!("{base}/?category=wasm-proposal")).await;
+    browser.eval("document.querySelector('select[name=status]').value = 'violating'; document.querySelector('form.filters').submit();").await;
+    browser
+        .wait_for("the filtered matrix", "return location.search.includes('status=violating')", Duration::from_secs(10))
+        .await;
+    let url = browser.url().await;
+    assert!(url.contains("category=wasm-proposal") && url.contains("status=violating"), "{url}");
+    let rows = browser
+        .eval("return [...document.querySelectorAll('table.matrix tbody tr')].map(r => r.cells[1].innerText)")
+        .await;
+    assert_eq!(rows, serde_json::json!(["simd"]), "only the violating proposal is left");
+
+    browser.goto(&format!("{base}/")).await;
+    browser.click(&browser.find("a[href='/features/simd/runs/darwin-simd-fail']").await).await;
+    browser
+        .wait_for(
+            "the drill-down page",
+            "return location.pathname === '/features/simd/runs/darwin-simd-fail'",
+            Duration::from_secs(10),
+        )
+        .await;
+    let text = browser.text().await;
+    assert!(text.contains("line 10 assert_return: fail — expected v128 i32x4 1 2 3 4, got 0 0 0 0"), "{text}");
+
+    // The check can fail: a planted pale paragraph is found.
+    browser.goto(&format!("{base}/")).await;
+    browser.eval("const p = document.createElement('p'); p.id = 'pale'; p.style.color = '#ddd'; p.textContent = 'pale text'; document.querySelector('main').append(p);").await;
+    let found = axe_violations(&browser).await;
+    assert!(found.iter().any(|v| v.starts_with("color-contrast") && v.contains("#pale")), "{found:#?}");
+    for page in ["/", "/features/simd", "/runs/darwin-simd-fail"] {
+        browser.goto(&format!("{base}{page}")).await;
+        let found = axe_violations(&browser).await;
+        assert!(found.is_empty(), "axe-core on {page}: {found:#?}");
+    }
+
+    // Signed in, a rationale half-written: a run arrives, the form stays.
+    let alice = app.maintainer("alice", None).await;
+    let filing = serde_json::json!({ "feature": "gc", "to-tier": 2, "rationale": "Complete on every Tier 1 target." });
+    let (status, body) = app.post_json(&alice, "/api/v1/promotions", filing).await;
+    assert_eq!(status, 201, "{body}");
+    browser.goto(&format!("{base}/promotions/1")).await;
+    let found = axe_violations(&browser).await;
+    assert!(found.is_empty(), "axe-core on a request's page: {found:#?}");
+    browser.goto(&format!("{base}/login?next=/promotions")).await;
+    browser.type_into(&browser.find("#token").await, &alice).await;
+    browser.click(&browser.find("form[action='/login'] button[type=submit]").await).await;
+    browser
+        .wait_for("the promotion form", "return document.getElementById('rationale') !== null", Duration::from_secs(10))
+        .await;
+    let found = axe_violations(&browser).await;
+    assert!(found.is_empty(), "axe-core on the promotion form: {found:#?}");
+    browser
+        .wait_for(
+            "the live stream",
+            "return document.getElementById('live').classList.contains('on')",
+            Duration::from_secs(10),
+        )
+        .await;
+    let half = "Half-written: the proposal is complete and";
+    browser.type_into(&browser.find("#rationale").await, half).await;
+    let (status, body) = app.upload(&runner, json(&darwin_run("darwin-later", 2, false))).await;
+    assert_eq!(status, 201, "{body}");
+    browser
+        .wait_for(
+            "the reload offer",
+            "return document.getElementById('live').textContent === 'new results: reload'",
+            Duration::from_secs(15),
+        )
+        .await;
+    assert_eq!(browser.eval("return document.getElementById('rationale').value").await, serde_json::json!(half));
+
+    // A page with nothing typed into it is updated in place, not reloaded.
+    browser.goto(&format!("{base}/runs")).await;
+    browser.eval("window.kept = 'same page'").await;
+    browser
+        .wait_for(
+            "the live stream",
+            "return document.getElementById('live').classList.contains('on')",
+            Duration::from_secs(10),
+        )
+        .await;
+    let (status, body) = app.upload(&runner, json(&darwin_run("darwin-latest", 3, false))).await;
+    assert_eq!(status, 201, "{body}");
+    browser
+        .wait_for(
+            "the run list to update in place",
+            "return document.querySelector('main').innerText.includes('darwin-latest') && window.kept === 'same page'",
+            Duration::from_secs(15),
+        )
+        .await;
+    browser.quit().await;
+}
+
+/// At a phone's width (390 px) no page scrolls sideways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_page_scrolls_sideways_on_a_phone() {
+    let (app, _) = seeded().await;
+    let browser = Browser::start(390, 844).await;
+    for page in [
+        "/",
+        "/features/simd",
+        "/features/simd/runs/darwin-simd-fail",
+        "/runs",
+        "/runs/darwin-simd-fail",
+        "/fuzz",
+        "/promotions",
+        "/tables/wasm-proposals",
+        "/login",
+    ] {
+        browser.goto(&format!("{}{page}", app.base)).await;
+        let widths =
+            browser.eval("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]").await;
+        let (scroll, inner) = (widths[0].as_u64().unwrap_or(0), widths[1].as_u64().unwrap_or(0));
+        assert!(inner > 0 && inner <= 400, "{page}: the window is {inner} px wide");
+        assert!(scroll <= inner, "{page} scrolls sideways: {scroll} px of content in {inner} px");
+    }
+    browser.quit().await;
 }

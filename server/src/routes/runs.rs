@@ -480,7 +480,9 @@ pub fn listing_params(class: Option<&str>, offset: Option<&str>) -> Result<(List
         Some(raw) => match raw.parse::<i64>() {
             Ok(n) if (0..=MAX_OFFSET).contains(&n) => n,
             _ => {
-                return Err(ApiError::BadRequest(format!("offset `{raw}`: give a whole number from 0 to {MAX_OFFSET}")));
+                return Err(ApiError::BadRequest(format!(
+                    "offset `{raw}`: give a whole number from 0 to {MAX_OFFSET}"
+                )));
             }
         },
     };
