@@ -331,7 +331,12 @@ async fn no_page_scrolls_sideways_on_a_phone() {
             browser.eval("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]").await;
         let (scroll, inner) = (widths[0].as_u64().unwrap_or(0), widths[1].as_u64().unwrap_or(0));
         assert!(inner > 0 && inner <= 400, "{page}: the window is {inner} px wide");
-        assert!(scroll <= inner, "{page} scrolls sideways: {scroll} px of content in {inner} px");
+        if scroll > inner {
+            let wide = browser
+                .eval(&format!("const w = {inner}; return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1).slice(0, 6).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"))
+                .await;
+            panic!("{page} scrolls sideways: {scroll} px of content in {inner} px; wider than the screen: {wide}");
+        }
     }
     browser.quit().await;
 }
