@@ -92,6 +92,7 @@ async fn the_dashboard_shows_the_matrix_and_a_feature_page() {
         "Tier 2 WebAssembly proposals ✗ missing (missing-features) simd: 118 failing directives",
         "Tier 2 CI testing ✓ met",
         "Per target Target Compiler Passed Failed No evidence Run x86_64-unknown-linux-gnu winch 288 0 0",
+        "Standing, the last 30 days",
         "History",
     ] {
         assert!(page.contains(seen), "the feature page lacks `{seen}`:\n{page}");
@@ -246,7 +247,7 @@ async fn a_person_filters_drills_down_and_keeps_their_form_across_live_updates()
     browser.eval("const p = document.createElement('p'); p.id = 'pale'; p.style.color = '#ddd'; p.textContent = 'pale text'; document.querySelector('main').append(p);").await;
     let found = axe_violations(&browser).await;
     assert!(found.iter().any(|v| v.starts_with("color-contrast") && v.contains("#pale")), "{found:#?}");
-    for page in ["/", "/features/simd", "/runs/darwin-simd-fail"] {
+    for page in ["/", "/features/simd", "/runs/darwin-simd-fail", "/fuzz"] {
         browser.goto(&format!("{base}{page}")).await;
         let found = axe_violations(&browser).await;
         assert!(found.is_empty(), "axe-core on {page}: {found:#?}");

@@ -2,7 +2,7 @@
 //! stream that makes open pages refresh when runs arrive. Reading works
 //! without JavaScript; the script only reloads on updates.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 
 use askama::Template;
@@ -311,11 +311,15 @@ async fn results(
     })
 }
 
+/// How many days a feature's history strip shows.
+const STRIP_DAYS: i64 = 30;
+
 #[derive(Template)]
 #[template(path = "feature.html")]
 struct FeaturePage {
     f: FeatureDetail,
     chart: String,
+    strip: String,
     flaky: Vec<(String, String, i64)>,
     no_evidence: Vec<NoEvidence>,
 }
@@ -339,7 +343,8 @@ async fn feature(State(state): State<AppState>, Path(id): Path<String>) -> Resul
             feature_no_evidence(&live.evidence, &f.targets, &tests),
         )
     };
-    render(&FeaturePage { f, chart: chart(&series), flaky, no_evidence })
+    let strip = crate::charts::history_strip(&crate::charts::days(&f.history, jiff::Timestamp::now(), STRIP_DAYS));
+    render(&FeaturePage { f, chart: crate::charts::pass_rate(&series), strip, flaky, no_evidence })
 }
 
 /// What in each target's latest run of the feature's tests is no evidence
@@ -410,60 +415,6 @@ fn feature_flakes(
         out.extend(crate::analysis::flakes(&views).into_iter().map(|(test, line)| (target.clone(), test, line)));
     }
     out
-}
-
-/// An inline SVG of pass rate per run over time, one colour per target.
-fn chart(series: &[matrix::evaluate::TargetResult]) -> String {
-    if series.is_empty() {
-        return "<p class=\"muted\">No runs select this feature yet.</p>".into();
-    }
-    let (w, h, pad) = (640.0, 180.0, 30.0);
-    let t0 = series.iter().map(|r| r.at.as_second()).min().unwrap_or(0) as f64;
-    let t1 = series.iter().map(|r| r.at.as_second()).max().unwrap_or(0) as f64;
-    let span = (t1 - t0).max(1.0);
-    let x = |t: i64| pad + (t as f64 - t0) / span * (w - 2.0 * pad);
-    let y = |rate: f64| h - pad - rate * (h - 2.0 * pad);
-    let palette = ["#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#455a64"];
-    let mut by_target: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
-    for r in series {
-        let total = (r.passed + r.failed).max(1) as f64;
-        by_target
-            // Report text goes into hand-built SVG: escape it.
-            .entry(crate::routes::matrix::escape(&r.place()))
-            .or_default()
-            .push((r.at.as_second(), r.passed as f64 / total));
-    }
-    let mut svg = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"pass rate over time\">\
-         <line x1=\"{pad}\" y1=\"{y0}\" x2=\"{x1}\" y2=\"{y0}\" stroke=\"#999\"/>\
-         <text x=\"2\" y=\"{yt}\" font-size=\"10\">100%</text><text x=\"2\" y=\"{y0}\" font-size=\"10\">0%</text>",
-        y0 = y(0.0),
-        x1 = w - pad,
-        yt = y(1.0) + 4.0
-    );
-    for (i, (name, points)) in by_target.iter().enumerate() {
-        let colour = palette[i % palette.len()];
-        let pts: Vec<String> = points.iter().map(|(t, r)| format!("{:.1},{:.1}", x(*t), y(*r))).collect();
-        svg.push_str(&format!(
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
-            pts.join(" ")
-        ));
-        for (t, r) in points {
-            svg.push_str(&format!(
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"><title>{name}: {:.1}%</title></circle>",
-                x(*t),
-                y(*r),
-                r * 100.0
-            ));
-        }
-        svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"{colour}\">{name}</text>",
-            pad + 4.0,
-            12.0 + 11.0 * i as f64
-        ));
-    }
-    svg.push_str("</svg>");
-    svg
 }
 
 #[derive(Template)]
@@ -607,42 +558,15 @@ const MAX_PAGE: i64 = 500_000;
 struct FuzzPage {
     campaigns: Vec<CampaignRow>,
     crashes: Vec<CrashRow>,
-    chart: String,
+    hours: String,
+    executions: String,
 }
 
 async fn fuzz(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let campaigns = state.store.campaigns(500).await?;
-    let chart = fuzz_chart(&campaigns);
-    render(&FuzzPage { campaigns, crashes: state.store.crashes().await?, chart })
-}
-
-/// Fuzzing hours per day and target, as inline SVG bars.
-fn fuzz_chart(campaigns: &[CampaignRow]) -> String {
-    if campaigns.is_empty() {
-        return "<p class=\"muted\">No fuzz campaigns reported yet.</p>".into();
-    }
-    let mut days: BTreeMap<String, f64> = BTreeMap::new();
-    for c in campaigns {
-        *days.entry(c.finished_at.strftime("%Y-%m-%d").to_string()).or_default() += c.duration_secs / 3600.0;
-    }
-    let max = days.values().cloned().fold(1.0, f64::max);
-    let (bar, h) = (18.0, 120.0);
-    let w = (40.0 + bar * 1.5 * days.len() as f64).max(480.0);
-    let mut svg = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-label=\"fuzzing hours per day\">",
-        h + 30.0
-    );
-    for (i, (day, hours)) in days.iter().enumerate() {
-        let x = 30.0 + bar * 1.5 * i as f64;
-        let bh = hours / max * h;
-        svg.push_str(&format!(
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar}\" height=\"{bh:.1}\" fill=\"#1565c0\"><title>{day}: {hours:.1} h</title></rect>",
-            h - bh + 5.0
-        ));
-        svg.push_str(&format!("<text x=\"{x:.1}\" y=\"{}\" font-size=\"9\">{}</text>", h + 20.0, &day[5..]));
-    }
-    svg.push_str(&format!("<text x=\"2\" y=\"12\" font-size=\"10\">{max:.0} h</text></svg>"));
-    svg
+    let hours = crate::charts::fuzz_per_day(&campaigns, crate::charts::Measure::Hours);
+    let executions = crate::charts::fuzz_per_day(&campaigns, crate::charts::Measure::Executions);
+    render(&FuzzPage { campaigns, crashes: state.store.crashes().await?, hours, executions })
 }
 
 async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
