@@ -6,7 +6,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{Db, TestApp, fresh_fixture, json, spawn_app, spawn_app_with, spawn_with};
+use common::{Db, TestApp, fresh_fixture, json, later_run, spawn_app, spawn_app_with, spawn_with};
 use matrix::evidence::Outcome;
 use serde_json::Value;
 use tierwatch::state::Settings;
@@ -266,13 +266,8 @@ async fn a_regression_is_recorded_in_history_and_diffed(db: Db) {
     let app = spawn_app(db).await;
     ingest_all(&app).await;
     let token = app.token("runner", &["aarch64-unknown-linux-gnu"]).await;
-    let base =
-        fresh_fixture().into_iter().find(|r| r.run_id == "seed-aarch64-unknown-linux-gnu-cranelift").expect("fixture");
     let next = |id: &str, hours: i64, fail: bool| {
-        let mut r = base.clone();
-        r.run_id = id.into();
-        r.started_at += jiff::SignedDuration::from_hours(hours);
-        r.finished_at += jiff::SignedDuration::from_hours(hours);
+        let mut r = later_run("seed-aarch64-unknown-linux-gnu-cranelift", id, hours);
         if fail {
             let f = r.spec.iter_mut().find(|f| f.file == "br.wast").expect("br.wast");
             f.directives[1].outcome = Outcome::Fail;
@@ -325,15 +320,7 @@ async fn a_run_diff_has_four_classes_each_counted_and_paged(db: Db) {
     let app = spawn_app(db).await;
     ingest_all(&app).await;
     let token = app.token("runner", &["aarch64-unknown-linux-gnu"]).await;
-    let base =
-        fresh_fixture().into_iter().find(|r| r.run_id == "seed-aarch64-unknown-linux-gnu-cranelift").expect("fixture");
-    let later = |id: &str, hours: i64| {
-        let mut r = base.clone();
-        r.run_id = id.into();
-        r.started_at += jiff::SignedDuration::from_hours(hours);
-        r.finished_at += jiff::SignedDuration::from_hours(hours);
-        r
-    };
+    let later = |id: &str, hours: i64| later_run("seed-aarch64-unknown-linux-gnu-cranelift", id, hours);
     let mut a = later("diff-a", 1);
     let f = a.spec.iter_mut().find(|f| f.file == "br.wast").expect("br.wast");
     f.directives[1].outcome = Outcome::Fail;

@@ -163,17 +163,20 @@ async fn the_dashboard_shows_the_matrix_and_a_feature_page() {
 /// The seed x86_64-apple-darwin run again, `hours` later under `id`; with
 /// `fail`, simd_address.wast:10 fails.
 fn darwin_run(id: &str, hours: i64, fail: bool) -> matrix::RunReport {
-    let mut r =
-        fresh_fixture().into_iter().find(|r| r.run_id == "seed-x86_64-apple-darwin-cranelift").expect("fixture");
-    r.run_id = id.into();
-    r.started_at += jiff::SignedDuration::from_hours(hours);
-    r.finished_at += jiff::SignedDuration::from_hours(hours);
+    let mut r = common::later_run("seed-x86_64-apple-darwin-cranelift", id, hours);
     if fail {
         let file = r.spec.iter_mut().find(|f| f.file == "simd_address.wast").expect("simd_address.wast");
         file.directives[1].outcome = matrix::evidence::Outcome::Fail;
         file.directives[1].message = Some("expected v128 i32x4 1 2 3 4, got 0 0 0 0".into());
     }
     r
+}
+
+/// Waits until the page's live stream is open, so a run uploaded next is
+/// announced to it.
+async fn live(browser: &Browser) {
+    let open = "return document.getElementById('live').classList.contains('on')";
+    browser.wait_for("the live stream", open, Duration::from_secs(10)).await;
 }
 
 /// The seed world plus the failing darwin run, served.
@@ -269,13 +272,7 @@ async fn a_person_filters_drills_down_and_keeps_their_form_across_live_updates()
         .await;
     let found = axe_violations(&browser).await;
     assert!(found.is_empty(), "axe-core on the promotion form: {found:#?}");
-    browser
-        .wait_for(
-            "the live stream",
-            "return document.getElementById('live').classList.contains('on')",
-            Duration::from_secs(10),
-        )
-        .await;
+    live(&browser).await;
     let half = "Half-written: the proposal is complete and";
     browser.type_into(&browser.find("#rationale").await, half).await;
     let (status, body) = app.upload(&runner, json(&darwin_run("darwin-later", 2, false))).await;
@@ -292,13 +289,7 @@ async fn a_person_filters_drills_down_and_keeps_their_form_across_live_updates()
     // A page with nothing typed into it is updated in place, not reloaded.
     browser.goto(&format!("{base}/runs")).await;
     browser.eval("window.kept = 'same page'").await;
-    browser
-        .wait_for(
-            "the live stream",
-            "return document.getElementById('live').classList.contains('on')",
-            Duration::from_secs(10),
-        )
-        .await;
+    live(&browser).await;
     let (status, body) = app.upload(&runner, json(&darwin_run("darwin-latest", 3, false))).await;
     assert_eq!(status, 201, "{body}");
     browser

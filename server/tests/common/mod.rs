@@ -214,6 +214,16 @@ pub fn fresh_fixture() -> Vec<RunReport> {
         .collect()
 }
 
+/// The fresh fixture's run `seed` again, as run `id` finished `hours` after it.
+pub fn later_run(seed: &str, id: &str, hours: i64) -> RunReport {
+    let mut r =
+        fresh_fixture().into_iter().find(|r| r.run_id == seed).unwrap_or_else(|| panic!("no fixture run {seed}"));
+    r.run_id = id.into();
+    r.started_at += SignedDuration::from_hours(hours);
+    r.finished_at += SignedDuration::from_hours(hours);
+    r
+}
+
 /// A fresh fuzz run on aarch64-unknown-linux-gnu: the one thing the
 /// fixture's aarch64 target lacks for Tier 1 ("Continuous fuzzing").
 pub fn aarch64_fuzz_run() -> RunReport {
