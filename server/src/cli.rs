@@ -131,6 +131,11 @@ struct ServeArgs {
     /// Requests one token or session may send at once before the rate applies.
     #[arg(long, env = "TIERWATCH_BURST_PER_TOKEN", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     burst_per_token: u32,
+    /// Addresses of reverse proxies in front of the server, comma-separated:
+    /// their `X-Forwarded-For` names the client for per-address budgets,
+    /// and the per-address connection cap does not apply to them.
+    #[arg(long = "trusted-proxy", env = "TIERWATCH_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Seconds between re-evaluations as windows move with the clock.
     #[arg(long, env = "TIERWATCH_TICK_SECONDS", default_value_t = 60)]
     tick_seconds: u64,
@@ -421,6 +426,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
             max_connections_per_address: args.max_connections_per_address as usize,
             header_timeout: std::time::Duration::from_secs(args.header_timeout_seconds),
             body_timeout: std::time::Duration::from_secs(args.body_timeout_seconds),
+            trusted_proxies: args.trusted_proxies.clone(),
             ..Default::default()
         },
         rates: crate::rate::RateLimits {
@@ -428,6 +434,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
             address_burst: args.burst_per_address,
             token_period: crate::rate::RateLimits::period(args.rate_per_token),
             token_burst: args.burst_per_token,
+            trusted_proxies: args.trusted_proxies.clone(),
         },
         ..Default::default()
     };

@@ -33,6 +33,9 @@ pub struct ConnectionLimits {
     pub body_timeout: Duration,
     /// How long open connections get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Reverse proxies (`--trusted-proxy`): their connections carry many
+    /// clients, so only the cap in all bounds them.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for ConnectionLimits {
@@ -43,6 +46,7 @@ impl Default for ConnectionLimits {
             header_timeout: Duration::from_secs(20),
             body_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -84,7 +88,7 @@ fn admit(open: &Arc<Mutex<Open>>, address: IpAddr, limits: &ConnectionLimits) ->
         ));
     }
     let mine = o.by_address.get(&address).copied().unwrap_or(0);
-    if mine >= limits.max_connections_per_address {
+    if mine >= limits.max_connections_per_address && !limits.trusted_proxies.contains(&address) {
         return Err(format!(
             "{address} has {mine} connections open, the limit per address; close some and retry \
              (the operator can raise --max-connections-per-address)"

@@ -3,6 +3,7 @@
 //! answered 429 with `retry-after` and a message naming the limit and the
 //! flag that raises it.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -33,6 +34,11 @@ pub struct RateLimits {
     pub token_period: Duration,
     /// Requests one token may send at once (`--burst-per-token`).
     pub token_burst: u32,
+    /// Reverse proxies in front of the server (`--trusted-proxy`): behind
+    /// one, a request's client is the address it forwarded
+    /// (`X-Forwarded-For`), not the proxy's, so per-address budgets are per
+    /// client. Anyone else's `X-Forwarded-For` is ignored.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl RateLimits {
@@ -56,14 +62,59 @@ impl Default for RateLimits {
             address_burst: 2000,
             token_period: RateLimits::period(200),
             token_burst: 2000,
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
+/// The address a request comes from: its peer's, or, when the peer is a
+/// trusted proxy, the nearest address in `X-Forwarded-For` that is not one.
+#[derive(Debug, Clone)]
+struct ClientAddress {
+    trusted: Arc<[IpAddr]>,
+}
+
+impl KeyExtractor for ClientAddress {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, req: &Request<T>) -> Result<Self::Key, GovernorError> {
+        let peer = PeerIpKeyExtractor.extract(req)?;
+        Ok(client_address(peer, req.headers(), &self.trusted))
+    }
+}
+
+/// The client behind `peer`: `peer` itself unless it is a trusted proxy;
+/// then the rightmost `X-Forwarded-For` entry that is not a trusted proxy
+/// (each proxy appends the address it received from). An entry that is not
+/// an address ends the walk at the last trusted hop, so a malformed header
+/// never moves a request into another client's budget.
+pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for entry in entries.iter().rev() {
+        match entry.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
 /// The credential a request carries: its bearer token or session cookie
-/// (hashed, never kept), else its peer address.
-#[derive(Debug, Clone, Copy)]
-struct Credential;
+/// (hashed, never kept), else its client address.
+#[derive(Debug, Clone)]
+struct Credential {
+    address: ClientAddress,
+}
 
 impl KeyExtractor for Credential {
     type Key = [u8; 32];
@@ -78,7 +129,7 @@ impl KeyExtractor for Credential {
             h.update(b"cookie\0");
             h.update(cookie.as_bytes());
         } else {
-            let ip = PeerIpKeyExtractor.extract(req)?;
+            let ip = self.address.extract(req)?;
             h.update(b"address\0");
             h.update(ip.to_string().as_bytes());
         }
@@ -127,8 +178,9 @@ fn config<K: KeyExtractor>(
 /// `app` behind both budgets: per address first (cheapest, and the one a
 /// made-up token cannot escape), then per credential.
 pub fn limited(app: Router, limits: &RateLimits) -> Router {
-    let by_credential = config(Credential, limits.token_period, limits.token_burst);
-    let by_address = config(PeerIpKeyExtractor, limits.address_period, limits.address_burst);
+    let address = ClientAddress { trusted: limits.trusted_proxies.clone().into() };
+    let by_credential = config(Credential { address: address.clone() }, limits.token_period, limits.token_burst);
+    let by_address = config(address, limits.address_period, limits.address_burst);
     spawn_cleanup(Arc::downgrade(by_credential.limiter()));
     spawn_cleanup(Arc::downgrade(by_address.limiter()));
     app.layer(GovernorLayer::new(by_credential).error_handler(refusal(
@@ -170,4 +222,38 @@ fn spawn_cleanup<K>(
             limiter.shrink_to_fit();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+    use axum::http::HeaderMap;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("address")
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let proxy = [ip("127.0.0.1"), ip("10.0.0.2")];
+        let spoof = forwarded(&["203.0.113.9"]);
+        assert_eq!(client_address(ip("198.51.100.7"), &spoof, &proxy), ip("198.51.100.7"), "not a proxy: ignored");
+        assert_eq!(client_address(ip("127.0.0.1"), &spoof, &[]), ip("127.0.0.1"), "no proxy trusted: ignored");
+        assert_eq!(client_address(ip("127.0.0.1"), &spoof, &proxy), ip("203.0.113.9"));
+        // Each proxy appends what it received from: the rightmost untrusted
+        // entry is the client, whatever the client itself put first.
+        let chain = forwarded(&["6.6.6.6, 203.0.113.9", "10.0.0.2"]);
+        assert_eq!(client_address(ip("127.0.0.1"), &chain, &proxy), ip("203.0.113.9"));
+        assert_eq!(client_address(ip("127.0.0.1"), &forwarded(&["203.0.113.9, junk"]), &proxy), ip("127.0.0.1"));
+        assert_eq!(client_address(ip("127.0.0.1"), &HeaderMap::new(), &proxy), ip("127.0.0.1"));
+    }
 }

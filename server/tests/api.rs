@@ -934,8 +934,13 @@ async fn support_tables_are_served_as_json_and_pages(db: Db) {
 async fn requests_over_a_budget_are_refused_naming_the_limit_and_its_flag() {
     // Refilled once an hour: nothing refills while the test looks.
     let hour = std::time::Duration::from_secs(3600);
-    let rates =
-        tierwatch::rate::RateLimits { address_period: hour, address_burst: 6, token_period: hour, token_burst: 3 };
+    let rates = tierwatch::rate::RateLimits {
+        address_period: hour,
+        address_burst: 6,
+        token_period: hour,
+        token_burst: 3,
+        ..Default::default()
+    };
     let app = spawn_app_with(Db::Sqlite, Settings { rates, ..Settings::default() }).await;
     let (a, b) = (app.token("runner", &["*"]).await, app.token("runner", &["*"]).await);
     let get = |token: &str| app.client.get(format!("{}/api/v1/runs", app.base)).bearer_auth(token.to_owned()).send();
@@ -961,6 +966,38 @@ async fn requests_over_a_budget_are_refused_naming_the_limit_and_its_flag() {
     let body: Value = refused.json().await.expect("json");
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("from this address") && message.contains("--rate-per-address"), "{message}");
+}
+
+/// Behind a trusted proxy each forwarded client has its own budget; the
+/// same header from anyone else changes nothing.
+#[tokio::test]
+async fn behind_a_trusted_proxy_budgets_are_per_forwarded_client() {
+    let hour = std::time::Duration::from_secs(3600);
+    let budgets = |trusted: Vec<std::net::IpAddr>| tierwatch::rate::RateLimits {
+        address_period: hour,
+        address_burst: 2,
+        token_period: hour,
+        token_burst: 100,
+        trusted_proxies: trusted,
+    };
+    let statuses = |app: &TestApp| {
+        let (client, url) = (app.client.clone(), format!("{}/healthz", app.base));
+        async move {
+            let mut out = Vec::new();
+            for from in ["203.0.113.1", "203.0.113.1", "203.0.113.1", "203.0.113.2"] {
+                out.push(client.get(&url).header("x-forwarded-for", from).send().await.expect("get").status().as_u16());
+            }
+            out
+        }
+    };
+    let proxied = spawn_app_with(
+        Db::Sqlite,
+        Settings { rates: budgets(vec!["127.0.0.1".parse().expect("ip")]), ..Settings::default() },
+    )
+    .await;
+    assert_eq!(statuses(&proxied).await, [200, 200, 429, 200], "203.0.113.2 has a budget of its own");
+    let direct = spawn_app_with(Db::Sqlite, Settings { rates: budgets(vec![]), ..Settings::default() }).await;
+    assert_eq!(statuses(&direct).await, [200, 200, 429, 429], "an untrusted X-Forwarded-For is ignored");
 }
 
 #[tokio::test]
