@@ -209,12 +209,21 @@ pub fn history_strip(days: &[Day]) -> String {
         };
         let tier = d.earned.map_or_else(|| "no tier".to_owned(), |t| format!("Tier {t}"));
         let what = d.status.as_deref().map_or_else(|| "no standing yet".to_owned(), |s| format!("{s}, earns {tier}"));
+        let x = i as f64 * (cell + gap);
         let _ = write!(
             svg,
-            "<rect x=\"{:.1}\" y=\"0\" width=\"{cell}\" height=\"{cell}\" rx=\"2\" fill=\"{colour}\"><title>{}: {what}</title></rect>",
-            i as f64 * (cell + gap),
+            "<g><title>{}: {what}</title><rect x=\"{x:.1}\" y=\"0\" width=\"{cell}\" height=\"{cell}\" rx=\"2\" fill=\"{colour}\"/>",
             d.date
         );
+        // The tier earned that day, in the cell.
+        if let (Some(t), Some(_)) = (d.earned, &d.status) {
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"10.5\" font-size=\"9\" text-anchor=\"middle\" fill=\"#fff\">{t}</text>",
+                x + cell / 2.0
+            );
+        }
+        svg.push_str("</g>");
     }
     svg.push_str("</svg>");
     svg
@@ -371,6 +380,8 @@ mod tests {
         let got = days(&[row(19_997, "violating"), row(19_999, "conforming")], now, 5);
         let statuses: Vec<Option<&str>> = got.iter().map(|d| d.status.as_deref()).collect();
         assert_eq!(statuses, [None, Some("violating"), Some("violating"), Some("conforming"), Some("conforming")]);
-        assert_eq!(history_strip(&got).matches("<rect").count(), 5);
+        let strip = history_strip(&got);
+        assert_eq!(strip.matches("<rect").count(), 5);
+        assert_eq!(strip.matches(">1</text>").count(), 4, "the tier earned, in each day with a standing");
     }
 }

@@ -245,12 +245,51 @@ async fn a_person_filters_drills_down_and_keeps_their_form_across_live_updates()
     let text = browser.text().await;
     assert!(text.contains("line 10 assert_return: fail — expected v128 i32x4 1 2 3 4, got 0 0 0 0"), "{text}");
 
+    // Sorting lives in the URL too.
+    browser.goto(&format!("{base}/?sort=label")).await;
+    let labels = browser
+        .eval("return [...document.querySelectorAll('table.matrix')][0].querySelectorAll('tbody tr').length > 3 && [...[...document.querySelectorAll('table.matrix')][0].querySelectorAll('tbody tr')].map(r => r.cells[1].innerText.toLowerCase())")
+        .await;
+    let labels: Vec<String> = serde_json::from_value(labels).expect("labels");
+    let mut sorted = labels.clone();
+    sorted.sort();
+    assert_eq!(labels, sorted, "Tier 1 rows by label");
+
+    // A run's diff: all four classes, a cut list announced, and its link
+    // to the rest, page by page.
+    let mut diff = darwin_run("darwin-diff", 4, false);
+    diff.spec.retain(|f| f.file != "address0.wast");
+    let br = diff.spec.iter_mut().find(|f| f.file == "br.wast").expect("br.wast");
+    br.directives[1].outcome = matrix::evidence::Outcome::Fail;
+    br.directives[1].message = Some("expected i32:1, got i32:0".into());
+    let template = br.directives[0].clone();
+    br.directives.extend((0..150).map(|i| matrix::evidence::Directive { line: 1000 + i, ..template.clone() }));
+    let (status, body) = app.upload(&runner, json(&diff)).await;
+    assert_eq!(status, 201, "{body}");
+    browser.goto(&format!("{base}/runs/darwin-diff")).await;
+    let text = browser.text().await;
+    for seen in [
+        "Compared with darwin-simd-fail",
+        "Regressed (1)",
+        "Fixed (1)",
+        "New (150)",
+        "Gone (4)",
+        "Showing the first 100 of 150. All 150, page by page.",
+    ] {
+        assert!(text.contains(seen), "the run page lacks `{seen}`:\n{text}");
+    }
+    browser.click(&browser.find("a[href='/runs/darwin-diff/directives?class=new']").await).await;
+    browser
+        .wait_for("the listing", "return location.pathname === '/runs/darwin-diff/directives'", Duration::from_secs(10))
+        .await;
+    assert!(browser.text().await.contains("Rows 1–150 of 150."));
+
     // The check can fail: a planted pale paragraph is found.
     browser.goto(&format!("{base}/")).await;
     browser.eval("const p = document.createElement('p'); p.id = 'pale'; p.style.color = '#ddd'; p.textContent = 'pale text'; document.querySelector('main').append(p);").await;
     let found = axe_violations(&browser).await;
     assert!(found.iter().any(|v| v.starts_with("color-contrast") && v.contains("#pale")), "{found:#?}");
-    for page in ["/", "/features/simd", "/runs/darwin-simd-fail", "/fuzz"] {
+    for page in ["/", "/features/simd", "/runs/darwin-diff", "/fuzz"] {
         browser.goto(&format!("{base}{page}")).await;
         let found = axe_violations(&browser).await;
         assert!(found.is_empty(), "axe-core on {page}: {found:#?}");

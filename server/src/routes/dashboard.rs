@@ -72,7 +72,14 @@ struct MatrixQuery {
     tier: String,
     #[serde(default)]
     target: String,
+    /// How rows are ordered within each tier: the policy's order (empty),
+    /// or by `label`, `status` or `earned`.
+    #[serde(default)]
+    sort: String,
 }
+
+/// The orders the matrix's rows can be sorted in, besides the policy's.
+const SORTS: [&str; 3] = ["label", "status", "earned"];
 
 /// The statuses a feature can have, in the order the page counts them.
 const STATUSES: [&str; 5] = ["conforming", "promotable", "violating", "stale", "no-test-data"];
@@ -94,7 +101,22 @@ impl MatrixQuery {
         if !self.tier.is_empty() && !policy.tiers.iter().any(|t| t.tier.0.to_string() == self.tier) {
             return unknown("tier", &self.tier, policy.tiers.iter().map(|t| t.tier.0.to_string()).collect());
         }
+        if !self.sort.is_empty() && !SORTS.contains(&self.sort.as_str()) {
+            return unknown("sort", &self.sort, SORTS.iter().map(|s| (*s).to_owned()).collect());
+        }
         Ok(())
+    }
+
+    /// Orders rows as `sort` asks: labels alphabetically, statuses in the
+    /// order the page counts them, earned tiers best first (none last);
+    /// ties keep the policy's order.
+    fn order(&self, rows: &mut [Summary]) {
+        match self.sort.as_str() {
+            "label" => rows.sort_by_key(|s| s.label.to_lowercase()),
+            "status" => rows.sort_by_key(|s| STATUSES.iter().position(|st| *st == s.status)),
+            "earned" => rows.sort_by_key(|s| s.earned.map_or(u8::MAX, |t| t.0)),
+            _ => {}
+        }
     }
 
     fn keeps(&self, s: &Summary) -> bool {
@@ -120,6 +142,7 @@ struct MatrixPage {
     filter: MatrixQuery,
     categories: Vec<(String, String)>,
     statuses: [&'static str; 5],
+    sorts: [&'static str; 3],
     tier_numbers: Vec<String>,
     shown: usize,
     total: usize,
@@ -134,7 +157,8 @@ async fn index(
     let eval = live.evaluation.clone();
     let every = summaries(&state, &live);
     let total = every.len();
-    let all: Vec<Summary> = every.into_iter().filter(|s| filter.keeps(s)).collect();
+    let mut all: Vec<Summary> = every.into_iter().filter(|s| filter.keeps(s)).collect();
+    filter.order(&mut all);
     let tiers = live
         .policy
         .tiers
@@ -178,6 +202,7 @@ async fn index(
             .map(|c| (c.id.clone(), crate::routes::matrix::plain(&c.label)))
             .collect(),
         statuses: STATUSES,
+        sorts: SORTS,
         tier_numbers: live.policy.tiers.iter().map(|t| t.tier.0.to_string()).collect(),
         shown: all.len(),
         total,
