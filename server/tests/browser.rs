@@ -311,6 +311,15 @@ async fn a_person_filters_drills_down_and_keeps_their_form_across_live_updates()
         .await;
     let found = axe_violations(&browser).await;
     assert!(found.is_empty(), "axe-core on the promotion form: {found:#?}");
+    // Choosing a feature declared at Tier 2 leaves only Tier 1 to ask for.
+    let offered = browser
+        .eval(
+            "const f = document.getElementById('feature'); f.value = 'aarch64-unknown-linux-gnu';
+             f.dispatchEvent(new Event('change', { bubbles: true }));
+             return [...document.querySelectorAll('#to_tier option')].filter(o => !o.disabled).map(o => o.value)",
+        )
+        .await;
+    assert_eq!(offered, serde_json::json!(["1"]), "only the tiers better than Tier 2");
     live(&browser).await;
     let half = "Half-written: the proposal is complete and";
     browser.type_into(&browser.find("#rationale").await, half).await;
