@@ -167,7 +167,21 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the session (so Chromium exits even when a test failed before
+    /// `quit`), then the driver. Blocking on purpose: a drop cannot await.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let address = self.base.trim_start_matches("http://").to_owned();
+        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
