@@ -219,12 +219,14 @@ impl TargetResult {
     /// `target/compiler`, with the dimensions in brackets when the run has
     /// any away from their default: how pages name where a result is from.
     pub fn place(&self) -> String {
-        if self.dimensions.is_empty() {
-            format!("{}/{}", self.target, self.compiler)
-        } else {
-            format!("{}/{} [{}]", self.target, self.compiler, self.dimensions)
-        }
+        place(&self.target, &self.compiler, &self.dimensions)
     }
+}
+
+/// `target/compiler`, with `dimensions` (`name=value,…`) in brackets when
+/// there are any: how pages name where a result is from.
+pub fn place(target: &str, compiler: &str, dimensions: &str) -> String {
+    if dimensions.is_empty() { format!("{target}/{compiler}") } else { format!("{target}/{compiler} [{dimensions}]") }
 }
 
 /// Per-feature views of the evidence (pass counts per run and per target,

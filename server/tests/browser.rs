@@ -179,6 +179,14 @@ async fn live(browser: &Browser) {
     browser.wait_for("the live stream", open, Duration::from_secs(10)).await;
 }
 
+/// A passing darwin run `hours` later arrives while `browser` shows a
+/// page; waits until the page shows `what` (`script` returns true).
+async fn arrives(app: &TestApp, runner: &str, id: &str, hours: i64, browser: &Browser, what: &str, script: &str) {
+    let (status, body) = app.upload(runner, json(&darwin_run(id, hours, false))).await;
+    assert_eq!(status, 201, "{body}");
+    browser.wait_for(what, script, Duration::from_secs(15)).await;
+}
+
 /// The seed world plus the failing darwin run, served.
 async fn seeded() -> (TestApp, String) {
     let app = spawn_app(Db::Sqlite).await;
@@ -323,30 +331,17 @@ async fn a_person_filters_drills_down_and_keeps_their_form_across_live_updates()
     live(&browser).await;
     let half = "Half-written: the proposal is complete and";
     browser.type_into(&browser.find("#rationale").await, half).await;
-    let (status, body) = app.upload(&runner, json(&darwin_run("darwin-later", 2, false))).await;
-    assert_eq!(status, 201, "{body}");
-    browser
-        .wait_for(
-            "the reload offer",
-            "return document.getElementById('live').textContent === 'new results: reload'",
-            Duration::from_secs(15),
-        )
-        .await;
+    let offer = "return document.getElementById('live').textContent === 'new results: reload'";
+    arrives(&app, &runner, "darwin-later", 2, &browser, "the reload offer", offer).await;
     assert_eq!(browser.eval("return document.getElementById('rationale').value").await, serde_json::json!(half));
 
     // A page with nothing typed into it is updated in place, not reloaded.
     browser.goto(&format!("{base}/runs")).await;
     browser.eval("window.kept = 'same page'").await;
     live(&browser).await;
-    let (status, body) = app.upload(&runner, json(&darwin_run("darwin-latest", 3, false))).await;
-    assert_eq!(status, 201, "{body}");
-    browser
-        .wait_for(
-            "the run list to update in place",
-            "return document.querySelector('main').innerText.includes('darwin-latest') && window.kept === 'same page'",
-            Duration::from_secs(15),
-        )
-        .await;
+    let swapped =
+        "return document.querySelector('main').innerText.includes('darwin-latest') && window.kept === 'same page'";
+    arrives(&app, &runner, "darwin-latest", 3, &browser, "the run list to update in place", swapped).await;
     browser.quit().await;
 }
 

@@ -319,11 +319,7 @@ async fn results(
         .collect();
     // What needs a reader's eyes first: failures, then no evidence.
     tests.sort_by_key(|t| (t.class == "pass", t.class != "fail", t.test.clone()));
-    let place = if run.dimensions.is_empty() {
-        format!("{}/{}", run.target, run.compiler)
-    } else {
-        format!("{}/{} [{}]", run.target, run.compiler, run.dimensions)
-    };
+    let place = matrix::evaluate::place(&run.target, &run.compiler, &run.dimensions);
     render(&ResultsPage {
         feature: id.clone(),
         label: crate::routes::matrix::plain(&f.label),
@@ -509,12 +505,7 @@ async fn run(State(state): State<AppState>, Path(id): Path<String>) -> Result<Ht
     let diff = Listing::DIFF
         .into_iter()
         .map(|class| {
-            let rows = match class {
-                Listing::Regressed => std::mem::take(&mut r.diff.regressed),
-                Listing::Fixed => std::mem::take(&mut r.diff.fixed),
-                Listing::New => std::mem::take(&mut r.diff.new),
-                Listing::Gone | Listing::NotPassed => std::mem::take(&mut r.diff.gone),
-            };
+            let rows = std::mem::take(r.diff.rows_mut(class));
             Section::new(&id, class, r.diff.count(class), rows)
         })
         .collect();

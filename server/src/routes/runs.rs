@@ -371,6 +371,17 @@ pub struct RunDiff {
 }
 
 impl RunDiff {
+    /// The listed rows of one diff class (`NotPassed` is not one: it
+    /// names the `gone` list, which it never fills).
+    pub fn rows_mut(&mut self, class: Listing) -> &mut Vec<ListedDirective> {
+        match class {
+            Listing::Regressed => &mut self.regressed,
+            Listing::Fixed => &mut self.fixed,
+            Listing::New => &mut self.new,
+            Listing::Gone | Listing::NotPassed => &mut self.gone,
+        }
+    }
+
     /// The full count of one class.
     pub fn count(&self, class: Listing) -> i64 {
         self.counts.get(class.as_str()).copied().unwrap_or(0)
@@ -414,13 +425,7 @@ pub async fn detail(state: &AppState, run_id: &str) -> Result<RunDetail, ApiErro
     if previous.is_some() {
         for class in Listing::DIFF {
             diff.counts.insert(class.as_str(), store.listing_count(runs, class).await?);
-            let rows = store.listing(runs, class, 0, FIRST_PAGE).await?;
-            match class {
-                Listing::Regressed => diff.regressed = rows,
-                Listing::Fixed => diff.fixed = rows,
-                Listing::New => diff.new = rows,
-                Listing::Gone | Listing::NotPassed => diff.gone = rows,
-            }
+            *diff.rows_mut(class) = store.listing(runs, class, 0, FIRST_PAGE).await?;
         }
     }
     let recent: Vec<String> = store.runs_up_to(&run, 5).await?.into_iter().map(|r| r.run_id).collect();
