@@ -8,8 +8,10 @@ a PostgreSQL server outside any container.
     compose_native.py BIN_DIR POSTGRES_URL
 
 What differs from `docker compose up`, and why, is printed: the database
-host (`postgres` → the given server), the server's address (`server:8080`
-→ a free loopback port), paths inside the image (the policy, the spool)
+host (`postgres` → the given server), the server's address (`proxy:8080`,
+nginx before two replicas → one server on a free loopback port; the proxy
+and the replicas are server/tests/cluster.rs's to run natively), paths
+inside the image (the policy, the spool)
 mapped to the repository and a scratch folder, and TIERWATCH_FUZZ_PROPOSALS
 added to bound the run's time. Exits non-zero, naming the step, when the
 server does not become healthy, the documented token command fails, or the

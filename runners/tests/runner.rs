@@ -24,7 +24,7 @@ async fn start_server(dir: &Path, addr: &str) -> (AppState, String, tokio::task:
     let url = format!("sqlite://{}", dir.join("tierwatch.db").display());
     let (state, listener) =
         tierwatch::server::prepare(policy(), &url, addr, Settings::default()).await.expect("server starts");
-    let (row, token) = tierwatch::auth::new_token("runner-test", "runner", &["*".to_owned()]);
+    let (row, token) = tierwatch::auth::new_token("runner-test", tierwatch::auth::Role::Runner, &["*".to_owned()]);
     // Tokens are stored in the database, so one made before a restart
     // still works after it; creating another each start is harmless.
     state.store.create_token(&row, Timestamp::now()).await.expect("token stored");
@@ -142,7 +142,8 @@ async fn a_refused_report_shows_the_servers_message_and_is_kept_aside() {
     let url = format!("sqlite://{}", dir.path().join("tierwatch.db").display());
     let (state, listener) =
         tierwatch::server::prepare(policy(), &url, "127.0.0.1:0", Settings::default()).await.expect("server starts");
-    let (row, token) = tierwatch::auth::new_token("elsewhere", "runner", &["s390x-unknown-linux-gnu".to_owned()]);
+    let (row, token) =
+        tierwatch::auth::new_token("elsewhere", tierwatch::auth::Role::Runner, &["s390x-unknown-linux-gnu".to_owned()]);
     state.store.create_token(&row, Timestamp::now()).await.expect("token");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let serving = state.clone();

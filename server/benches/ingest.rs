@@ -56,7 +56,7 @@ async fn bench(name: &str, database_url: String) {
     tokio::spawn(
         async move { tierwatch::server::serve(serving, listener, std::future::pending()).await.expect("serve") },
     );
-    let (row, token) = tierwatch::auth::new_token("bench", "runner", &["*".into()]);
+    let (row, token) = tierwatch::auth::new_token("bench", tierwatch::auth::Role::Runner, &["*".into()]);
     state.store.create_token(&row, Timestamp::now()).await.expect("token");
     let client = reqwest::Client::new();
 

@@ -8,6 +8,46 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::store::{Store, TokenRow};
 
+/// What a token may do: upload runs (`runner`), or file, vote on and apply
+/// promotion requests (`maintainer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Runner,
+    Maintainer,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 2] = [Role::Runner, Role::Maintainer];
+
+    /// The role as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Runner => "runner",
+            Role::Maintainer => "maintainer",
+        }
+    }
+
+    /// A stored role back; `None` for a name no version wrote.
+    pub fn parse(stored: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == stored)
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        Role::parse(s).ok_or_else(|| format!("unknown role `{s}`: one of runner, maintainer"))
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A caller that presented a valid token.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -15,8 +55,8 @@ pub struct Caller {
     pub token_id: String,
     /// Token name.
     pub name: String,
-    /// `runner` or `maintainer`.
-    pub role: String,
+    /// What the token may do.
+    pub role: Role,
     /// The person a maintainer token belongs to.
     pub person: Option<String>,
     targets: Vec<String>,
@@ -48,7 +88,7 @@ impl Caller {
 
     /// Refuses callers that are not maintainers.
     pub fn require_maintainer(&self, to: &str) -> Result<(), ApiError> {
-        if self.role == "maintainer" {
+        if self.role == Role::Maintainer {
             return Ok(());
         }
         Err(ApiError::Forbidden(format!(
@@ -69,7 +109,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A new token: the row to store and the secret to show once.
-pub fn new_token(name: &str, role: &str, targets: &[String]) -> (TokenRow, String) {
+pub fn new_token(name: &str, role: Role, targets: &[String]) -> (TokenRow, String) {
     let mut rng = rand::rng();
     let id: String =
         (0..8).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect();
@@ -79,7 +119,7 @@ pub fn new_token(name: &str, role: &str, targets: &[String]) -> (TokenRow, Strin
         id: id.clone(),
         name: name.to_owned(),
         secret_hash: sha256_hex(secret.as_bytes()),
-        role: role.to_owned(),
+        role,
         targets: targets.join(","),
         person: None,
         revoked: false,

@@ -174,8 +174,8 @@ enum TokenCommand {
         #[arg(long)]
         name: String,
         /// `runner` (uploads runs) or `maintainer`.
-        #[arg(long, default_value = "runner", value_parser = ["runner", "maintainer"])]
-        role: String,
+        #[arg(long, value_enum, default_value_t = crate::auth::Role::Runner)]
+        role: crate::auth::Role,
         /// Target triples the token may report for, comma-separated, or `*`.
         #[arg(long, value_delimiter = ',', required = true)]
         targets: Vec<String>,
@@ -305,12 +305,12 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Schema => print(&(serde_json::to_string_pretty(&matrix::evidence::json_schema())? + "\n")),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
         Command::Token { command: TokenCommand::Create { name, role, targets, person, github_login, db } } => runtime()?.block_on(async {
-            if (github_login.is_some() || person.is_some()) && role != "maintainer" {
+            if (github_login.is_some() || person.is_some()) && role != crate::auth::Role::Maintainer {
                 anyhow::bail!("--person and --github-login are for maintainer tokens: a person files and votes; add --role maintainer");
             }
             let store = crate::server::open(&db.database_url).await?;
-            let (mut row, token) = crate::auth::new_token(&name, &role, &targets);
-            if role == "maintainer" {
+            let (mut row, token) = crate::auth::new_token(&name, role, &targets);
+            if role == crate::auth::Role::Maintainer {
                 let handle = person.unwrap_or_else(|| name.clone());
                 if let Err(why) = store.ensure_person(&handle, github_login.as_deref()).await? {
                     anyhow::bail!("{why}");
@@ -350,6 +350,12 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 done.tokens,
                 done.votes_voided.len()
             );
+            if !done.votes_voided.is_empty() {
+                // Their issues' checklists and tallies moved: the leader
+                // rewrites them now rather than at its next poll.
+                let notice = crate::cluster::Notice { server: "cli".into(), kind: crate::cluster::NoticeKind::Outbox };
+                store.notify(&notice.to_json()).await?;
+            }
             Ok(ExitCode::SUCCESS)
         }),
         Command::Token { command: TokenCommand::List { db } } => runtime()?.block_on(async {
@@ -439,11 +445,15 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let (state, listener) = crate::server::prepare(policy, &args.db.database_url, &args.bind, settings).await?;
-    if let Some(cfg) = github {
-        let client = crate::github::Client::new(&cfg).context("cannot set up the GitHub client")?;
-        tracing::info!(repo = %format!("{}/{}", cfg.owner, cfg.repo), api = %cfg.api_url, "promotion requests sync to GitHub");
-        tokio::spawn(crate::github::run(state.clone(), client, cfg.poll));
-    }
+    let outbox = match github {
+        Some(cfg) => {
+            let client = crate::github::Client::new(&cfg).context("cannot set up the GitHub client")?;
+            tracing::info!(repo = %format!("{}/{}", cfg.owner, cfg.repo), api = %cfg.api_url, "promotion requests sync to GitHub");
+            Some((client, cfg.poll))
+        }
+        None => None,
+    };
+    crate::cluster::spawn(&state, outbox);
     println!("tierwatch serving on http://{}", listener.local_addr()?);
     crate::server::run(state, listener, std::time::Duration::from_secs(args.tick_seconds.max(1))).await?;
     Ok(ExitCode::SUCCESS)

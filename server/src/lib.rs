@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod auth;
 pub mod charts;
 pub mod cli;
+pub mod cluster;
 pub mod connections;
 pub mod error;
 pub mod github;

@@ -55,7 +55,7 @@ impl State {
 
 impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -245,6 +245,42 @@ impl Tally {
     }
 }
 
+/// What a GitHub outbox operation does to a request's issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxOp {
+    /// Open the issue (its body is rendered when sent).
+    Open,
+    /// Comment with the operation's body.
+    Comment,
+    /// Close the issue, as `completed` or `not_planned` (the body).
+    Close,
+}
+
+impl OutboxOp {
+    /// Every operation.
+    pub const ALL: [OutboxOp; 3] = [OutboxOp::Open, OutboxOp::Comment, OutboxOp::Close];
+
+    /// The operation as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxOp::Open => "open",
+            OutboxOp::Comment => "comment",
+            OutboxOp::Close => "close",
+        }
+    }
+
+    /// A stored operation back; `None` for a name no version wrote.
+    pub fn parse(stored: &str) -> Option<OutboxOp> {
+        OutboxOp::ALL.into_iter().find(|o| o.as_str() == stored)
+    }
+}
+
+impl fmt::Display for OutboxOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// What a vote says on the request's GitHub issue, and, when the votes
 /// move the request, what follows: `(op, body)` outbox operations.
 pub fn announcements(
@@ -253,10 +289,10 @@ pub fn announcements(
     vote: Vote,
     comment: Option<&str>,
     tally: &Tally,
-) -> Vec<(&'static str, String)> {
+) -> Vec<(OutboxOp, String)> {
     let said = comment.map(|c| format!(": {c}")).unwrap_or_default();
     let mut out = vec![(
-        "comment",
+        OutboxOp::Comment,
         match vote {
             Vote::Approve => format!("Approval by {who} ({} of {} needed){said}", tally.approvals.len(), tally.needed),
             Vote::Reject => format!("Rejected by {who}{said}"),
@@ -264,7 +300,7 @@ pub fn announcements(
     )];
     match tally.outcome() {
         State::Approved => out.push((
-            "comment",
+            OutboxOp::Comment,
             format!(
                 "Approved by {} ({} of {} approvals{}). A maintainer applies it once `{}` earns {}.",
                 tally.approvals.join(", "),
@@ -276,8 +312,8 @@ pub fn announcements(
             ),
         )),
         State::Rejected => {
-            out.push(("comment", format!("Request {} is rejected.", p.id)));
-            out.push(("close", "not_planned".to_owned()));
+            out.push((OutboxOp::Comment, format!("Request {} is rejected.", p.id)));
+            out.push((OutboxOp::Close, "not_planned".to_owned()));
         }
         _ => {}
     }
@@ -499,7 +535,7 @@ mod tests {
         let votes = [vote("bob", Vote::Approve)];
         let t = Tally::new(&rule(2, false), &p, &votes);
         let said = announcements(&p, "bob", Vote::Approve, Some("ok"), &t);
-        assert_eq!(said, [("comment", "Approval by bob (1 of 2 needed): ok".to_owned())]);
+        assert_eq!(said, [(OutboxOp::Comment, "Approval by bob (1 of 2 needed): ok".to_owned())]);
         let votes = [vote("bob", Vote::Approve), vote("carol", Vote::Approve)];
         let t = Tally::new(&rule(2, true), &p, &votes);
         let said = announcements(&p, "carol", Vote::Approve, None, &t);
@@ -509,7 +545,8 @@ mod tests {
         );
         let votes = [vote("dave", Vote::Reject)];
         let t = Tally::new(&rule(2, false), &p, &votes);
-        let ops: Vec<&str> = announcements(&p, "dave", Vote::Reject, None, &t).iter().map(|(op, _)| *op).collect();
+        let ops: Vec<&str> =
+            announcements(&p, "dave", Vote::Reject, None, &t).iter().map(|(op, _)| op.as_str()).collect();
         assert_eq!(ops, ["comment", "comment", "close"]);
     }
 

@@ -49,7 +49,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
     let id_hash = sha256_hex(value.as_bytes());
     let Some(row) = state.store.session(&id_hash).await? else { return Ok(None) };
     let Some(token) = state.store.token(&row.token_id).await? else { return Ok(None) };
-    if token.revoked || token.role != "maintainer" {
+    if token.revoked || token.role != crate::auth::Role::Maintainer {
         return Ok(None);
     }
     let caller = Caller::from_row(token);

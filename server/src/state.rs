@@ -7,14 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use jiff::{SignedDuration, Timestamp};
 use matrix::{Evaluation, Evidence, Policy, RunReport};
 use tokio::sync::{Mutex, Notify, broadcast};
 
-use crate::store::{DeclaredRow, HistoryRow, Store, StoreError};
+use crate::store::{DeclaredRow, HistoryRow, RunState, Store, StoreError};
 
 /// Settings the server runs with.
 #[derive(Debug, Clone)]
@@ -127,9 +127,15 @@ pub struct Inner {
     /// The policy as its file says, before applied promotions.
     pub base_policy: Arc<Policy>,
     pub settings: Settings,
-    /// Serializes promotion-request changes, so votes and state moves are
-    /// decided on what the previous one stored.
-    pub promotion_lock: Mutex<()>,
+    /// Serializes this server's promotion-request changes, so votes and
+    /// state moves are decided on what the previous one stored (with the
+    /// database's lock across servers: [`AppState::promotion_guard`]).
+    promotion_lock: Mutex<()>,
+    /// This server among others on one database: random per start.
+    pub server_id: String,
+    /// Whether this server leads (see [`crate::cluster`]): it works the
+    /// GitHub outbox and records the clock's history entries.
+    pub leader: AtomicBool,
     /// Wakes the GitHub sync when there is something to send.
     pub github_wake: Notify,
     /// The current snapshot.
@@ -157,11 +163,11 @@ impl AppState {
         let now = Timestamp::now();
         settings.horizon = settings.horizon.max(horizon_for(&policy));
         let since = now - settings.horizon;
-        let mut runs = store.reports_since(since, "rejected", true).await?;
+        let mut runs = store.reports_since(since, RunState::Rejected, true).await?;
         // A policy change may make a rejected run useful: look again.
-        for r in store.reports_since(since, "rejected", false).await? {
+        for r in store.reports_since(since, RunState::Rejected, false).await? {
             if unused_reason(&policy, &r).is_none() {
-                store.set_state(&r.run_id, "evaluated", None).await?;
+                store.set_state(&r.run_id, RunState::Evaluated, None).await?;
                 runs.push(r);
             }
         }
@@ -183,6 +189,8 @@ impl AppState {
             base_policy,
             settings,
             promotion_lock: Mutex::new(()),
+            server_id: server_id(),
+            leader: AtomicBool::new(false),
             github_wake: Notify::new(),
             live: ArcSwap::from_pointee(Live { policy, standing_since, declared_by, evidence, evaluation }),
             writer: Mutex::new(()),
@@ -276,34 +284,97 @@ impl AppState {
             evidence: live.evidence.clone(),
         };
         let cause = format!("promotion {}", p.id);
-        self.reevaluate(&live, next, &cause, "promotion", None).await?;
-        self.github_wake.notify_one();
+        self.reevaluate(&live, next, &cause, "promotion", None, true).await?;
+        drop(_writer);
+        crate::cluster::publish(self, crate::cluster::NoticeKind::Evidence).await;
+        self.wake_github().await;
         Ok(Ok(()))
     }
 
-    /// Adds an accepted run to the evidence and re-evaluates. Returns the
-    /// features whose standing changed.
+    /// Adds a stored run to the evidence, re-evaluates, marks the run
+    /// evaluated and tells the other servers. Returns the features whose
+    /// standing changed.
     pub async fn add_run(&self, report: RunReport) -> Result<Vec<String>, StoreError> {
         let run_id = report.run_id.clone();
-        let _writer = self.writer.lock().await;
+        let writer = self.writer.lock().await;
         let live = self.live();
         let mut next = Next::from(&*live);
         next.evidence.runs.push(Arc::new(report));
-        self.reevaluate(&live, next, &run_id, "run", Some(run_id.clone())).await
+        let changed = self.reevaluate(&live, next, &run_id, "run", Some(run_id.clone()), true).await?;
+        self.store.set_state(&run_id, RunState::Evaluated, None).await?;
+        drop(writer);
+        crate::cluster::publish(self, crate::cluster::NoticeKind::Evidence).await;
+        Ok(changed)
     }
 
-    /// Re-evaluates as of now (windows move with the clock).
+    /// Re-evaluates as of now (windows move with the clock). Only the
+    /// leader records what the clock changed, so several servers on one
+    /// database write each entry once.
     pub async fn tick(&self) -> Result<Vec<String>, StoreError> {
         let _writer = self.writer.lock().await;
         let live = self.live();
         let since = Timestamp::now() - self.settings.horizon;
         let mut next = Next::from(&*live);
         next.evidence.runs.retain(|r| r.finished_at >= since);
-        self.reevaluate(&live, next, "clock", "clock", None).await
+        let record = self.leader.load(Ordering::Relaxed);
+        self.reevaluate(&live, next, "clock", "clock", None, record).await
+    }
+
+    /// Takes in what other servers on the database stored: evaluated runs
+    /// within the horizon this server does not hold, and declared tiers
+    /// applied there. Their history entries are theirs to record; this
+    /// server's dashboards get the live event. Returns the features whose
+    /// standing changed here.
+    pub async fn catch_up(&self) -> Result<Vec<String>, StoreError> {
+        let _writer = self.writer.lock().await;
+        let live = self.live();
+        let since = Timestamp::now() - self.settings.horizon;
+        let held: std::collections::HashSet<&str> = live.evidence.runs.iter().map(|r| r.run_id.as_str()).collect();
+        let missing: Vec<String> = self
+            .store
+            .run_ids_since(since, RunState::Evaluated)
+            .await?
+            .into_iter()
+            .filter(|id| !held.contains(id.as_str()))
+            .collect();
+        let applied = self.store.declared().await?;
+        let declared_by: BTreeMap<String, DeclaredRow> =
+            applied.iter().map(|d| (d.feature.clone(), d.clone())).collect();
+        let promoted = declared_by != live.declared_by;
+        if missing.is_empty() && !promoted {
+            return Ok(Vec::new());
+        }
+        let mut next = Next::from(&*live);
+        if promoted {
+            next.policy = Arc::new(with_declared(&self.base_policy, &applied));
+            next.declared_by = declared_by;
+        }
+        let mut reports = self.store.reports(&missing).await?;
+        reports.sort_by(|a, b| (a.finished_at, &a.run_id).cmp(&(b.finished_at, &b.run_id)));
+        let newest = reports.last().map(|r| r.run_id.clone());
+        next.evidence.runs.extend(reports.into_iter().map(Arc::new));
+        let kind = if newest.is_some() { "run" } else { "promotion" };
+        self.reevaluate(&live, next, "another server", kind, newest, false).await
+    }
+
+    /// Wakes the GitHub outbox worker, wherever it runs.
+    pub async fn wake_github(&self) {
+        self.github_wake.notify_one();
+        crate::cluster::publish(self, crate::cluster::NoticeKind::Outbox).await;
+    }
+
+    /// Held while a promotion request changes: this server's lock, and on
+    /// PostgreSQL the database's, so two servers never decide on the same
+    /// request at once. Dropping it releases both.
+    pub async fn promotion_guard(&self) -> Result<PromotionGuard<'_>, StoreError> {
+        let local = self.promotion_lock.lock().await;
+        let shared = self.store.exclusive(crate::store::PROMOTION_LOCK).await?;
+        Ok(PromotionGuard { _shared: shared, _local: local })
     }
 
     /// Evaluates `next` off the async workers (readers go on with `live`),
-    /// records what changed against `live`, and swaps the new snapshot in.
+    /// records what changed against `live` (when `record`: another server's
+    /// changes are its own to record), and swaps the new snapshot in.
     /// Called by the one writer.
     async fn reevaluate(
         &self,
@@ -312,6 +383,7 @@ impl AppState {
         cause: &str,
         kind: &str,
         run_id: Option<String>,
+        record: bool,
     ) -> Result<Vec<String>, StoreError> {
         let started = std::time::Instant::now();
         let Next { policy, declared_by, evidence } = next;
@@ -324,7 +396,9 @@ impl AppState {
         self.metrics.evaluations.fetch_add(1, Ordering::Relaxed);
         self.metrics.evaluation_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         let changes = diff(&live.evaluation, &evaluation, cause);
-        self.store.append_history(&changes).await?;
+        if record {
+            self.store.append_history(&changes).await?;
+        }
         let mut standing_since = live.standing_since.clone();
         for f in &evaluation.features {
             let moved = live.evaluation.feature(&f.id).is_none_or(|old| standing(old.status) != standing(f.status));
@@ -344,6 +418,26 @@ impl AppState {
         }
         Ok(changed)
     }
+}
+
+/// See [`AppState::promotion_guard`]. The database's lock is released
+/// first.
+pub struct PromotionGuard<'a> {
+    _shared: Option<sqlx::Transaction<'static, sqlx::Any>>,
+    _local: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl std::fmt::Debug for PromotionGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PromotionGuard").field("shared", &self._shared.is_some()).finish()
+    }
+}
+
+/// A random id for this server process.
+fn server_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..8).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect()
 }
 
 /// The parts of the next snapshot a writer changes before evaluating it.

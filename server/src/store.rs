@@ -33,10 +33,12 @@ pub enum StoreError {
     Evaluation(String),
 }
 
+mod cluster;
 mod listings;
 mod people;
 mod promotions;
 
+pub use cluster::{CHANNEL, DatabaseUrl, LEADER_LOCK, PROMOTION_LOCK};
 pub use listings::{ListedDirective, Listing, Runs};
 pub use people::{PersonRow, Revoked};
 pub use promotions::{AuditRow, DeclaredRow, OutboxRow, SessionRow, StateChange, TokenInfo, Writes};
@@ -67,6 +69,9 @@ pub struct Store {
     writer: AnyPool,
     /// The backend behind the pool.
     pub backend: Backend,
+    /// Where the database is, for connections of their own (PostgreSQL's
+    /// listener and the leader's lock).
+    url: DatabaseUrl,
 }
 
 /// A fuzz seed in a signed 64-bit column, bit for bit (a seed is any u64;
@@ -95,6 +100,51 @@ pub fn from_millis(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// A token row's role, refused by name when no version wrote it.
+fn stored_role(r: &sqlx::any::AnyRow) -> Result<crate::auth::Role> {
+    let stored: String = r.try_get("role")?;
+    crate::auth::Role::parse(&stored).ok_or_else(|| StoreError::Corrupt {
+        run_id: format!("token {}", r.try_get::<String, _>("id").unwrap_or_default()),
+        message: format!("unknown role `{stored}`"),
+    })
+}
+
+/// Where a run is in its life: stored and waiting for its evaluation
+/// (`received`), in the evidence (`evaluated`), or kept out of it because
+/// no feature of the policy selects it (`rejected`, with the reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    Received,
+    Evaluated,
+    Rejected,
+}
+
+impl RunState {
+    /// Every state.
+    pub const ALL: [RunState; 3] = [RunState::Received, RunState::Evaluated, RunState::Rejected];
+
+    /// The state as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Received => "received",
+            RunState::Evaluated => "evaluated",
+            RunState::Rejected => "rejected",
+        }
+    }
+
+    /// A stored state back; `None` for a name no version of tierwatch wrote.
+    pub fn parse(stored: &str) -> Option<RunState> {
+        RunState::ALL.into_iter().find(|s| s.as_str() == stored)
+    }
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A stored run, without its report.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -112,7 +162,7 @@ pub struct RunRow {
     pub started_at: Timestamp,
     pub finished_at: Timestamp,
     pub received_at: Timestamp,
-    pub state: String,
+    pub state: RunState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     pub passed: i64,
@@ -137,7 +187,7 @@ pub struct TokenRow {
     pub id: String,
     pub name: String,
     pub secret_hash: String,
-    pub role: String,
+    pub role: crate::auth::Role,
     pub targets: String,
     /// The person holding a maintainer token: who votes and files with it.
     pub person: Option<String>,
@@ -202,7 +252,7 @@ pub struct NewRun<'a> {
     pub dimensions: &'a str,
     pub received_at: Timestamp,
     /// `received` (to be evaluated) or `rejected`.
-    pub state: &'a str,
+    pub state: RunState,
     pub state_reason: Option<&'a str>,
 }
 
@@ -218,7 +268,13 @@ fn run_row(r: &sqlx::any::AnyRow) -> Result<RunRow> {
         started_at: from_millis(r.try_get("started_at")?),
         finished_at: from_millis(r.try_get("finished_at")?),
         received_at: from_millis(r.try_get("received_at")?),
-        state: r.try_get("state")?,
+        state: {
+            let stored: String = r.try_get("state")?;
+            RunState::parse(&stored).ok_or_else(|| StoreError::Corrupt {
+                run_id: r.try_get("run_id").unwrap_or_default(),
+                message: format!("unknown run state `{stored}`"),
+            })?
+        },
         state_reason: r.try_get("state_reason")?,
         passed: r.try_get("passed")?,
         failed: r.try_get("failed")?,
@@ -272,12 +328,12 @@ impl Store {
                 let writer = pool(1, false).connect_with(options.clone()).await?;
                 MIGRATOR.run(&writer).await?;
                 let pool = pool(4, true).connect_with(options).await?;
-                Ok(Store { pool, writer, backend })
+                Ok(Store { pool, writer, backend, url: DatabaseUrl(url) })
             }
             Backend::Postgres => {
                 let pool = pool(16, false).connect_with(options).await?;
                 MIGRATOR.run(&pool).await?;
-                Ok(Store { writer: pool.clone(), pool, backend })
+                Ok(Store { writer: pool.clone(), pool, backend, url: DatabaseUrl(url) })
             }
         }
     }
@@ -325,7 +381,7 @@ impl Store {
         .bind(millis(r.started_at))
         .bind(millis(r.finished_at))
         .bind(millis(new.received_at))
-        .bind(new.state)
+        .bind(new.state.as_str())
         .bind(new.state_reason)
         .bind(count(Outcome::Pass))
         .bind(count(Outcome::Fail))
@@ -380,9 +436,9 @@ impl Store {
     }
 
     /// Sets the state of runs.
-    pub async fn set_state(&self, run_id: &str, state: &str, reason: Option<&str>) -> Result<()> {
+    pub async fn set_state(&self, run_id: &str, state: RunState, reason: Option<&str>) -> Result<()> {
         sqlx::query("UPDATE runs SET state = $1, state_reason = $2 WHERE run_id = $3")
-            .bind(state)
+            .bind(state.as_str())
             .bind(reason)
             .bind(run_id)
             .execute(&self.writer)
@@ -401,13 +457,13 @@ impl Store {
 
     /// Every stored report in `state` (or in any state but it, with
     /// `negate`) of runs finished at or after `since`, oldest first.
-    pub async fn reports_since(&self, since: Timestamp, state: &str, negate: bool) -> Result<Vec<RunReport>> {
+    pub async fn reports_since(&self, since: Timestamp, state: RunState, negate: bool) -> Result<Vec<RunReport>> {
         let sql = if negate {
             "SELECT run_id, report FROM runs WHERE finished_at >= $1 AND state <> $2 ORDER BY finished_at, run_id"
         } else {
             "SELECT run_id, report FROM runs WHERE finished_at >= $1 AND state = $2 ORDER BY finished_at, run_id"
         };
-        let rows = sqlx::query(sql).bind(millis(since)).bind(state).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql).bind(millis(since)).bind(state.as_str()).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let run_id: String = row.try_get("run_id")?;
@@ -512,7 +568,7 @@ impl Store {
         .bind(&t.id)
         .bind(&t.name)
         .bind(&t.secret_hash)
-        .bind(&t.role)
+        .bind(t.role.as_str())
         .bind(&t.targets)
         .bind(millis(now))
         .bind(t.person.as_deref())
@@ -533,7 +589,7 @@ impl Store {
                 id: r.try_get("id")?,
                 name: r.try_get("name")?,
                 secret_hash: r.try_get("secret_hash")?,
-                role: r.try_get("role")?,
+                role: stored_role(&r)?,
                 targets: r.try_get("targets")?,
                 person: r.try_get("person")?,
                 revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::promotion::{self, CheckItem, Filing, Promotion, State, Tally, Vote, VoteRow};
+use crate::promotion::{self, CheckItem, Filing, OutboxOp, Promotion, State, Tally, Vote, VoteRow};
 use crate::state::AppState;
 use crate::store::{AuditRow, StateChange, Writes};
 
@@ -136,7 +136,7 @@ impl Pending {
         self.writes.audit(actor, action, detail);
     }
 
-    fn github(&mut self, op: &str, body: impl Into<String>) {
+    fn github(&mut self, op: OutboxOp, body: impl Into<String>) {
         if self.github {
             self.writes.github(op, body);
         }
@@ -149,7 +149,7 @@ fn moved(id: i64) -> ApiError {
 
 /// Files a request.
 pub async fn file(state: &AppState, who: &str, filing: Filing, source: Source) -> Result<Promotion, ApiError> {
-    let _guard = state.promotion_lock.lock().await;
+    let _guard = state.promotion_guard().await?;
     let policy = state.policy();
     let declared = policy.feature(&filing.feature).map(|f| f.declared);
     promotion::check_filing(&policy, declared, &filing)
@@ -185,9 +185,9 @@ pub async fn file(state: &AppState, who: &str, filing: Filing, source: Source) -
     let mut w = Pending::new(state);
     let detail = json!({ "feature": p.feature, "from": p.from_tier, "to": p.to_tier, "rfc": p.rfc_url, "source": source.as_str() });
     w.audit(who, "filed", detail);
-    w.github("open", "");
+    w.github(OutboxOp::Open, "");
     p.id = state.store.file_promotion(&p, &w.writes).await?;
-    state.github_wake.notify_one();
+    state.wake_github().await;
     tracing::info!(id = p.id, feature = %p.feature, to = %p.to_tier, by = who, "promotion request filed");
     Ok(p)
 }
@@ -203,7 +203,7 @@ pub async fn vote(
     comment: Option<String>,
     source: Source,
 ) -> Result<Promotion, ApiError> {
-    let _guard = state.promotion_lock.lock().await;
+    let _guard = state.promotion_guard().await?;
     let p = load(state, id).await?;
     if p.state != State::Open {
         return Err(ApiError::Conflict(format!("request {id} is {}; votes are taken only while it is open", p.state)));
@@ -254,13 +254,13 @@ pub async fn vote(
     if !state.store.record(id, change.as_ref(), Some(&row), &w.writes).await? {
         return Err(moved(id));
     }
-    state.github_wake.notify_one();
+    state.wake_github().await;
     load(state, id).await
 }
 
 /// The requester takes an open or approved request back.
 pub async fn withdraw(state: &AppState, who: &str, id: i64, source: Source) -> Result<Promotion, ApiError> {
-    let _guard = state.promotion_lock.lock().await;
+    let _guard = state.promotion_guard().await?;
     let p = load(state, id).await?;
     if p.filed_by != who {
         return Err(ApiError::Forbidden(format!("only {} (who filed request {id}) may withdraw it", p.filed_by)));
@@ -270,20 +270,20 @@ pub async fn withdraw(state: &AppState, who: &str, id: i64, source: Source) -> R
     }
     let mut w = Pending::new(state);
     w.audit(who, "withdrawn", json!({ "source": source.as_str() }));
-    w.github("comment", format!("Withdrawn by {who}."));
-    w.github("close", "not_planned");
+    w.github(OutboxOp::Comment, format!("Withdrawn by {who}."));
+    w.github(OutboxOp::Close, "not_planned");
     let change = StateChange { from: p.state, to: State::Withdrawn, by: who.to_owned(), at: Timestamp::now() };
     if !state.store.record(id, Some(&change), None, &w.writes).await? {
         return Err(moved(id));
     }
-    state.github_wake.notify_one();
+    state.wake_github().await;
     load(state, id).await
 }
 
 /// Applies an approved request: the feature's declared tier becomes the
 /// target tier, provided the feature earns it now.
 pub async fn apply(state: &AppState, who: &str, id: i64, source: Source) -> Result<Promotion, ApiError> {
-    let _guard = state.promotion_lock.lock().await;
+    let _guard = state.promotion_guard().await?;
     let p = load(state, id).await?;
     if p.state != State::Approved {
         let why = match p.state {
@@ -299,10 +299,10 @@ pub async fn apply(state: &AppState, who: &str, id: i64, source: Source) -> Resu
         json!({ "feature": p.feature, "from": p.from_tier, "to": p.to_tier, "source": source.as_str() }),
     );
     w.github(
-        "comment",
+        OutboxOp::Comment,
         format!("Applied by {who}: `{}` is declared {} from now on, and TIERS.md follows.", p.feature, p.to_tier),
     );
-    w.github("close", "completed");
+    w.github(OutboxOp::Close, "completed");
     if let Err(why) = state.apply_promotion(&p, who, &w.writes).await? {
         return Err(ApiError::Conflict(format!("request {id} cannot be applied: {why}")));
     }

@@ -263,7 +263,10 @@ async fn github_failures_delay_but_never_lose_or_repeat_work(db: Db) {
     assert_eq!(status, 201, "{v}");
     let third = v["id"].as_i64().expect("id");
     let pending = app.state.store.github_pending(100).await.expect("outbox");
-    let open = pending.iter().find(|o| o.promotion_id == third && o.op == "open").expect("open queued");
+    let open = pending
+        .iter()
+        .find(|o| o.promotion_id == third && o.op == tierwatch::promotion::OutboxOp::Open)
+        .expect("open queued");
     app.state.store.github_done(open.seq).await.expect("pretend it was never queued");
     let (status, v) = app.post_json(&bob, &format!("/api/v1/promotions/{third}/reject"), json!({})).await;
     assert_eq!(status, 200, "{v}");

@@ -51,6 +51,13 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
         "tierwatch_evaluation_seconds_total {}",
         m.evaluation_micros.load(Ordering::Relaxed) as f64 / 1e6
     );
+    out.push_str("# TYPE tierwatch_leader gauge\n");
+    let _ = writeln!(
+        out,
+        "tierwatch_leader{{server=\"{}\"}} {}",
+        state.server_id,
+        u8::from(state.leader.load(Ordering::Relaxed))
+    );
     out.push_str("# TYPE tierwatch_features gauge\n");
     let eval = state.evaluation();
     for status in matrix::Status::ALL {

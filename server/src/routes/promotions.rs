@@ -168,8 +168,8 @@ async fn audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditRow>>, ApiError> {
     let limit = limit(q.limit.as_deref())?;
-    let whole =
-        headers.contains_key(header::AUTHORIZATION) && authenticate(&state.store, &headers).await?.role == "maintainer";
+    let whole = headers.contains_key(header::AUTHORIZATION)
+        && authenticate(&state.store, &headers).await?.role == crate::auth::Role::Maintainer;
     let rows = state.store.audit_log(q.promotion, !whole, limit).await?;
     Ok(Json(if whole { rows } else { rows.into_iter().map(AuditRow::public).collect() }))
 }

@@ -19,7 +19,7 @@ use super::limit;
 use crate::auth;
 use crate::error::{ApiError, ApiQuery};
 use crate::state::{AppState, Settings};
-use crate::store::{ListedDirective, Listing, NewRun, RunRow, Runs};
+use crate::store::{ListedDirective, Listing, NewRun, RunRow, RunState, Runs};
 
 /// The run routes.
 pub fn router() -> Router<AppState> {
@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
 #[serde(rename_all = "kebab-case")]
 pub struct Accepted {
     pub run_id: String,
-    pub state: String,
+    pub state: RunState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     pub duplicate: bool,
@@ -57,7 +57,7 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -
 async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(StatusCode, Accepted), ApiError> {
     let limit = state.settings.max_body_bytes;
     let caller = match auth::authenticate(&state.store, headers).await {
-        Ok(c) if c.role == "runner" => c,
+        Ok(c) if c.role == auth::Role::Runner => c,
         refused => {
             // Drained without being kept, so the client reads the answer
             // rather than a reset connection mid-upload.
@@ -112,7 +112,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
         token_id: &caller.token_id,
         dimensions: &dimensions,
         received_at,
-        state: if rejection.is_some() { "rejected" } else { "received" },
+        state: if rejection.is_some() { RunState::Rejected } else { RunState::Received },
         state_reason: rejection.as_deref(),
     };
     if !state.store.insert_run(&new).await? {
@@ -124,7 +124,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
     if let Some(reason) = rejection {
         let a = Accepted {
             run_id,
-            state: "rejected".into(),
+            state: RunState::Rejected,
             state_reason: Some(reason),
             duplicate: false,
             changed: vec![],
@@ -132,10 +132,9 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
         return Ok((StatusCode::CREATED, a));
     }
     let changed = state.add_run(report).await?;
-    state.store.set_state(&run_id, "evaluated", None).await?;
     Ok((
         StatusCode::CREATED,
-        Accepted { run_id, state: "evaluated".into(), state_reason: None, duplicate: false, changed },
+        Accepted { run_id, state: RunState::Evaluated, state_reason: None, duplicate: false, changed },
     ))
 }
 

@@ -11,7 +11,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, Store, StoreError, from_millis, lookup, millis};
-use crate::promotion::{Promotion, State, Vote, VoteRow};
+use crate::promotion::{OutboxOp, Promotion, State, Vote, VoteRow};
 
 /// An applied declared tier.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -73,7 +73,7 @@ impl AuditRow {
 pub struct OutboxRow {
     pub seq: i64,
     pub promotion_id: i64,
-    pub op: String,
+    pub op: OutboxOp,
     pub body: String,
     pub attempts: i64,
     pub not_before: Timestamp,
@@ -85,7 +85,7 @@ pub struct OutboxRow {
 pub struct TokenInfo {
     pub id: String,
     pub name: String,
-    pub role: String,
+    pub role: crate::auth::Role,
     pub targets: String,
     /// The person holding a maintainer token.
     pub person: Option<String>,
@@ -110,7 +110,7 @@ pub struct Writes {
     /// `(actor, action, detail)`.
     pub audit: Vec<(String, String, serde_json::Value)>,
     /// `(op, body)` for the GitHub outbox.
-    pub github: Vec<(String, String)>,
+    pub github: Vec<(OutboxOp, String)>,
 }
 
 impl Writes {
@@ -121,8 +121,8 @@ impl Writes {
     }
 
     /// Adds a GitHub operation.
-    pub fn github(&mut self, op: &str, body: impl Into<String>) -> &mut Self {
-        self.github.push((op.to_owned(), body.into()));
+    pub fn github(&mut self, op: OutboxOp, body: impl Into<String>) -> &mut Self {
+        self.github.push((op, body.into()));
         self
     }
 
@@ -152,7 +152,7 @@ impl Writes {
             )
             .bind(seq)
             .bind(id)
-            .bind(op)
+            .bind(op.as_str())
             .bind(body)
             .bind(now)
             .execute(&mut **tx)
@@ -491,7 +491,7 @@ impl Store {
     }
 
     /// Queues a GitHub operation.
-    pub async fn enqueue_github(&self, promotion_id: i64, op: &str, body: &str) -> Result<()> {
+    pub async fn enqueue_github(&self, promotion_id: i64, op: OutboxOp, body: &str) -> Result<()> {
         let mut writes = Writes::default();
         writes.github(op, body);
         self.write(Some(promotion_id), &writes).await
@@ -508,10 +508,15 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
+                let seq: i64 = r.try_get("seq")?;
+                let op: String = r.try_get("op")?;
                 Ok(OutboxRow {
-                    seq: r.try_get("seq")?,
+                    seq,
                     promotion_id: r.try_get("promotion_id")?,
-                    op: r.try_get("op")?,
+                    op: OutboxOp::parse(&op).ok_or_else(|| StoreError::Corrupt {
+                        run_id: format!("GitHub outbox operation {seq}"),
+                        message: format!("unknown operation `{op}`"),
+                    })?,
                     body: r.try_get("body")?,
                     attempts: r.try_get("attempts")?,
                     not_before: from_millis(r.try_get("not_before")?),
@@ -642,7 +647,7 @@ impl Store {
                 Ok(TokenInfo {
                     id: r.try_get("id")?,
                     name: r.try_get("name")?,
-                    role: r.try_get("role")?,
+                    role: super::stored_role(r)?,
                     targets: r.try_get("targets")?,
                     person: r.try_get("person")?,
                     github_login: r.try_get("github_login")?,

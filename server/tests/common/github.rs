@@ -62,6 +62,8 @@ pub struct World {
     faults: VecDeque<(Method, String, Fault)>,
     limited_until: Option<i64>,
     next_comment: u64,
+    /// How long every write (POST, PATCH) takes to answer after it took effect.
+    answer_delay: std::time::Duration,
 }
 
 /// The fake and its state.
@@ -90,6 +92,12 @@ impl FakeGithub {
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake github serves") });
         fake
+    }
+
+    /// Makes every write answer `delay` after it took effect, as a slow
+    /// GitHub would: a client that dies meanwhile did the work unknowingly.
+    pub fn slow_answers(&self, delay: std::time::Duration) {
+        self.world.lock().expect("lock").answer_delay = delay;
     }
 
     /// Queues a fault.
@@ -225,7 +233,12 @@ async fn gatekeeper(State(g): State<FakeGithub>, request: Request, next: Next) -
         Ok(f) => f,
         Err(r) => return r,
     };
+    let write = request.method() != Method::GET;
     let answer = next.run(request).await;
+    let delay = g.world.lock().expect("lock").answer_delay;
+    if write && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     match fault {
         Some(Fault::LoseAnswer) => error(502, "Bad Gateway"),
         _ => answer,

@@ -55,7 +55,8 @@ pub fn policy() -> matrix::Policy {
     tierwatch::load::policy(&root().join("policy/wasmtime.yaml")).expect("the repository policy is valid")
 }
 
-async fn fresh_postgres() -> String {
+/// A new, empty database on the PostgreSQL server of `TIERWATCH_TEST_POSTGRES`.
+pub async fn fresh_postgres() -> String {
     let admin = std::env::var("TIERWATCH_TEST_POSTGRES").unwrap_or_else(|_| {
         panic!(
             "TIERWATCH_TEST_POSTGRES is not set: these tests need a PostgreSQL server. \
@@ -115,6 +116,9 @@ pub async fn spawn_policy(
     let (state, listener) =
         tierwatch::server::prepare(policy, &database_url, "127.0.0.1:0", settings).await.expect("server starts");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
+    // As `tierwatch serve` does: lead (no GitHub worker here; the GitHub
+    // tests drive theirs) and listen for other servers on the database.
+    tierwatch::cluster::spawn(&state, None);
     let serving = state.clone();
     tokio::spawn(
         async move { tierwatch::server::serve(serving, listener, std::future::pending()).await.expect("serve") },
@@ -130,7 +134,7 @@ impl TestApp {
     /// Creates a token with `role` for `targets`.
     pub async fn token(&self, role: &str, targets: &[&str]) -> String {
         let targets: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
-        let (row, token) = tierwatch::auth::new_token("test", role, &targets);
+        let (row, token) = tierwatch::auth::new_token("test", role.parse().expect("a role"), &targets);
         self.state.store.create_token(&row, Timestamp::now()).await.expect("token stored");
         token
     }
@@ -143,7 +147,8 @@ impl TestApp {
 
     /// A maintainer token named `token_name` of the person `person`.
     pub async fn token_of(&self, person: &str, token_name: &str, github_login: Option<&str>) -> String {
-        let (mut row, token) = tierwatch::auth::new_token(token_name, "maintainer", &["*".to_owned()]);
+        let (mut row, token) =
+            tierwatch::auth::new_token(token_name, tierwatch::auth::Role::Maintainer, &["*".to_owned()]);
         self.state.store.ensure_person(person, github_login).await.expect("store").expect("a person");
         row.person = Some(person.to_owned());
         self.state.store.create_token(&row, Timestamp::now()).await.expect("token stored");

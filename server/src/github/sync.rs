@@ -1,282 +1,28 @@
-//! GitHub sync of promotion requests, with octocrab.
-//!
-//! Every request mirrors to one issue in the configured repository:
-//! filing opens it with the live checklist, state changes comment on it and
-//! close it, the body is rewritten when the checklist moves, and `/approve`
-//! and `/reject` comments by maintainers (matched by the GitHub login on
-//! their token) are read back as votes.
-//!
-//! Outgoing operations go through the `github_outbox` table, in order per
-//! request, and leave it only when GitHub acknowledged them: a restart, a
-//! network failure or a 5xx retries with backoff; a rate limit pauses the
-//! whole sync until GitHub's reset time (read from `GET /rate_limit`). An
-//! issue whose creation may have reached GitHub without an answer is looked
-//! up by its marker before it is created again.
+//! The outbox worker: sends queued operations in order per request, with
+//! backoff, a pause on rate limits, and markers looked for before anything
+//! that may already have reached GitHub is sent again; rewrites bodies
+//! whose checklist moved; reads `/approve` and `/reject` comments back.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use octocrab::Octocrab;
-use octocrab::models::IssueState;
-use octocrab::models::issues::IssueStateReason;
-use octocrab::params;
 
-use crate::promotion::{self, Promotion, State};
+use crate::promotion::{self, OutboxOp, Promotion, State};
 use crate::state::AppState;
 use crate::store::OutboxRow;
 use crate::workflow::{self, Source};
 
-/// Where and as whom to sync.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Repository owner.
-    pub owner: String,
-    /// Repository name.
-    pub repo: String,
-    /// A token that may create and edit issues there.
-    pub token: String,
-    /// The API's base URL: `https://api.github.com`, or GitHub Enterprise's.
-    pub api_url: String,
-    /// How often issue comments are polled for votes.
-    pub poll: Duration,
-}
+use super::{Client, SyncError, body, marker, op_marker, title};
 
-impl Config {
-    /// Parses `owner/name`.
-    pub fn repository(spec: &str) -> Result<(String, String), String> {
-        match spec.split_once('/') {
-            Some((o, r)) if !o.is_empty() && !r.is_empty() && !r.contains('/') => Ok((o.to_owned(), r.to_owned())),
-            _ => Err(format!("`{spec}` is not a repository: write it as owner/name")),
-        }
-    }
-}
-
-/// The label every mirrored issue carries.
-pub const LABEL: &str = "tier-promotion";
-
-/// Why a GitHub call failed, by what to do next.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SyncError {
-    /// Rate limited: pause everything until then.
-    RateLimited { until: Timestamp, message: String },
-    /// Network trouble or a 5xx: try again soon.
-    Transient(String),
-    /// GitHub refused (bad token, no such repository, validation): retry
-    /// slowly, since someone has to fix the configuration.
-    Refused(String),
-}
-
-impl std::fmt::Display for SyncError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SyncError::RateLimited { until, message } => write!(f, "rate limited until {until}: {message}"),
-            SyncError::Transient(m) => write!(f, "{m}"),
-            SyncError::Refused(m) => write!(f, "refused: {m}"),
-        }
-    }
-}
-
-impl From<crate::store::StoreError> for SyncError {
-    /// The database failing is worth another try, like the network.
-    fn from(e: crate::store::StoreError) -> SyncError {
-        SyncError::Transient(format!("database: {e}"))
-    }
-}
-
-/// A comment read back from an issue.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Comment {
-    pub id: i64,
-    pub login: String,
-    pub body: String,
-}
-
-/// The octocrab client for one repository.
-#[derive(Debug, Clone)]
-pub struct Client {
-    crab: Octocrab,
-    owner: String,
-    repo: String,
-}
-
-impl Client {
-    /// Builds the client; nothing is sent yet.
-    pub fn new(cfg: &Config) -> anyhow::Result<Client> {
-        let crab = Octocrab::builder()
-            .base_uri(cfg.api_url.as_str())?
-            .personal_token(cfg.token.clone())
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .set_write_timeout(Some(Duration::from_secs(30)))
-            .build()?;
-        Ok(Client { crab, owner: cfg.owner.clone(), repo: cfg.repo.clone() })
-    }
-
-    /// An octocrab answer, with its error classified.
-    async fn answer<T>(&self, result: octocrab::Result<T>) -> Result<T, SyncError> {
-        match result {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.classify(e).await),
-        }
-    }
-
-    async fn classify(&self, e: octocrab::Error) -> SyncError {
-        match e {
-            octocrab::Error::GitHub { source, .. } => {
-                let status = source.status_code.as_u16();
-                let message = format!("{status} {}", source.message);
-                let limited = (status == 403 || status == 429) && source.message.to_lowercase().contains("rate limit");
-                if limited {
-                    // GitHub says when the budget resets; ask, else wait a minute.
-                    let until = match self.crab.ratelimit().get().await {
-                        Ok(r) if r.resources.core.remaining == 0 => {
-                            Timestamp::from_second(r.resources.core.reset as i64).ok()
-                        }
-                        _ => None,
-                    }
-                    .unwrap_or_else(|| Timestamp::now() + SignedDuration::from_secs(60));
-                    SyncError::RateLimited { until, message }
-                } else if status >= 500 {
-                    SyncError::Transient(message)
-                } else {
-                    SyncError::Refused(message)
-                }
-            }
-            other => SyncError::Transient(other.to_string()),
-        }
-    }
-
-    /// Opens an issue; returns its number and page.
-    pub async fn open(&self, title: &str, body: &str) -> Result<(i64, String), SyncError> {
-        let issues = self.crab.issues(&self.owner, &self.repo);
-        let i = self.answer(issues.create(title).body(body).labels(vec![LABEL.to_owned()]).send().await).await?;
-        Ok((i.number as i64, i.html_url.to_string()))
-    }
-
-    /// The issue carrying `marker` in its body, among this label's issues.
-    pub async fn find(&self, marker: &str) -> Result<Option<(i64, String)>, SyncError> {
-        let issues = self.crab.issues(&self.owner, &self.repo);
-        let labels = [LABEL.to_owned()];
-        for page in 1u32..=20 {
-            let result =
-                issues.list().labels(&labels).state(params::State::All).per_page(100u8).page(page).send().await;
-            let found = self.answer(result).await?;
-            let n = found.items.len();
-            if let Some(i) = found.items.into_iter().find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker))) {
-                return Ok(Some((i.number as i64, i.html_url.to_string())));
-            }
-            if n < 100 {
-                break;
-            }
-        }
-        Ok(None)
-    }
-
-    /// Comments on an issue.
-    pub async fn comment(&self, number: i64, body: &str) -> Result<(), SyncError> {
-        self.answer(self.crab.issues(&self.owner, &self.repo).create_comment(number as u64, body).await).await?;
-        Ok(())
-    }
-
-    /// Closes an issue as completed or not planned.
-    pub async fn close(&self, number: i64, completed: bool) -> Result<(), SyncError> {
-        let reason = if completed { IssueStateReason::Completed } else { IssueStateReason::NotPlanned };
-        let result = self
-            .crab
-            .issues(&self.owner, &self.repo)
-            .update(number as u64)
-            .state(IssueState::Closed)
-            .state_reason(reason)
-            .send()
-            .await;
-        self.answer(result).await?;
-        Ok(())
-    }
-
-    /// Rewrites an issue's body.
-    pub async fn set_body(&self, number: i64, body: &str) -> Result<(), SyncError> {
-        self.answer(self.crab.issues(&self.owner, &self.repo).update(number as u64).body(body).send().await).await?;
-        Ok(())
-    }
-
-    /// An issue's comments with an id above `after`, oldest first.
-    pub async fn comments_after(&self, number: i64, after: i64) -> Result<Vec<Comment>, SyncError> {
-        let issues = self.crab.issues(&self.owner, &self.repo);
-        let mut out = Vec::new();
-        for page in 1u32..=50 {
-            let found = self.answer(issues.list_comments(number as u64).per_page(100).page(page).send().await).await?;
-            let n = found.items.len();
-            out.extend(found.items.into_iter().filter(|c| c.id.0 as i64 > after).map(|c| Comment {
-                id: c.id.0 as i64,
-                login: c.user.login,
-                body: c.body.unwrap_or_default(),
-            }));
-            if n < 100 {
-                break;
-            }
-        }
-        out.sort_by_key(|c| c.id);
-        Ok(out)
-    }
-}
-
-/// The marker that identifies a request's issue.
-pub fn marker(id: i64) -> String {
-    format!("<!-- tierwatch:promotion:{id} -->")
-}
-
-/// The issue's title.
-pub fn title(p: &Promotion) -> String {
-    format!("Promote `{}` from {} to {}", p.feature, p.from_tier, p.to_tier)
-}
-
-/// The issue's body: the request, the policy's rule, the live checklist,
-/// and how to vote.
-pub async fn body(state: &AppState, p: &Promotion) -> Result<String, SyncError> {
-    let votes = state.store.votes(p.id).await?;
-    let standing = workflow::standing(state, p, &votes).await;
-    let t = &standing.tally;
-    let link = state
-        .settings
-        .public_url
-        .as_deref()
-        .map(|u| format!("\n[Request {} on tierwatch]({}/promotions/{})\n", p.id, u.trim_end_matches('/'), p.id))
-        .unwrap_or_default();
-    let rfc = match (&p.rfc_url, t.rfc_required) {
-        (Some(u), _) => format!("**RFC:** {u}\n\n"),
-        (None, true) => "**RFC:** required, not linked yet\n\n".to_owned(),
-        (None, false) => String::new(),
-    };
-    let earns = if standing.earns_target {
-        format!("`{}` earns {} now.", p.feature, p.to_tier)
-    } else {
-        format!("`{}` does not earn {} yet.", p.feature, p.to_tier)
-    };
-    Ok(format!(
-        "{marker}\n**Feature:** `{feature}` · **from** {from} **to** {to} · filed by {by}\n\n\
-         > {rationale}\n\n{rfc}\
-         **State:** {state} · **approvals:** {n} of {needed} (maintainers other than {by})\n\n\
-         ### Checklist for {to}\n{earns} Updated as runs arrive.\n\n{checklist}\n\
-         Maintainers vote with a comment that starts with `/approve` or `/reject <reason>`.\n{link}",
-        marker = marker(p.id),
-        feature = p.feature,
-        from = p.from_tier,
-        to = p.to_tier,
-        by = p.filed_by,
-        rationale = p.rationale.replace('\n', "\n> "),
-        state = p.state,
-        n = t.approvals.len(),
-        needed = t.needed,
-        checklist = promotion::checklist_markdown(&standing.checklist),
-    ))
-}
-
-/// The sync loop. Wakes on `state.github_wake` and every `poll`.
+/// The sync loop of a server that has just become the leader (see
+/// `cluster::lead`). Wakes on `state.github_wake` and every `poll`.
 pub async fn run(state: AppState, client: Client, poll: Duration) {
-    let mut sync = Sync::new(state, client).with_poll(poll);
+    let mut sync = Sync::new(state, client).with_poll(poll).taking_over();
     loop {
         let wait = sync.pass().await;
+        // Whatever the previous leader may have sent has been looked for.
+        sync.takeover = false;
         let wait = wait.unwrap_or(poll).min(poll);
         tokio::select! {
             _ = sync.state.github_wake.notified() => {}
@@ -298,6 +44,11 @@ pub struct Sync {
     /// How often comments are read back (every pass by default).
     poll: Duration,
     last_read: Option<std::time::Instant>,
+    /// Another worker (a server that died, or this one before a restart)
+    /// may have sent any queued operation without hearing back: look for
+    /// each one's marker on GitHub before sending it, not only for those
+    /// already attempted.
+    takeover: bool,
 }
 
 impl Sync {
@@ -311,6 +62,7 @@ impl Sync {
             retry_base: SignedDuration::from_secs(5),
             poll: Duration::ZERO,
             last_read: None,
+            takeover: false,
         }
     }
 
@@ -318,6 +70,13 @@ impl Sync {
     /// new work) only send and refresh.
     pub fn with_poll(mut self, poll: Duration) -> Sync {
         self.poll = poll;
+        self
+    }
+
+    /// Starts as a new leader: the first pass looks for every queued
+    /// operation's marker before sending it.
+    pub fn taking_over(mut self) -> Sync {
+        self.takeover = true;
         self
     }
 
@@ -440,29 +199,25 @@ impl Sync {
     async fn send_one(&mut self, row: &OutboxRow) -> Result<(), SyncError> {
         let store = self.state.store.clone();
         let Some(p) = store.promotion(row.promotion_id).await? else { return Ok(()) };
-        let retry = row.attempts > 0;
-        let n = self.ensure_issue(&p, retry && row.op == "open").await?;
-        match row.op.as_str() {
-            "open" => Ok(()),
-            "comment" => {
+        let retry = row.attempts > 0 || self.takeover;
+        let n = self.ensure_issue(&p, retry && row.op == OutboxOp::Open).await?;
+        match row.op {
+            OutboxOp::Open => Ok(()),
+            OutboxOp::Comment => {
                 // Each comment carries its operation's marker, so a retry
                 // after a lost answer does not post it twice.
-                let op_marker = format!("<!-- tierwatch:op:{} -->", row.seq);
+                let op_marker = op_marker(row.seq);
                 if retry && self.client.comments_after(n, 0).await?.iter().any(|c| c.body.contains(&op_marker)) {
                     return Ok(());
                 }
                 self.client.comment(n, &format!("{}\n\n{op_marker}", row.body)).await
             }
-            "close" => {
+            OutboxOp::Close => {
                 // The body shows the final state before the issue closes.
                 let body = body(&self.state, &p).await?;
                 self.client.set_body(n, &body).await?;
                 self.bodies.insert(n, digest(&body));
                 self.client.close(n, row.body == "completed").await
-            }
-            op => {
-                tracing::error!(op, "unknown GitHub outbox operation; dropped");
-                Ok(())
             }
         }
     }
@@ -528,7 +283,7 @@ impl Sync {
                     }
                 };
                 if let Some(text) = reply {
-                    store.enqueue_github(p.id, "comment", &text).await?;
+                    store.enqueue_github(p.id, OutboxOp::Comment, &text).await?;
                 }
             }
             store.set_github_cursor(p.id, c.id).await?;
@@ -565,13 +320,5 @@ mod tests {
         assert_eq!(backoff(five, 3, false).as_secs(), 40);
         assert_eq!(backoff(five, 40, false).as_secs(), 1800);
         assert_eq!(backoff(five, 0, true).as_secs(), 60);
-    }
-
-    #[test]
-    fn repositories_are_owner_slash_name() {
-        assert_eq!(Config::repository("a/b"), Ok(("a".into(), "b".into())));
-        assert!(Config::repository("a").is_err());
-        assert!(Config::repository("a/b/c").is_err());
-        assert!(Config::repository("/b").is_err());
     }
 }
