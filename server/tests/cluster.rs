@@ -9,35 +9,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::github::FakeGithub;
+use common::process::{Killed, tierwatch};
 use serde_json::{Value, json};
 use sqlx::{Connection, Row};
 
 const REPO: &str = "tierwatch-test/wasmtime";
 const TOKEN: &str = "ghp_cluster";
-
-/// A child process killed (SIGKILL) when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn tierwatch() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tierwatch"));
-    c.current_dir(common::root());
-    for var in ["TIERWATCH_GITHUB_REPO", "TIERWATCH_GITHUB_TOKEN", "TIERWATCH_GITHUB_API_URL", "DATABASE_URL"] {
-        c.env_remove(var);
-    }
-    c
-}
 
 fn token(db: &str, name: &str, role: &str) -> String {
     let out = tierwatch()
@@ -50,25 +31,9 @@ fn token(db: &str, name: &str, role: &str) -> String {
 
 /// One `tierwatch serve` on `db`, syncing to `github`; its base URL.
 fn serve(db: &str, github: &FakeGithub) -> (Killed, String) {
-    let mut child = tierwatch()
-        .args(["serve", "--database-url", db, "--bind", "127.0.0.1:0", "--github-repo", REPO])
-        .args(["--github-api-url", &github.base, "--github-poll-seconds", "1"])
-        .env("TIERWATCH_GITHUB_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Killed(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("serve prints its address").expect("a line");
-        if let Some(addr) = line.trim().strip_prefix("tierwatch serving on ") {
-            break addr.to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (server, base)
+    let args =
+        ["--database-url", db, "--github-repo", REPO, "--github-api-url", &github.base, "--github-poll-seconds", "1"];
+    common::process::serve(&args, TOKEN)
 }
 
 /// nginx with the compose file's proxy configuration (`docker/nginx.conf`)

@@ -6,33 +6,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::github::FakeGithub;
+use common::process::{serve, tierwatch};
 use serde_json::{Value, json};
 
 const REPO: &str = "tierwatch-test/wasmtime";
 const TOKEN: &str = "ghp_operator";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn tierwatch() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tierwatch"));
-    c.current_dir(common::root());
-    for var in ["TIERWATCH_GITHUB_REPO", "TIERWATCH_GITHUB_TOKEN", "TIERWATCH_GITHUB_API_URL", "DATABASE_URL"] {
-        c.env_remove(var);
-    }
-    c
-}
 
 fn token(db: &str, name: &str, login: Option<&str>, role: &str) -> Result<String, String> {
     let mut args = vec!["token", "create", "--name", name, "--role", role, "--targets", "*", "--database-url", db];
@@ -70,25 +51,9 @@ async fn serve_mirrors_requests_to_the_configured_repository() {
     let alice = token(&db, "alice", None, "maintainer").expect("alice's token");
     token(&db, "bob", Some("bob-gh"), "maintainer").expect("bob's token");
 
-    let mut child = tierwatch()
-        .args(["serve", "--database-url", &db, "--bind", "127.0.0.1:0", "--github-repo", REPO])
-        .args(["--github-api-url", &fake.base, "--github-poll-seconds", "1", "--public-url", "https://tiers.example"])
-        .env("TIERWATCH_GITHUB_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let _server = Server(child);
-    // Logs go to stdout too: read up to the address, then keep draining.
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("serve prints its address").expect("a line");
-        if let Some(addr) = line.trim().strip_prefix("tierwatch serving on ") {
-            break addr.to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let github = ["--github-repo", REPO, "--github-api-url", &fake.base, "--github-poll-seconds", "1"];
+    let public = ["--public-url", "https://tiers.example"];
+    let (_server, base) = serve(&[&["--database-url", db.as_str()][..], &github, &public].concat(), TOKEN);
 
     let client = reqwest::Client::new();
     let filing = json!({ "feature": "gc", "to-tier": 2, "rationale": "Complete on every tier-1 target." });

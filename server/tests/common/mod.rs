@@ -22,6 +22,7 @@ macro_rules! on_both_backends {
 }
 
 pub mod github;
+pub mod process;
 pub mod webdriver;
 
 use std::path::PathBuf;
