@@ -8,6 +8,18 @@ use serde_json::json;
 
 use crate::store::StoreError;
 
+impl From<crate::ingest::IngestError> for ApiError {
+    fn from(e: crate::ingest::IngestError) -> ApiError {
+        use crate::ingest::IngestError;
+        match e {
+            IngestError::Invalid { field, message } => ApiError::Invalid { field, message },
+            IngestError::Forbidden(m) => ApiError::Forbidden(m),
+            IngestError::Conflict(m) => ApiError::Conflict(m),
+            IngestError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 /// An error answered to an API client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod connections;
 pub mod error;
 pub mod github;
+pub mod ingest;
 pub mod load;
 pub mod promotion;
 pub mod rate;

@@ -9,17 +9,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use jiff::Timestamp;
-use matrix::RunReport;
-use matrix::evidence::ReportError;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 
 use super::limit;
 use crate::auth;
 use crate::error::{ApiError, ApiQuery};
-use crate::state::{AppState, Settings};
-use crate::store::{ListedDirective, Listing, NewRun, RunRow, RunState, Runs};
+use crate::ingest::Accepted;
+use crate::state::AppState;
+use crate::store::{ListedDirective, Listing, RunRow, Runs};
 
 /// The run routes.
 pub fn router() -> Router<AppState> {
@@ -27,18 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/runs", get(list).post(ingest))
         .route("/api/v1/runs/{id}", get(show))
         .route("/api/v1/runs/{id}/directives", get(directives))
-}
-
-/// The answer to an accepted (or repeated) upload.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Accepted {
-    pub run_id: String,
-    pub state: RunState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    pub duplicate: bool,
-    pub changed: Vec<String>,
 }
 
 async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
@@ -73,205 +59,8 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
     };
     let raw = read_body(body, limit).await;
     let original = decode(headers, raw?, limit)?;
-    let text = without_nul(&original);
-    let report = RunReport::from_json(&text).map_err(|e| match e {
-        ReportError::Json { line, column, field, message } => ApiError::Invalid {
-            message: format!("line {line}, column {column}: {field}: {message}"),
-            field: Some(field),
-        },
-        ReportError::Invalid { field, message } => {
-            ApiError::Invalid { message: format!("{field}: {message}"), field: Some(field) }
-        }
-    })?;
-    if !caller.may_report(&report.target.triple) {
-        return Err(ApiError::Forbidden(format!(
-            "token `{}` may report for {}; this report is for `{}`",
-            caller.name,
-            caller.scope(),
-            report.target.triple
-        )));
-    }
-    within_bounds(&report, &state.settings)?;
-    // A dimension the policy does not know would make the run count for
-    // nothing without anyone noticing: refuse it by name.
-    if let Err(e) = state.base_policy.run_dimensions(&report) {
-        return Err(ApiError::Invalid { message: format!("{}: {}", e.field, e.message), field: Some(e.field) });
-    }
-    let received_at = Timestamp::now();
-    timely(&report, received_at, &state.settings)?;
-    let hash = Fingerprint::of(&report, &original)?;
-    if let Some(answer) = repeated(state, &report.run_id, &hash).await? {
-        return Ok((StatusCode::OK, answer));
-    }
-    let rejection = crate::state::unused_reason(&state.base_policy, &report);
-    let dimensions = state.base_policy.variant(&report);
-    let new = NewRun {
-        report: &report,
-        json: &text,
-        body_sha256: &hash.canonical,
-        token_id: &caller.token_id,
-        dimensions: &dimensions,
-        received_at,
-        state: if rejection.is_some() { RunState::Rejected } else { RunState::Received },
-        state_reason: rejection.as_deref(),
-    };
-    if !state.store.insert_run(&new).await? {
-        // Lost a race with the same run id.
-        let answer = repeated(state, &report.run_id, &hash).await?;
-        return answer.map(|a| (StatusCode::OK, a)).ok_or_else(|| ApiError::Conflict("run id raced".into()));
-    }
-    let run_id = report.run_id.clone();
-    if let Some(reason) = rejection {
-        let a = Accepted {
-            run_id,
-            state: RunState::Rejected,
-            state_reason: Some(reason),
-            duplicate: false,
-            changed: vec![],
-        };
-        return Ok((StatusCode::CREATED, a));
-    }
-    let changed = state.add_run(report).await?;
-    Ok((
-        StatusCode::CREATED,
-        Accepted { run_id, state: RunState::Evaluated, state_reason: None, duplicate: false, changed },
-    ))
-}
-
-/// Refuses a report larger than the server keeps: more files (scripts,
-/// WASI tests, fuzz campaigns) or directive outcomes than its limits, each
-/// named with the flag that raises it.
-fn within_bounds(report: &RunReport, settings: &Settings) -> Result<(), ApiError> {
-    let files = report.spec.len() + report.wasi.len() + report.fuzz.len();
-    if files > settings.max_report_files {
-        return Err(ApiError::Invalid {
-            message: format!(
-                "the report has {files} script files, WASI tests and fuzz campaigns; this server takes at most {} \
-                 (split the run into several reports, or raise --max-report-files on the server)",
-                settings.max_report_files
-            ),
-            field: Some("spec".into()),
-        });
-    }
-    let directives: usize = report.spec.iter().map(|f| f.directives.len()).sum();
-    if directives > settings.max_report_directives {
-        return Err(ApiError::Invalid {
-            message: format!(
-                "the report has {directives} directive outcomes; this server takes at most {} \
-                 (split the run into several reports, or raise --max-report-directives on the server)",
-                settings.max_report_directives
-            ),
-            field: Some("spec".into()),
-        });
-    }
-    Ok(())
-}
-
-/// Refuses a report dated where no honest run can be: finished after the
-/// server's clock plus the allowed skew (it would stay its target's latest
-/// run for good, and keep "within N days" requirements met forever), or
-/// before the evaluation horizon (it could never count).
-fn timely(report: &RunReport, received_at: Timestamp, settings: &Settings) -> Result<(), ApiError> {
-    let latest = received_at + settings.max_clock_skew;
-    if report.finished_at > latest {
-        return Err(ApiError::Invalid {
-            message: format!(
-                "finished-at: {} is after the server's clock ({received_at:.0}) plus the allowed skew of {} s; \
-                 fix the runner's clock, or raise --max-clock-skew-seconds on the server",
-                report.finished_at,
-                settings.max_clock_skew.as_secs()
-            ),
-            field: Some("finished-at".into()),
-        });
-    }
-    let earliest = received_at - settings.horizon;
-    if report.finished_at < earliest {
-        return Err(ApiError::Invalid {
-            message: format!(
-                "finished-at: {} is before the server's evidence horizon ({earliest:.0}, {} days back); \
-                 such a run could never count",
-                report.finished_at,
-                settings.horizon.as_hours() / 24
-            ),
-            field: Some("finished-at".into()),
-        });
-    }
-    Ok(())
-}
-
-/// The JSON text with every `\u0000` escape made `\ufffd`: PostgreSQL text
-/// cannot hold NUL, and generated wasm (export names in fuzz messages) can
-/// contain it. Escaped backslashes are left alone.
-fn without_nul(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains("\\u0000") {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find('\\') {
-        out.push_str(&rest[..i]);
-        let escape = &rest[i..];
-        if let Some(after) = escape.strip_prefix("\\u0000") {
-            out.push_str("\\ufffd");
-            rest = after;
-        } else {
-            // Any other escape, `\\` included, is copied whole.
-            let len = escape[1..].chars().next().map_or(1, |c| 1 + c.len_utf8());
-            out.push_str(&escape[..len]);
-            rest = &escape[len..];
-        }
-    }
-    out.push_str(rest);
-    std::borrow::Cow::Owned(out)
-}
-
-/// What makes two uploads of one run id the same upload: the report's
-/// canonical JSON (the parsed report written back: keys in one order, no
-/// insignificant whitespace), so a retry that re-serialises the report is
-/// still the same run. Runs stored before canonical fingerprints carry the
-/// hash of their raw body, also compared.
-struct Fingerprint {
-    /// `canonical:` and the SHA-256 of the canonical JSON: what is stored.
-    canonical: String,
-    /// The SHA-256 of the body as sent.
-    raw: String,
-}
-
-impl Fingerprint {
-    fn of(report: &RunReport, body: &str) -> Result<Fingerprint, ApiError> {
-        let canonical = serde_json::to_vec(report).map_err(|e| ApiError::Invalid {
-            field: None,
-            message: format!("the report cannot be written back as JSON: {e}"),
-        })?;
-        Ok(Fingerprint {
-            canonical: format!("canonical:{}", auth::sha256_hex(&canonical)),
-            raw: auth::sha256_hex(body.as_bytes()),
-        })
-    }
-
-    fn matches(&self, stored: &str) -> bool {
-        stored == self.canonical || stored == self.raw
-    }
-}
-
-/// The stored answer for a repeated upload, or a conflict.
-async fn repeated(state: &AppState, run_id: &str, hash: &Fingerprint) -> Result<Option<Accepted>, ApiError> {
-    match state.store.run_hash(run_id).await? {
-        None => Ok(None),
-        Some(h) if hash.matches(&h) => {
-            let row = state.store.run(run_id).await?.ok_or_else(|| ApiError::NotFound(run_id.into()))?;
-            Ok(Some(Accepted {
-                run_id: run_id.into(),
-                state: row.state,
-                state_reason: row.state_reason,
-                duplicate: true,
-                changed: vec![],
-            }))
-        }
-        Some(_) => Err(ApiError::Conflict(format!(
-            "run `{run_id}` was already uploaded with different content; a new run needs a new run id"
-        ))),
-    }
+    let (created, accepted) = crate::ingest::take(state, &caller, &original).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, accepted))
 }
 
 /// Reads at most `limit` bytes. A larger body is still drained up to twice
@@ -517,17 +306,4 @@ async fn directives(
     let (class, offset) = listing_params(q.class.as_deref(), q.offset.as_deref())?;
     let limit = limit(q.limit.as_deref())?;
     Ok(Json(listing_page(&state, &id, class, offset, limit).await?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_nul;
-
-    #[test]
-    fn nul_escapes_become_replacement_characters_and_nothing_else_changes() {
-        assert_eq!(without_nul(r#"{"a": "x\u0000y"}"#), r#"{"a": "x\ufffdy"}"#);
-        assert_eq!(without_nul(r#"{"a": "\\u0000"}"#), r#"{"a": "\\u0000"}"#, "an escaped backslash is text");
-        assert_eq!(without_nul(r#"{"a": "\\\u0000"}"#), r#"{"a": "\\\ufffd"}"#);
-        assert!(matches!(without_nul("{}"), std::borrow::Cow::Borrowed(_)));
-    }
 }
