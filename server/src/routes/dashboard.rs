@@ -159,14 +159,36 @@ async fn index(
     let total = every.len();
     let mut all: Vec<Summary> = every.into_iter().filter(|s| filter.keeps(s)).collect();
     filter.order(&mut all);
-    let tiers = live
-        .policy
-        .tiers
-        .iter()
-        .map(|t| (t.tier.0, all.iter().filter(|s| s.declared == t.tier).cloned().collect()))
-        .collect();
+    let by_tier = |t: &matrix::policy::TierDef| all.iter().filter(|s| s.declared == t.tier).cloned().collect();
+    let tiers = live.policy.tiers.iter().map(|t| (t.tier.0, by_tier(t))).collect();
     let counts = STATUSES.map(|st| (st, all.iter().filter(|s| s.status == st).count())).to_vec();
     let views = matrix::evaluate::Views::new(&live.policy, &live.evidence);
+    let (columns, grid) = matrix_grid(&views, &all, &filter);
+    render(&MatrixPage {
+        runtime: live.policy.runtime.name.clone(),
+        evaluated_at: eval.now.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+        tiers,
+        counts,
+        columns,
+        grid,
+        categories: live.policy.categories.iter().map(|c| (c.id.clone(), super::matrix::plain(&c.label))).collect(),
+        statuses: STATUSES,
+        sorts: SORTS,
+        tier_numbers: live.policy.tiers.iter().map(|t| t.tier.0.to_string()).collect(),
+        shown: all.len(),
+        total,
+        filter,
+    })
+}
+
+/// The matrix grid: a column per target, compiler and dimensions that some
+/// shown non-target feature has results for (and the filter keeps), a row
+/// per such feature.
+fn matrix_grid(
+    views: &matrix::evaluate::Views<'_>,
+    all: &[Summary],
+    filter: &MatrixQuery,
+) -> (Vec<Column>, Vec<(Summary, Vec<Cell>)>) {
     let rows: Vec<(&Summary, Vec<matrix::evaluate::TargetResult>)> =
         all.iter().filter(|s| s.category != "target").map(|s| (s, views.target_results(&s.id))).collect();
     let column = |r: &matrix::evaluate::TargetResult| Column {
@@ -181,33 +203,14 @@ async fn index(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let grid = rows
+    let grid: Vec<(Summary, Vec<Cell>)> = rows
         .iter()
         .map(|(s, results)| {
             let cells = columns.iter().map(|c| cell(s, results.iter().find(|r| &column(r) == c))).collect();
             ((*s).clone(), cells)
         })
         .collect();
-    render(&MatrixPage {
-        runtime: live.policy.runtime.name.clone(),
-        evaluated_at: eval.now.strftime("%Y-%m-%d %H:%M UTC").to_string(),
-        tiers,
-        counts,
-        columns,
-        grid,
-        categories: live
-            .policy
-            .categories
-            .iter()
-            .map(|c| (c.id.clone(), crate::routes::matrix::plain(&c.label)))
-            .collect(),
-        statuses: STATUSES,
-        sorts: SORTS,
-        tier_numbers: live.policy.tiers.iter().map(|t| t.tier.0.to_string()).collect(),
-        shown: all.len(),
-        total,
-        filter,
-    })
+    (columns, grid)
 }
 
 /// A grid cell: the pass share (rounded down, so only a clean run shows
@@ -299,7 +302,26 @@ async fn results(
     if selected.is_empty() {
         return Err(ApiError::NotFound(format!("feature `{id}` selects no test in run `{run_id}`")));
     }
-    let mut tests: Vec<TestLine> = report
+    let mut tests = test_lines(report, &selected);
+    // What needs a reader's eyes first: failures, then no evidence.
+    tests.sort_by_key(|t| (t.class == "pass", t.class != "fail", t.test.clone()));
+    let place = matrix::evaluate::place(&run.target, &run.compiler, &run.dimensions);
+    render(&ResultsPage {
+        feature: id.clone(),
+        label: crate::routes::matrix::plain(&f.label),
+        place,
+        passed: tests.iter().map(|t| t.passed).sum(),
+        failed: tests.iter().map(|t| t.failed).sum(),
+        no_evidence: tests.iter().map(|t| t.no_evidence).sum(),
+        tests,
+        run,
+    })
+}
+
+/// One line per test of `report` among `selected` (script files and WASI
+/// tests, by key).
+fn test_lines(report: &matrix::RunReport, selected: &BTreeSet<String>) -> Vec<TestLine> {
+    report
         .spec
         .iter()
         .filter(|file| selected.contains(&file.key()))
@@ -316,20 +338,7 @@ async fn results(
                 .filter(|w| selected.contains(&w.key()))
                 .map(|w| TestLine::of(w.key(), std::iter::once((0, "wasi", w.outcome, w.message.as_deref())))),
         )
-        .collect();
-    // What needs a reader's eyes first: failures, then no evidence.
-    tests.sort_by_key(|t| (t.class == "pass", t.class != "fail", t.test.clone()));
-    let place = matrix::evaluate::place(&run.target, &run.compiler, &run.dimensions);
-    render(&ResultsPage {
-        feature: id.clone(),
-        label: crate::routes::matrix::plain(&f.label),
-        place,
-        passed: tests.iter().map(|t| t.passed).sum(),
-        failed: tests.iter().map(|t| t.failed).sum(),
-        no_evidence: tests.iter().map(|t| t.no_evidence).sum(),
-        tests,
-        run,
-    })
+        .collect()
 }
 
 /// How many days a feature's history strip shows.

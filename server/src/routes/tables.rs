@@ -83,6 +83,32 @@ struct TablePage {
     legend: Vec<(String, String)>,
 }
 
+/// A support-table row as the page shows it: the feature's label, each
+/// cell's level as symbol and words, its detail and failing items on hover.
+fn row_view(policy: &matrix::Policy, r: &matrix::tables::RowResult) -> RowView {
+    let levels = &policy.tables.levels;
+    RowView {
+        feature: r.feature.clone(),
+        label: policy.feature(&r.feature).map_or(r.feature.clone(), |f| crate::routes::matrix::plain(&f.label)),
+        cells: r
+            .cells
+            .iter()
+            .map(|c| {
+                let level = c.level.as_deref().and_then(|l| levels.iter().find(|x| x.id == l));
+                let (class, text) = match level {
+                    Some(l) => (format!("level {}", l.id), format!("{} {}", l.symbol, l.label)),
+                    None => ("level none".to_owned(), "? no evidence".to_owned()),
+                };
+                let mut title = c.detail.clone();
+                if !c.items.is_empty() {
+                    title.push_str(&format!("; failing: {}", c.items.join(", ")));
+                }
+                CellView { class, text, title, footnote: c.footnote.clone() }
+            })
+            .collect(),
+    }
+}
+
 async fn page(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -98,31 +124,7 @@ async fn page(
         None => t.architectures.first().ok_or_else(|| ApiError::NotFound(format!("table `{id}` is empty")))?,
     };
     let levels = &policy.tables.levels;
-    let label_of = |fid: &str| policy.feature(fid).map_or(fid.to_owned(), |f| crate::routes::matrix::plain(&f.label));
-    let rows = arch
-        .rows
-        .iter()
-        .map(|r| RowView {
-            feature: r.feature.clone(),
-            label: label_of(&r.feature),
-            cells: r
-                .cells
-                .iter()
-                .map(|c| {
-                    let level = c.level.as_deref().and_then(|l| levels.iter().find(|x| x.id == l));
-                    let (class, text) = match level {
-                        Some(l) => (format!("level {}", l.id), format!("{} {}", l.symbol, l.label)),
-                        None => ("level none".to_owned(), "? no evidence".to_owned()),
-                    };
-                    let mut title = c.detail.clone();
-                    if !c.items.is_empty() {
-                        title.push_str(&format!("; failing: {}", c.items.join(", ")));
-                    }
-                    CellView { class, text, title, footnote: c.footnote.clone() }
-                })
-                .collect(),
-        })
-        .collect();
+    let rows = arch.rows.iter().map(|r| row_view(&policy, r)).collect();
     let backend_label =
         |b: &str| policy.tables.backends.iter().find(|x| x.id == b).map_or(b.to_owned(), |x| x.label.clone());
     render(&TablePage {
