@@ -5,8 +5,21 @@ use axum::http::HeaderMap;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
 use crate::store::{Store, TokenRow};
+
+/// Why a caller was not let in.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No token, a malformed one, or one that is unknown, wrong or revoked.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid token that may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
 
 /// What a token may do: upload runs (`runner`), or file, vote on and apply
 /// promotion requests (`maintainer`).
@@ -87,11 +100,11 @@ impl Caller {
     }
 
     /// Refuses callers that are not maintainers.
-    pub fn require_maintainer(&self, to: &str) -> Result<(), ApiError> {
+    pub fn require_maintainer(&self, to: &str) -> Result<(), AuthError> {
         if self.role == Role::Maintainer {
             return Ok(());
         }
-        Err(ApiError::Forbidden(format!(
+        Err(AuthError::Forbidden(format!(
             "only maintainers may {to}; token `{}` has the `{}` role (create one with `tierwatch token create --role maintainer`)",
             self.name, self.role
         )))
@@ -128,8 +141,8 @@ pub fn new_token(name: &str, role: Role, targets: &[String]) -> (TokenRow, Strin
 }
 
 /// Authenticates the request's bearer token.
-pub async fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let unauthenticated = |m: &str| ApiError::Unauthenticated(m.to_owned());
+pub async fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, AuthError> {
+    let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_owned());
     let header = headers.get("authorization").ok_or_else(|| {
         unauthenticated("missing `Authorization: Bearer <token>`; create a token with `tierwatch token create`")
     })?;
@@ -141,8 +154,8 @@ pub async fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, 
 }
 
 /// Checks a token's text (`tw_<id>_<secret>`).
-pub async fn check_token(store: &Store, token: &str) -> Result<Caller, ApiError> {
-    let unauthenticated = |m: &str| ApiError::Unauthenticated(m.to_owned());
+pub async fn check_token(store: &Store, token: &str) -> Result<Caller, AuthError> {
+    let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_owned());
     let (id, secret) = token
         .trim()
         .strip_prefix("tw_")

@@ -8,6 +8,30 @@ use serde_json::json;
 
 use crate::store::StoreError;
 
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> ApiError {
+        use crate::auth::AuthError;
+        match e {
+            AuthError::Unauthenticated(m) => ApiError::Unauthenticated(m),
+            AuthError::Forbidden(m) => ApiError::Forbidden(m),
+            AuthError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::workflow::WorkflowError> for ApiError {
+    fn from(e: crate::workflow::WorkflowError) -> ApiError {
+        use crate::workflow::WorkflowError;
+        match e {
+            WorkflowError::Invalid { field, message } => ApiError::Invalid { field, message },
+            WorkflowError::Forbidden(m) => ApiError::Forbidden(m),
+            WorkflowError::Conflict(m) => ApiError::Conflict(m),
+            WorkflowError::NotFound(m) => ApiError::NotFound(m),
+            WorkflowError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<crate::ingest::IngestError> for ApiError {
     fn from(e: crate::ingest::IngestError) -> ApiError {
         use crate::ingest::IngestError;

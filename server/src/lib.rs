@@ -12,12 +12,12 @@ pub mod github;
 pub mod ingest;
 pub mod load;
 pub mod promotion;
-pub mod rate;
 pub mod routes;
 pub mod server;
-pub mod session;
 pub mod state;
 pub mod store;
 pub mod workflow;
 
 pub use routes::app;
+
+pub use routes::{rate, session};

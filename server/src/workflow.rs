@@ -8,10 +8,29 @@ use matrix::Tier;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::ApiError;
 use crate::promotion::{self, CheckItem, Filing, OutboxOp, Promotion, State, Tally, Vote, VoteRow};
 use crate::state::AppState;
 use crate::store::{AuditRow, StateChange, Writes};
+
+/// Why a promotion action was not taken, by what the caller can do.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// The input is wrong (`field` names where, when known).
+    #[error("{message}")]
+    Invalid { field: Option<String>, message: String },
+    /// This person may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is not in a state that allows it, or changed meanwhile.
+    #[error("{0}")]
+    Conflict(String),
+    /// No such request.
+    #[error("{0}")]
+    NotFound(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
 
 /// Where an action came from, for the vote record and the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,23 +70,23 @@ pub struct PromotionView {
     pub github_error: Option<String>,
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("no promotion request `{id}`; GET /api/v1/promotions lists them"))
+fn not_found(id: &str) -> WorkflowError {
+    WorkflowError::NotFound(format!("no promotion request `{id}`; GET /api/v1/promotions lists them"))
 }
 
 /// Parses a request id from a path.
-pub fn parse_id(id: &str) -> Result<i64, ApiError> {
+pub fn parse_id(id: &str) -> Result<i64, WorkflowError> {
     id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| not_found(id))
 }
 
-async fn load(state: &AppState, id: i64) -> Result<Promotion, ApiError> {
+async fn load(state: &AppState, id: i64) -> Result<Promotion, WorkflowError> {
     state.store.promotion(id).await?.ok_or_else(|| not_found(&id.to_string()))
 }
 
 /// The rule the policy in force gives a request's target tier.
-fn rule_for(policy: &matrix::Policy, p: &Promotion) -> Result<matrix::policy::PromotionRule, ApiError> {
+fn rule_for(policy: &matrix::Policy, p: &Promotion) -> Result<matrix::policy::PromotionRule, WorkflowError> {
     policy.promotions.as_ref().and_then(|x| x.rule(p.to_tier)).cloned().ok_or_else(|| {
-        ApiError::Conflict(format!(
+        WorkflowError::Conflict(format!(
             "the policy no longer has a promotion rule for {}; restore its `promotions:` section",
             p.to_tier
         ))
@@ -107,7 +126,7 @@ pub async fn standing(state: &AppState, p: &Promotion, votes: &[VoteRow]) -> Sta
 }
 
 /// A request as served.
-pub async fn view(state: &AppState, id: i64) -> Result<PromotionView, ApiError> {
+pub async fn view(state: &AppState, id: i64) -> Result<PromotionView, WorkflowError> {
     let p = load(state, id).await?;
     let votes = state.store.votes(id).await?;
     Ok(PromotionView {
@@ -143,17 +162,17 @@ impl Pending {
     }
 }
 
-fn moved(id: i64) -> ApiError {
-    ApiError::Conflict(format!("request {id} changed meanwhile; reload it"))
+fn moved(id: i64) -> WorkflowError {
+    WorkflowError::Conflict(format!("request {id} changed meanwhile; reload it"))
 }
 
 /// Files a request.
-pub async fn file(state: &AppState, who: &str, filing: Filing, source: Source) -> Result<Promotion, ApiError> {
+pub async fn file(state: &AppState, who: &str, filing: Filing, source: Source) -> Result<Promotion, WorkflowError> {
     let _guard = state.promotion_guard().await?;
     let policy = state.policy();
     let declared = policy.feature(&filing.feature).map(|f| f.declared);
     promotion::check_filing(&policy, declared, &filing)
-        .map_err(|(field, message)| ApiError::Invalid { field: Some(field), message })?;
+        .map_err(|(field, message)| WorkflowError::Invalid { field: Some(field), message })?;
     let pending: Vec<Promotion> = state
         .store
         .promotions(Some(&filing.feature), None, 1000)
@@ -162,7 +181,7 @@ pub async fn file(state: &AppState, who: &str, filing: Filing, source: Source) -
         .filter(|p| !p.state.is_final())
         .collect();
     if let Some(p) = pending.first() {
-        return Err(ApiError::Conflict(format!(
+        return Err(WorkflowError::Conflict(format!(
             "`{}` already has promotion request {} ({}); withdraw it or see it through first",
             filing.feature, p.id, p.state
         )));
@@ -202,14 +221,17 @@ pub async fn vote(
     vote: Vote,
     comment: Option<String>,
     source: Source,
-) -> Result<Promotion, ApiError> {
+) -> Result<Promotion, WorkflowError> {
     let _guard = state.promotion_guard().await?;
     let p = load(state, id).await?;
     if p.state != State::Open {
-        return Err(ApiError::Conflict(format!("request {id} is {}; votes are taken only while it is open", p.state)));
+        return Err(WorkflowError::Conflict(format!(
+            "request {id} is {}; votes are taken only while it is open",
+            p.state
+        )));
     }
     if p.filed_by == who {
-        return Err(ApiError::Forbidden(match vote {
+        return Err(WorkflowError::Forbidden(match vote {
             Vote::Approve => {
                 format!("nobody approves their own request: {who} filed request {id}; other maintainers approve it")
             }
@@ -218,10 +240,10 @@ pub async fn vote(
     }
     let comment = comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
     if let Some(message) = comment.as_deref().and_then(promotion::control_character) {
-        return Err(ApiError::Invalid { field: Some("comment".into()), message });
+        return Err(WorkflowError::Invalid { field: Some("comment".into()), message });
     }
     if comment.as_ref().is_some_and(|c| c.len() > promotion::MAX_RATIONALE) {
-        return Err(ApiError::Invalid {
+        return Err(WorkflowError::Invalid {
             field: Some("comment".into()),
             message: format!("the comment is over {} bytes", promotion::MAX_RATIONALE),
         });
@@ -259,14 +281,14 @@ pub async fn vote(
 }
 
 /// The requester takes an open or approved request back.
-pub async fn withdraw(state: &AppState, who: &str, id: i64, source: Source) -> Result<Promotion, ApiError> {
+pub async fn withdraw(state: &AppState, who: &str, id: i64, source: Source) -> Result<Promotion, WorkflowError> {
     let _guard = state.promotion_guard().await?;
     let p = load(state, id).await?;
     if p.filed_by != who {
-        return Err(ApiError::Forbidden(format!("only {} (who filed request {id}) may withdraw it", p.filed_by)));
+        return Err(WorkflowError::Forbidden(format!("only {} (who filed request {id}) may withdraw it", p.filed_by)));
     }
     if p.state.is_final() {
-        return Err(ApiError::Conflict(format!("request {id} is already {}", p.state)));
+        return Err(WorkflowError::Conflict(format!("request {id} is already {}", p.state)));
     }
     let mut w = Pending::new(state);
     w.audit(who, "withdrawn", json!({ "source": source.as_str() }));
@@ -282,7 +304,7 @@ pub async fn withdraw(state: &AppState, who: &str, id: i64, source: Source) -> R
 
 /// Applies an approved request: the feature's declared tier becomes the
 /// target tier, provided the feature earns it now.
-pub async fn apply(state: &AppState, who: &str, id: i64, source: Source) -> Result<Promotion, ApiError> {
+pub async fn apply(state: &AppState, who: &str, id: i64, source: Source) -> Result<Promotion, WorkflowError> {
     let _guard = state.promotion_guard().await?;
     let p = load(state, id).await?;
     if p.state != State::Approved {
@@ -290,7 +312,7 @@ pub async fn apply(state: &AppState, who: &str, id: i64, source: Source) -> Resu
             State::Open => "it needs its approvals first".to_owned(),
             s => format!("it is {s}"),
         };
-        return Err(ApiError::Conflict(format!("request {id} cannot be applied: {why}")));
+        return Err(WorkflowError::Conflict(format!("request {id} cannot be applied: {why}")));
     }
     let mut w = Pending::new(state);
     w.audit(
@@ -304,7 +326,7 @@ pub async fn apply(state: &AppState, who: &str, id: i64, source: Source) -> Resu
     );
     w.github(OutboxOp::Close, "completed");
     if let Err(why) = state.apply_promotion(&p, who, &w.writes).await? {
-        return Err(ApiError::Conflict(format!("request {id} cannot be applied: {why}")));
+        return Err(WorkflowError::Conflict(format!("request {id} cannot be applied: {why}")));
     }
     tracing::info!(id, feature = %p.feature, to = %p.to_tier, by = who, "promotion applied");
     load(state, id).await

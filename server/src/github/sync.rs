@@ -277,7 +277,7 @@ impl Sync {
                         store.audit(&format!("github:{}", c.login), "github-command", Some(p.id), detail).await?;
                         match workflow::vote(&self.state, &name, p.id, vote, comment, Source::Github).await {
                             Ok(_) => None,
-                            Err(crate::error::ApiError::Internal(e)) => return Err(e.into()),
+                            Err(workflow::WorkflowError::Store(e)) => return Err(e.into()),
                             Err(e) => Some(format!("@{}: `/{}` was not counted: {e}", c.login, vote.as_str())),
                         }
                     }

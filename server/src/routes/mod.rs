@@ -15,7 +15,9 @@ pub mod fuzz;
 pub mod matrix;
 pub mod ops;
 pub mod promotions;
+pub mod rate;
 pub mod runs;
+pub mod session;
 pub mod tables;
 
 /// The application: API, dashboard and operations endpoints.
@@ -54,7 +56,7 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state);
-    crate::rate::limited(routes, &rates)
+    rate::limited(routes, &rates)
 }
 
 /// A header every answer carries unless its handler set it: pages are not

@@ -143,12 +143,12 @@ impl Action {
         comment: Option<String>,
         source: Source,
     ) -> Result<Promotion, ApiError> {
-        match self {
-            Action::Approve => workflow::vote(state, who, id, Vote::Approve, comment, source).await,
-            Action::Reject => workflow::vote(state, who, id, Vote::Reject, comment, source).await,
-            Action::Withdraw => workflow::withdraw(state, who, id, source).await,
-            Action::Apply => workflow::apply(state, who, id, source).await,
-        }
+        Ok(match self {
+            Action::Approve => workflow::vote(state, who, id, Vote::Approve, comment, source).await?,
+            Action::Reject => workflow::vote(state, who, id, Vote::Reject, comment, source).await?,
+            Action::Withdraw => workflow::withdraw(state, who, id, source).await?,
+            Action::Apply => workflow::apply(state, who, id, source).await?,
+        })
     }
 }
 
@@ -311,7 +311,7 @@ async fn page_file(State(state): State<AppState>, headers: HeaderMap, Form(f): F
             rationale: f.rationale,
             rfc_url: Some(f.rfc_url).filter(|u| !u.trim().is_empty()),
         };
-        workflow::file(&state, session.caller.who(), filing, Source::Web).await
+        Ok::<_, ApiError>(workflow::file(&state, session.caller.who(), filing, Source::Web).await?)
     }
     .await;
     match result {

@@ -53,7 +53,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(St
                     "token `{}` has role `{}`; uploading runs needs a `runner` token",
                     c.name, c.role
                 )),
-                Err(e) => e,
+                Err(e) => e.into(),
             });
         }
     };
