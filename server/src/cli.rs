@@ -260,30 +260,7 @@ pub fn run(cli: Cli) -> ExitCode {
 fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Policy { command: PolicyCommand::Check { file, testsuites } } => {
-            let policy = load::policy(&file)?;
-            if let Some(dir) = &testsuites {
-                let tests = load::test_names(dir)?;
-                let items = matrix::coverage::check(&policy, &tests);
-                if !items.is_empty() {
-                    return Err(matrix::Diagnostics { file: file.display().to_string(), items }.into());
-                }
-                println!(
-                    "{}: every selector matches tests in {} ({} scripts, {} WASI programs)",
-                    file.display(),
-                    dir.display(),
-                    tests.spec.len(),
-                    tests.wasi.len()
-                );
-            }
-            let checked = policy.requirements.iter().filter(|r| r.check.is_some()).count();
-            println!(
-                "{}: ok — {} tiers, {} requirements ({checked} checked), {} features",
-                file.display(),
-                policy.tiers.len(),
-                policy.requirements.len(),
-                policy.features.len()
-            );
-            Ok(ExitCode::SUCCESS)
+            policy_check(&file, testsuites.as_deref())
         }
         Command::Evaluate { input, json, feature } => {
             let (policy, evidence, evaluation) = input.evaluate()?;
@@ -304,9 +281,48 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Schema => print(&(serde_json::to_string_pretty(&matrix::evidence::json_schema())? + "\n")),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
-        Command::Token { command: TokenCommand::Create { name, role, targets, person, github_login, db } } => runtime()?.block_on(async {
+        Command::Token { command } => runtime()?.block_on(token_command(command)),
+        Command::Person { command } => runtime()?.block_on(person_command(command)),
+    }
+}
+
+/// `tierwatch policy check`: every problem of the policy, and with
+/// `--testsuites` every selector that matches no test.
+fn policy_check(file: &std::path::Path, testsuites: Option<&std::path::Path>) -> Result<ExitCode> {
+    let policy = load::policy(file)?;
+    if let Some(dir) = testsuites {
+        let tests = load::test_names(dir)?;
+        let items = matrix::coverage::check(&policy, &tests);
+        if !items.is_empty() {
+            return Err(matrix::Diagnostics { file: file.display().to_string(), items }.into());
+        }
+        println!(
+            "{}: every selector matches tests in {} ({} scripts, {} WASI programs)",
+            file.display(),
+            dir.display(),
+            tests.spec.len(),
+            tests.wasi.len()
+        );
+    }
+    let checked = policy.requirements.iter().filter(|r| r.check.is_some()).count();
+    println!(
+        "{}: ok — {} tiers, {} requirements ({checked} checked), {} features",
+        file.display(),
+        policy.tiers.len(),
+        policy.requirements.len(),
+        policy.features.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tierwatch token …`: tokens created, listed and revoked.
+async fn token_command(command: TokenCommand) -> Result<ExitCode> {
+    match command {
+        TokenCommand::Create { name, role, targets, person, github_login, db } => {
             if (github_login.is_some() || person.is_some()) && role != crate::auth::Role::Maintainer {
-                anyhow::bail!("--person and --github-login are for maintainer tokens: a person files and votes; add --role maintainer");
+                anyhow::bail!(
+                    "--person and --github-login are for maintainer tokens: a person files and votes; add --role maintainer"
+                );
             }
             let store = crate::server::open(&db.database_url).await?;
             let (mut row, token) = crate::auth::new_token(&name, role, &targets);
@@ -324,8 +340,46 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             let holder = row.person.as_deref().map_or(String::new(), |p| format!(", person {p}"));
             eprintln!("token `{name}` ({role}{holder}, targets: {}) created; it is not shown again", targets.join(","));
             Ok(ExitCode::SUCCESS)
-        }),
-        Command::Person { command: PersonCommand::List { db } } => runtime()?.block_on(async {
+        }
+        TokenCommand::List { db } => {
+            let store = crate::server::open(&db.database_url).await?;
+            let mut out = String::from(
+                "ID        NAME                  ROLE        PERSON          TARGETS               GITHUB          CREATED               REVOKED\n",
+            );
+            for t in store.tokens().await? {
+                let _ = writeln!(
+                    out,
+                    "{:<9} {:<21} {:<11} {:<15} {:<21} {:<15} {:<21} {}",
+                    t.id,
+                    t.name,
+                    t.role,
+                    t.person.as_deref().unwrap_or("-"),
+                    t.targets,
+                    t.github_login.as_deref().unwrap_or("-"),
+                    t.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    t.revoked_at.map_or("-".to_owned(), |r| r.strftime("%Y-%m-%d %H:%M:%S").to_string())
+                );
+            }
+            print(&out)
+        }
+        TokenCommand::Revoke { id, db } => {
+            let store = crate::server::open(&db.database_url).await?;
+            let id =
+                id.strip_prefix("tw_").map_or(id.as_str(), |rest| rest.split('_').next().unwrap_or(rest)).to_owned();
+            if !store.revoke_token(&id).await? {
+                anyhow::bail!("no live token `{id}`; `tierwatch token list` shows the ids");
+            }
+            store.audit("tierwatch token revoke", "token-revoked", None, serde_json::json!({ "token": id })).await?;
+            eprintln!("token `{id}` revoked; its browser sessions are ended");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `tierwatch person …`: people listed and revoked.
+async fn person_command(command: PersonCommand) -> Result<ExitCode> {
+    match command {
+        PersonCommand::List { db } => {
             let store = crate::server::open(&db.database_url).await?;
             let mut out = String::from("HANDLE                GITHUB          CREATED               REVOKED\n");
             for p in store.people().await? {
@@ -339,8 +393,8 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 );
             }
             print(&out)
-        }),
-        Command::Person { command: PersonCommand::Revoke { handle, db } } => runtime()?.block_on(async {
+        }
+        PersonCommand::Revoke { handle, db } => {
             let store = crate::server::open(&db.database_url).await?;
             let Some(done) = store.revoke_person(&handle, "tierwatch person revoke").await? else {
                 anyhow::bail!("no live person `{handle}`; `tierwatch person list` shows them");
@@ -357,36 +411,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 store.notify(&notice.to_json()).await?;
             }
             Ok(ExitCode::SUCCESS)
-        }),
-        Command::Token { command: TokenCommand::List { db } } => runtime()?.block_on(async {
-            let store = crate::server::open(&db.database_url).await?;
-            let mut out = String::from("ID        NAME                  ROLE        PERSON          TARGETS               GITHUB          CREATED               REVOKED\n");
-            for t in store.tokens().await? {
-                let _ = writeln!(
-                    out,
-                    "{:<9} {:<21} {:<11} {:<15} {:<21} {:<15} {:<21} {}",
-                    t.id,
-                    t.name,
-                    t.role,
-                    t.person.as_deref().unwrap_or("-"),
-                    t.targets,
-                    t.github_login.as_deref().unwrap_or("-"),
-                    t.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    t.revoked_at.map_or("-".to_owned(), |r| r.strftime("%Y-%m-%d %H:%M:%S").to_string())
-                );
-            }
-            print(&out)
-        }),
-        Command::Token { command: TokenCommand::Revoke { id, db } } => runtime()?.block_on(async {
-            let store = crate::server::open(&db.database_url).await?;
-            let id = id.strip_prefix("tw_").map_or(id.as_str(), |rest| rest.split('_').next().unwrap_or(rest)).to_owned();
-            if !store.revoke_token(&id).await? {
-                anyhow::bail!("no live token `{id}`; `tierwatch token list` shows the ids");
-            }
-            store.audit("tierwatch token revoke", "token-revoked", None, serde_json::json!({ "token": id })).await?;
-            eprintln!("token `{id}` revoked; its browser sessions are ended");
-            Ok(ExitCode::SUCCESS)
-        }),
+        }
     }
 }
 

@@ -163,9 +163,13 @@ async fn two_servers_on_one_database_share_runs_live_and_the_outbox_survives_its
         .await
         .expect("upload");
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
-    let (event, took) = live_event(stream, &report.run_id, started).await;
+    // How soon is a measured figure (printed, and in the README), not an
+    // assertion: a loaded machine may take longer, and that is no bug. The
+    // event arriving at all is.
+    let (event, took) = tokio::time::timeout(Duration::from_secs(30), live_event(stream, &report.run_id, started))
+        .await
+        .expect("the run reaches the second server's live stream");
     assert_eq!(event["kind"], "run", "{event}");
-    assert!(took < Duration::from_secs(2), "the second server's dashboard heard of the run after {took:?}");
     eprintln!("cluster: run {} on the second server's live stream {took:?} after its upload", report.run_id);
 
     // Both servers evaluate the same evidence the same way, so the proxy's
