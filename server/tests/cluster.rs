@@ -39,7 +39,7 @@ fn serve(db: &str, github: &FakeGithub) -> (Killed, String) {
 /// nginx with the compose file's proxy configuration (`docker/nginx.conf`)
 /// in front of `backends` instead of the `server` replicas, listening on a
 /// free loopback port, with its files in `dir`; its base URL.
-fn nginx(dir: &std::path::Path, backends: &[&str]) -> (Killed, String) {
+fn nginx(dir: &std::path::Path, backends: &[&str]) -> (Nginx, String) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         l.local_addr().expect("addr").port()
@@ -63,15 +63,29 @@ fn nginx(dir: &std::path::Path, backends: &[&str]) -> (Killed, String) {
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).expect("write nginx.conf");
-    let child = Command::new("nginx")
-        .args(["-p", &d.to_string(), "-c", &path.display().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| {
+    let args = vec!["-p".to_owned(), d.to_string(), "-c".to_owned(), path.display().to_string()];
+    let child =
+        Command::new("nginx").args(&args).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap_or_else(|e| {
             panic!("cannot start nginx ({e}): install it (apt-get install nginx); scripts/check needs it")
         });
-    (Killed(child), format!("http://127.0.0.1:{port}"))
+    (Nginx { master: child, args }, format!("http://127.0.0.1:{port}"))
+}
+
+/// nginx, stopped when dropped with `nginx -s stop` (a killed master would
+/// leave its workers behind, still listening).
+struct Nginx {
+    master: std::process::Child,
+    args: Vec<String>,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let stopped = Command::new("nginx").args(&self.args).args(["-s", "stop"]).status();
+        if !stopped.is_ok_and(|s| s.success()) {
+            let _ = self.master.kill();
+        }
+        let _ = self.master.wait();
+    }
 }
 
 /// `text` with its one `from` replaced: a line the test relies on that
