@@ -74,8 +74,8 @@ pub fn spawn(state: &AppState, outbox: Option<(crate::github::Client, Duration)>
 }
 
 /// Tells the other servers. A notice that cannot be sent is logged, not
-/// returned: the others catch up on their next notice or clock tick, and
-/// the leader polls the outbox anyway.
+/// returned: the others catch up on their next notice or clock tick (see
+/// `server::run`), and the leader polls the outbox anyway.
 pub async fn publish(state: &AppState, kind: NoticeKind) {
     if state.store.shared_url().is_none() {
         return;
@@ -105,8 +105,9 @@ async fn listen_once(state: &AppState, url: &str) -> Result<(), sqlx::Error> {
     catch_up(state).await;
     loop {
         let Some(first) = listener.try_recv().await? else {
-            tracing::warn!("the listening connection dropped; catching up after it reconnects");
-            listener.listen(CHANNEL).await?;
+            // The listener reconnects and listens again by itself at the next
+            // receive; what was said meanwhile is in the database.
+            tracing::warn!("the listening connection dropped; catching up on the database");
             catch_up(state).await;
             continue;
         };
