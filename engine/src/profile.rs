@@ -188,6 +188,11 @@ impl Profile {
     /// [`Profile::config`] with `options` applied.
     pub fn config_with(compiler: Compiler, disabled: &[&str], options: &Options) -> Config {
         let mut c = Config::new();
+        if let Some(cpu) = options.cpu.as_ref().filter(|_| compiler != Compiler::Pulley) {
+            // Fails only on a triple wasmtime cannot parse, and `Cpu::read`
+            // refuses those (`Cpu::native`'s comes from cranelift itself).
+            let _ = cpu.apply(&mut c);
+        }
         if options.small_reservations {
             c.memory_reservation(1 << 20);
             c.memory_guard_size(0);
@@ -273,7 +278,7 @@ impl Profile {
             return Ok(e.clone());
         }
         let mut off: BTreeSet<Feature> =
-            crate::harness::lacks(self.compiler, std::env::consts::ARCH).intersection(&key).copied().collect();
+            crate::harness::lacks(self.compiler, self.options.arch()).intersection(&key).copied().collect();
         let engine = loop {
             let mut c = Self::config_with(self.compiler, &self.disabled, &self.options);
             config.apply(&mut c, &off);
@@ -298,8 +303,14 @@ impl Profile {
 
     /// Whether the backend compiles code on this target at all (Winch
     /// builds everywhere but has code generators for few architectures).
+    /// Compiling for another machine ([`Options::cpu`]), it is whether the
+    /// backend compiles for that target.
     pub fn runs(&self) -> bool {
-        wasmtime::Module::new(&self.engine, "(module (func (result i32) i32.const 1))").is_ok()
+        let wat = "(module (func (result i32) i32.const 1))";
+        if self.options.cpu.as_ref().is_some_and(|c| !c.is_host()) {
+            return wat::parse_str(wat).is_ok_and(|w| self.engine.precompile_module(&w).is_ok());
+        }
+        wasmtime::Module::new(&self.engine, wat).is_ok()
     }
 }
 
@@ -320,6 +331,13 @@ pub struct Options {
     /// Compile on the calling thread only (fuzz campaigns are parallel
     /// already, and a compiler panic then keeps its location).
     pub serial_compilation: bool,
+    /// Compile for this CPU exactly (its triple and flags) instead of
+    /// detecting the host's: for code compiled here and run elsewhere, and
+    /// on the machine that runs it ([`crate::precompiled`]).
+    pub cpu: Option<crate::precompiled::Cpu>,
+    /// Load modules and components from these artifacts where they have
+    /// them instead of compiling.
+    pub artifacts: Option<Arc<crate::precompiled::Artifacts>>,
 }
 
 impl Options {
@@ -334,6 +352,19 @@ impl Options {
             deterministic_relaxed_simd: false,
             consume_fuel: false,
             serial_compilation: false,
+            cpu: None,
+            artifacts: None,
         }
+    }
+
+    /// The architecture code is compiled for, as `std::env::consts::ARCH`
+    /// names it.
+    pub fn arch(&self) -> &'static str {
+        self.cpu.as_ref().and_then(|c| c.arch().ok()).unwrap_or(std::env::consts::ARCH)
+    }
+
+    /// The artifacts to load from, if any.
+    pub fn artifacts(&self) -> Option<&crate::precompiled::Artifacts> {
+        self.artifacts.as_deref()
     }
 }

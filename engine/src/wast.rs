@@ -52,6 +52,15 @@ pub fn run_wast(profile: &Profile, suite: &str, path: &str, text: &str) -> SpecF
     let run = |script: &Parsed<'_>| {
         let mut runner = Runner::new(&engine.engine, &engine.off, reference, path, script);
         runner.nowhere = nowhere;
+        if let Some(artifacts) = profile.options.artifacts() {
+            match Aot::new(artifacts, path) {
+                Ok(aot) => {
+                    runner.cx.precompile_load(aot.dir.path());
+                    runner.aot = Some(aot);
+                }
+                Err(e) => return one("precompiled", Outcome::HarnessError, e),
+            }
+        }
         runner.run()
     };
     file.directives = with_parsed(path, text, run).unwrap_or_else(|e| one("parse", Outcome::HarnessError, e));
@@ -64,6 +73,123 @@ pub fn run_wast(profile: &Profile, suite: &str, path: &str, text: &str) -> SpecF
         }
     }
     file
+}
+
+/// Compiles every module and component of the script `suite/path` into
+/// `artifacts`, with the engine [`run_wast`] would run it on (the script's
+/// configuration on `profile`). A script that does not parse, or that the
+/// harness excludes, compiles nothing: its run says why.
+pub fn precompile_wast(
+    profile: &Profile,
+    artifacts: &crate::precompiled::Artifacts,
+    suite: &str,
+    path: &str,
+    text: &str,
+) -> Result<(), String> {
+    if harness::excluded(suite, path).is_some() {
+        return Ok(());
+    }
+    let config = harness::script_config(suite, path).unwrap_or_else(everything_on);
+    let engine = profile.for_script(&config).map_err(|e| format!("{suite}/{path}: building the engine: {e:#}"))?;
+    let save = |script: &Parsed<'_>| {
+        // wasmtime's runner compiles the binary of every module, text
+        // modules included (`binary_filename`): those are the `.wasm` files.
+        for (name, bytes) in &script.wasms {
+            if name.ends_with(".wasm") {
+                artifacts.save(&engine.engine, bytes)?;
+            }
+        }
+        Ok(())
+    };
+    with_parsed(path, text, save).unwrap_or(Ok(()))
+}
+
+/// Precompiled code for a script's directives: wasmtime's runner loads it
+/// by file name (`precompile_load`) from a private directory, filled before
+/// each directive with that directive's verified artifacts. A directive
+/// with a module the host could not compile (or a text module, which the
+/// runner must parse) runs on a second context that compiles here.
+struct Aot<'s> {
+    artifacts: &'s crate::precompiled::Artifacts,
+    dir: tempfile::TempDir,
+    /// The stem wasmtime's runner names a directive's modules with.
+    stem: String,
+    fallback: Option<WastContext>,
+}
+
+impl<'s> Aot<'s> {
+    fn new(artifacts: &'s crate::precompiled::Artifacts, path: &str) -> Result<Aot<'s>, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("a directory for precompiled modules: {e}"))?;
+        let stem = std::path::Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or(path).to_owned();
+        Ok(Aot { artifacts, dir, stem, fallback: None })
+    }
+
+    /// Places the artifacts of `commands` (one directive or thread group)
+    /// under the names wasmtime's runner gives them when it converts that
+    /// text alone (`{stem}.{n}.cwasm`, numbered from 0 in order). `false`:
+    /// one of them has none, so the directive compiles here.
+    fn prepare(
+        &self,
+        engine: &Engine,
+        commands: &[Command<'_>],
+        wasms: &HashMap<String, Vec<u8>>,
+    ) -> Result<bool, String> {
+        let mut files = Vec::new();
+        for c in commands {
+            files_of(c, &mut files);
+        }
+        for (n, file) in files.iter().enumerate() {
+            let name = match (&file.module_type, &file.binary_filename) {
+                (WasmFileType::Binary, _) => &file.filename,
+                (WasmFileType::Text, Some(binary)) => binary,
+                (WasmFileType::Text, None) => return Ok(false),
+            };
+            let Some(bytes) = wasms.get(&**name) else { return Ok(false) };
+            let dest = self.dir.path().join(format!("{}.{n}.cwasm", self.stem));
+            if !self.artifacts.place(engine, bytes, &dest)? {
+                self.artifacts.missed();
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The context that compiles here, built on first use.
+    fn fallback(&mut self, engine: &Engine) -> Result<&mut WastContext, String> {
+        if self.fallback.is_none() {
+            let mut cx = WastContext::new(engine, Async::Yes, |_| {});
+            cx.ignore_error_messages(true);
+            let spectest = SpectestConfig { use_shared_memory: true, suppress_prints: true };
+            cx.register_spectest(&spectest).map_err(|e| format!("registering the spectest host modules: {e:#}"))?;
+            self.fallback = Some(cx);
+        }
+        self.fallback.as_mut().ok_or_else(|| "no fallback context".to_owned())
+    }
+}
+
+/// Every module file a command names, in the order wasmtime's runner
+/// numbers them (nested thread commands included).
+fn files_of<'c>(c: &'c Command<'_>, out: &mut Vec<&'c WasmFile<'c>>) {
+    match c {
+        Command::Module { file, .. }
+        | Command::ModuleDefinition { file, .. }
+        | Command::AssertMalformed { file, .. }
+        | Command::AssertMalformedCustom { file, .. }
+        | Command::AssertInvalid { file, .. }
+        | Command::AssertInvalidCustom { file, .. }
+        | Command::AssertUnlinkable { file, .. }
+        | Command::AssertUninstantiable { file, .. } => out.push(file),
+        Command::Thread { commands, .. } => commands.iter().for_each(|c| files_of(c, out)),
+        Command::ModuleInstance { .. }
+        | Command::Register { .. }
+        | Command::AssertReturn { .. }
+        | Command::Action { .. }
+        | Command::AssertTrap { .. }
+        | Command::AssertExhaustion { .. }
+        | Command::AssertException { .. }
+        | Command::AssertSuspension { .. }
+        | Command::Wait { .. } => {}
+    }
 }
 
 /// A suite the harness has no rules for runs with every tracked proposal on.
@@ -167,6 +293,8 @@ struct Runner<'s, 'a> {
     poisoned: Option<String>,
     /// Proposals of the configuration wasmtime implements nowhere.
     nowhere: Vec<&'static str>,
+    /// Code compiled on another machine, loaded instead of compiling.
+    aot: Option<Aot<'s>>,
 }
 
 impl<'s, 'a> Runner<'s, 'a> {
@@ -193,6 +321,7 @@ impl<'s, 'a> Runner<'s, 'a> {
             registered: HashMap::new(),
             poisoned: None,
             nowhere: vec![],
+            aot: None,
         }
     }
 
@@ -248,9 +377,28 @@ impl<'s, 'a> Runner<'s, 'a> {
             );
         }
         let text: String = self.script.chunks[first..=last].concat();
+        let here = match self.compiles_here(first, last) {
+            Ok(here) => here,
+            Err(reason) => {
+                // Not run: what depends on it is skipped, not run against
+                // an earlier instance.
+                let b = Blocked { outcome: Outcome::HarnessError, reason };
+                self.after(command, Err(b.clone()));
+                return (b.outcome, Some(b.reason));
+            }
+        };
+        let cx = match (here, self.aot.as_mut()) {
+            (true, Some(aot)) => match aot.fallback(&self.engine) {
+                Ok(cx) => cx,
+                Err(e) => return (Outcome::HarnessError, Some(e)),
+            },
+            _ => &mut self.cx,
+        };
+        let path = self.path;
         let ran = crate::panics::catch(|| {
-            self.cx.run_wast(self.path, text.as_bytes()).map_err(|e| without_location(&format!("{e:#}")))
+            cx.run_wast(path, text.as_bytes()).map_err(|e| without_location(&format!("{e:#}")))
         });
+
         let result = match ran {
             Ok(Ok(())) => match self.needs_off_proposal(command, None) {
                 // A module that had to be rejected was, but for a proposal
@@ -271,11 +419,21 @@ impl<'s, 'a> Runner<'s, 'a> {
                 Err(Blocked { outcome: Outcome::Fail, reason: message })
             }
         };
+        let result = if here { diverged(command, result) } else { result };
         self.after(command, result.clone());
         match result {
             Ok(()) => (Outcome::Pass, None),
             Err(b) => (b.outcome, Some(b.reason)),
         }
+    }
+
+    /// Whether directives `first..=last` compile on this machine although
+    /// the run loads precompiled code: some module of theirs has no
+    /// artifact. `false` when nothing is precompiled.
+    fn compiles_here(&self, first: usize, last: usize) -> Result<bool, String> {
+        let Some(aot) = &self.aot else { return Ok(false) };
+        let ready = aot.prepare(&self.engine, &self.script.commands[first..=last], &self.script.wasms)?;
+        Ok(!ready)
     }
 
     /// An instantiation that failed for an import from a name whose
@@ -358,6 +516,24 @@ impl<'s, 'a> Runner<'s, 'a> {
         let valid = !accepts(&self.engine, bytes) && accepts(reference, bytes);
         let off: Vec<&str> = self.off.iter().map(|f| f.name()).collect();
         valid.then(|| format!("needs {}, which this compiler lacks", off.join(", ")))
+    }
+}
+
+const DIVERGED: &str = "compiled here but not on the host that compiled this run's code: the two compilations disagree";
+
+/// A directive run on the context that compiles here (the host had no
+/// artifact for one of its modules): only a refusal is expected there. A
+/// module that compiled here after all, or failed for an import the other
+/// context would have had, means the host and this machine disagree: a
+/// harness error, never the engine's verdict.
+fn diverged(command: &Command<'_>, result: Result<(), Blocked>) -> Result<(), Blocked> {
+    let defines = matches!(command, Command::Module { .. } | Command::ModuleDefinition { .. });
+    match result {
+        Ok(()) if defines => Err(Blocked { outcome: Outcome::HarnessError, reason: DIVERGED.to_owned() }),
+        Err(b) if b.reason.contains("unknown import") => {
+            Err(Blocked { outcome: Outcome::HarnessError, reason: format!("{DIVERGED}: {}", b.reason) })
+        }
+        other => other,
     }
 }
 

@@ -27,7 +27,7 @@ pub fn run(testsuite: &Testsuite, filter: &Filter, compilers: &[Compiler]) -> an
     let host = Host::current(crate::host::emulation().is_some());
     let mut out = Vec::new();
     for &compiler in compilers {
-        let profile = crate::work::profile(compiler)?;
+        let profile = crate::work::profile(compiler, &crate::host::engine_options())?;
         let files = crate::work::spec(&profile, testsuite, filter);
         let mut tally = Tally::default();
         for f in &files {

@@ -159,6 +159,11 @@ enum Command {
         /// Write the reports but do not upload them.
         #[arg(long, env = "TIERWATCH_NO_UPLOAD")]
         no_upload: bool,
+        /// Load the code `compile` wrote into this directory for this
+        /// machine instead of compiling it here; the reports carry the
+        /// dimension `compiled-on=host`.
+        #[arg(long, env = "TIERWATCH_PRECOMPILED")]
+        precompiled: Option<PathBuf>,
     },
     /// Upload report files; with --spool, resend the spooled ones too.
     Upload {
@@ -177,6 +182,46 @@ enum Command {
         /// Compilers [default: those that run on this target].
         #[arg(long, env = "TIERWATCH_COMPILERS", value_delimiter = ',')]
         compilers: Vec<Compiler>,
+    },
+    /// Print this machine's CPU as the code generator sees it (JSON), for
+    /// `compile --cpu` on a build host.
+    Cpu,
+    /// Compile every module and component of a run for another machine's
+    /// CPU (written by `cpu` there), so that a run there (`run
+    /// --precompiled`) only loads, instantiates and executes.
+    Compile {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        fuzz: Fuzzing,
+        /// Compilers [default: cranelift and winch, where they compile for the target].
+        #[arg(long, env = "TIERWATCH_COMPILERS", value_delimiter = ',')]
+        compilers: Vec<Compiler>,
+        /// Compile no fuzz inputs.
+        #[arg(long, env = "TIERWATCH_NO_FUZZ")]
+        no_fuzz: bool,
+        /// The target's CPU, as `tierwatch-runner cpu` printed it there.
+        #[arg(long)]
+        cpu: PathBuf,
+        /// The artifact directory to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// On the target: compile a sample of scripts here and compare the
+    /// code with the host's byte for byte, run them both ways and compare
+    /// every directive's outcome; exits 1 on any difference.
+    Identity {
+        #[command(flatten)]
+        data: Data,
+        /// The artifact directory `compile` wrote for this machine.
+        #[arg(long)]
+        precompiled: PathBuf,
+        /// How many scripts to check (spread over the filtered ones).
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        sample: u64,
+        /// The compiler.
+        #[arg(long, default_value = "cranelift")]
+        compiler: Compiler,
     },
     /// Say what this runner sees: target, emulation, CPU, engine, data, server.
     Doctor {
@@ -204,14 +249,24 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
+    let mut dimensions = g.dimensions.clone();
+    let mut options = crate::host::engine_options();
+    let mut artifacts = None;
+    if let Command::Run { precompiled: Some(dir), .. } = &cli.command {
+        let a = crate::aot::open(dir)?;
+        options = crate::aot::options(&a);
+        dimensions.push(format!("{}=host", crate::aot::DIMENSION));
+        artifacts = Some(a);
+    }
     let runner =
-        work::Runner::with_dimensions(g.runner_name.clone().unwrap_or_else(crate::host::hostname), &g.dimensions)?;
+        work::Runner::with_dimensions(g.runner_name.clone().unwrap_or_else(crate::host::hostname), &dimensions)?;
+    let options = &options;
     match cli.command {
         Command::Spec(OneSuite { data, compiler, output }) => {
             let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
             let filter = data.filter()?;
             let started = Timestamp::now();
-            let profile = work::profile(compiler)?;
+            let profile = work::profile(compiler, options)?;
             let spec = work::spec(&profile, &testsuite, &filter);
             anyhow::ensure!(!spec.is_empty(), "no spec scripts in {} match the filter", testsuite.describe());
             finish_one(&runner, &profile, started, Parts { spec, ..Parts::default() }, &output, "tierwatch-spec.json")
@@ -219,7 +274,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agree { data, compilers } => {
             let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
             let filter = data.filter()?;
-            let compilers = if compilers.is_empty() { usable_compilers() } else { compilers };
+            let compilers = if compilers.is_empty() { usable_compilers(options) } else { compilers };
             eprintln!("testsuite: {}", testsuite.describe());
             let tallies = crate::agree::run(&testsuite, &filter, &compilers)?;
             let disagreements: usize = tallies.iter().map(|(_, t)| t.disagree).sum();
@@ -235,15 +290,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             let filter = data.filter()?;
             let started = Timestamp::now();
-            let profile = work::profile(compiler)?;
+            let profile = work::profile(compiler, options)?;
             let wasi = work::wasi(&profile, &root, &filter, Duration::from_secs(data.test_timeout));
             anyhow::ensure!(!wasi.is_empty(), "no WASI tests under {} match the filter", root.display());
             finish_one(&runner, &profile, started, Parts { wasi, ..Parts::default() }, &output, "tierwatch-wasi.json")
         }
         Command::Fuzz { fuzz, output } => {
             let started = Timestamp::now();
-            let profile = work::profile(Compiler::Cranelift)?;
-            let campaigns = work::fuzz(&plan(&fuzz, started)?)?;
+            let profile = work::profile(Compiler::Cranelift, options)?;
+            let campaigns = work::fuzz(&plan(&fuzz, started)?, options)?;
             finish_one(
                 &runner,
                 &profile,
@@ -253,13 +308,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "tierwatch-fuzz.json",
             )
         }
-        Command::Run { data, fuzz, compilers, no_fuzz, out_dir, no_upload } => {
+        Command::Run { data, fuzz, compilers, no_fuzz, out_dir, no_upload, precompiled: _ } => {
             let spool = spool(g);
             let server = server(g)?;
             if !no_upload && server.is_some() {
                 resend(server.as_ref(), &spool)?;
             }
-            let (files, failed) = run_all(&runner, &data, &fuzz, &compilers, no_fuzz, &out_dir)?;
+            let (files, failed) = run_all(&runner, options, &data, (&fuzz, no_fuzz), &compilers, &out_dir)?;
+            if let Some(a) = &artifacts {
+                crate::aot::report_use(a);
+            }
             let delivered = no_upload || {
                 let tally = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
                 verdict(&tally) == ExitCode::SUCCESS
@@ -284,6 +342,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tally.refused += t.refused;
             Ok(verdict(&tally))
         }
+        Command::Cpu => {
+            let cpu = engine::precompiled::Cpu::native().map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string_pretty(&cpu)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compile { data, fuzz, compilers, no_fuzz, cpu, out } => {
+            compile(&data, (&fuzz, no_fuzz), &compilers, &cpu, &out)
+        }
+        Command::Identity { data, precompiled, sample, compiler } => identity(&data, &precompiled, sample, compiler),
         Command::Doctor { data } => doctor(g, &data),
         Command::Replay { file } => replay(&file),
     }
@@ -349,16 +416,77 @@ fn finish_one(
 }
 
 /// The compilers that run on this target.
-fn usable_compilers() -> Vec<Compiler> {
-    Compiler::ALL.into_iter().filter(|c| work::profile(*c).is_ok_and(|p| p.runs())).collect()
+fn usable_compilers(options: &engine::Options) -> Vec<Compiler> {
+    Compiler::ALL.into_iter().filter(|c| work::profile(*c, options).is_ok_and(|p| p.runs())).collect()
+}
+
+fn compile(
+    data: &Data,
+    (fuzz, no_fuzz): (&Fuzzing, bool),
+    compilers: &[Compiler],
+    cpu: &Path,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
+    let cpu = engine::precompiled::Cpu::read(cpu).map_err(anyhow::Error::msg)?;
+    let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
+    let filter = data.filter()?;
+    let compilers = if compilers.is_empty() { vec![Compiler::Cranelift, Compiler::Winch] } else { compilers.to_vec() };
+    anyhow::ensure!(
+        !compilers.contains(&Compiler::Pulley),
+        "--compilers pulley: Pulley's code is portable bytecode; run it where it is (nothing to compile ahead)"
+    );
+    let plan = if no_fuzz {
+        None
+    } else {
+        anyhow::ensure!(
+            fuzz.iterations.is_some(),
+            "a timed campaign's inputs cannot be known ahead (--seconds, or no budget, which is 60 s); give --iterations (or --no-fuzz)"
+        );
+        anyhow::ensure!(fuzz.seed.is_some(), "--seed: the run's campaigns must use the seed given here; give one");
+        Some(plan(fuzz, Timestamp::now())?)
+    };
+    let started = std::time::Instant::now();
+    let done = crate::aot::compile(cpu, out, (&testsuite, &filter), &compilers, plan.as_ref())?;
+    eprintln!(
+        "compile: {} scripts, {} WASI programs, {} fuzz modules in {:.1} s",
+        done.scripts,
+        done.programs,
+        done.fuzz_modules,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn identity(data: &Data, dir: &Path, sample: u64, compiler: Compiler) -> anyhow::Result<ExitCode> {
+    let artifacts = crate::aot::open(dir)?;
+    let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
+    let filter = data.filter()?;
+    let scripts = crate::aot::sample(&testsuite, &filter, usize::try_from(sample).unwrap_or(usize::MAX));
+    anyhow::ensure!(!scripts.is_empty(), "no spec scripts in {} match the filter", testsuite.describe());
+    let found = crate::aot::identity(&artifacts, &testsuite, &scripts, compiler)?;
+    for d in &found.differences {
+        println!("different: {d}");
+    }
+    let pct = |a: usize, b: usize| if b == 0 { 0.0 } else { 100.0 * a as f64 / b as f64 };
+    println!(
+        "identity: {} scripts on {compiler}; artifacts {}/{} byte-identical ({:.1} %); directives {}/{} with identical outcomes ({:.1} %)",
+        scripts.len(),
+        found.identical_artifacts,
+        found.artifacts,
+        pct(found.identical_artifacts, found.artifacts),
+        found.identical_directives,
+        found.directives,
+        pct(found.identical_directives, found.directives)
+    );
+    Ok(if found.holds() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn run_all(
     runner: &work::Runner,
+    options: &engine::Options,
     data: &Data,
-    fuzz: &Fuzzing,
+    (fuzz, no_fuzz): (&Fuzzing, bool),
     compilers: &[Compiler],
-    no_fuzz: bool,
     out_dir: &Path,
 ) -> anyhow::Result<(Vec<PathBuf>, Vec<&'static str>)> {
     let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
@@ -370,14 +498,14 @@ fn run_all(
         testsuite.describe(),
         unmatched.join(", ")
     );
-    let compilers = if compilers.is_empty() { usable_compilers() } else { compilers.to_vec() };
+    let compilers = if compilers.is_empty() { usable_compilers(options) } else { compilers.to_vec() };
     eprintln!("testsuite: {}", testsuite.describe());
     let mut files = Vec::new();
     let mut failed = Vec::new();
     for compiler in compilers {
         // One compiler's failure does not cost the others' reports.
         let limit = Duration::from_secs(data.test_timeout);
-        match run_compiler(runner, compiler, (&testsuite, &filter, limit), fuzz, no_fuzz, out_dir) {
+        match run_compiler(runner, (compiler, options), (&testsuite, &filter, limit), (fuzz, no_fuzz), out_dir) {
             Ok(path) => files.push(path),
             Err(e) => {
                 eprintln!("error: {compiler}: {e:#}");
@@ -390,20 +518,19 @@ fn run_all(
 
 fn run_compiler(
     runner: &work::Runner,
-    compiler: Compiler,
+    (compiler, options): (Compiler, &engine::Options),
     (testsuite, filter, limit): (&Testsuite, &Filter, Duration),
-    fuzz: &Fuzzing,
-    no_fuzz: bool,
+    (fuzz, no_fuzz): (&Fuzzing, bool),
     out_dir: &Path,
 ) -> anyhow::Result<PathBuf> {
     let started = Timestamp::now();
-    let profile = work::profile(compiler)?;
+    let profile = work::profile(compiler, options)?;
     let mut parts = Parts { spec: work::spec(&profile, testsuite, filter), ..Parts::default() };
     if let Some(root) = testsuite.wasi_root() {
         parts.wasi = work::wasi(&profile, &root, filter, limit);
     }
     if compiler == Compiler::Cranelift && !no_fuzz {
-        parts.fuzz = work::fuzz(&plan(fuzz, started)?)?;
+        parts.fuzz = work::fuzz(&plan(fuzz, started)?, options)?;
     }
     let report = work::report(runner, &profile, started, parts);
     let path = out_dir.join(format!("{}.json", report.run_id));
@@ -428,7 +555,7 @@ fn doctor(g: &Global, data: &Data) -> anyhow::Result<ExitCode> {
     );
     println!("engine:      wasmtime {} (options: {:?})", engine::WASMTIME_VERSION, host::engine_options());
     for c in Compiler::ALL {
-        let state = match work::profile(c) {
+        let state = match work::profile(c, &host::engine_options()) {
             Ok(p) if p.runs() && p.disabled.is_empty() => "runs".to_owned(),
             Ok(p) if p.runs() => format!("runs; refuses {}", p.disabled.join(", ")),
             Ok(_) => "builds but does not compile code on this target".to_owned(),

@@ -68,6 +68,18 @@ pub fn engine_options() -> engine::Options {
     options
 }
 
+/// Engine options for code compiled for `cpu` and run there: as
+/// [`engine_options`] on that machine. Another architecture than this one
+/// is taken to run emulated (the fast mode's purpose), with the small
+/// reservations emulation gets; wasmtime refuses to load code compiled
+/// with other memory settings than the loading engine's, so a mismatch is
+/// an error, never a silent difference.
+pub fn engine_options_for(cpu: &engine::precompiled::Cpu) -> engine::Options {
+    let mut options = engine_options();
+    options.small_reservations |= !cpu.is_host();
+    options
+}
+
 /// CPU features the engine's code generators look for, as detected.
 pub fn cpu_features() -> Vec<&'static str> {
     #[allow(unused_mut, reason = "architectures without detection leave it empty")]

@@ -6,6 +6,7 @@
 //! acknowledged.
 
 pub mod agree;
+pub mod aot;
 pub mod cli;
 pub mod host;
 pub mod junit;

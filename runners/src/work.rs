@@ -14,10 +14,10 @@ use matrix::evidence::{FuzzCampaign, Outcome, SpecFile, WasiTest};
 use crate::progress::Progress;
 use crate::suites::{Filter, Testsuite};
 
-/// Builds the engine profile for `compiler` on this host.
-pub fn profile(compiler: Compiler) -> anyhow::Result<Profile> {
-    let p = Profile::build(compiler, &crate::host::engine_options())
-        .map_err(|e| anyhow::anyhow!("building the {compiler} engine: {e:#}"))?;
+/// Builds the engine profile for `compiler` with `options`
+/// (`crate::host::engine_options` for this host).
+pub fn profile(compiler: Compiler, options: &engine::Options) -> anyhow::Result<Profile> {
+    let p = Profile::build(compiler, options).map_err(|e| anyhow::anyhow!("building the {compiler} engine: {e:#}"))?;
     Ok(p)
 }
 
@@ -88,12 +88,12 @@ pub fn proposals(names: &[String]) -> anyhow::Result<Vec<&'static Proposal>> {
         .collect()
 }
 
-/// Runs one campaign per proposal, in parallel across cores. A proposal the
-/// engine under test refuses on this target gets no campaign (its spec
-/// scripts show the refusal); fuzzing it would report every module.
-pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
-    let (cranelift, winch) = engine::fuzz::fuzz_profiles(&crate::host::engine_options());
-    let proposals: Vec<&Proposal> = proposals(&plan.proposals)?
+/// The campaigns a plan makes with `cranelift` as the engine under test:
+/// one per proposal, seeds counted up from the plan's. A proposal the
+/// engine refuses on this target gets none (its spec scripts show the
+/// refusal); fuzzing it would report every module.
+pub fn campaigns(plan: &FuzzPlan, cranelift: &Profile) -> anyhow::Result<Vec<CampaignSpec>> {
+    let proposals: Vec<&'static Proposal> = proposals(&plan.proposals)?
         .into_iter()
         .filter(|p| match p.wasmtime_flag.filter(|f| cranelift.disabled.contains(f)) {
             Some(flag) => {
@@ -103,16 +103,26 @@ pub fn fuzz(plan: &FuzzPlan) -> anyhow::Result<Vec<FuzzCampaign>> {
             None => true,
         })
         .collect();
-    let progress = Progress::new("fuzz", proposals.len() as u64);
-    let results = engine::parallel::map(&proposals, threads(), |i, p| {
-        let judges = Judges::choose(p, &cranelift, winch.as_ref());
-        let spec = CampaignSpec {
+    Ok(proposals
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| CampaignSpec {
             proposal: p,
             seed: plan.seed.wrapping_add(i as u64),
             budget: plan.budget,
             shrink_attempts: 500,
-        };
-        let result = engine::fuzz::run_campaign(&spec, &judges);
+        })
+        .collect())
+}
+
+/// Runs one campaign per proposal ([`campaigns`]), in parallel across cores.
+pub fn fuzz(plan: &FuzzPlan, options: &engine::Options) -> anyhow::Result<Vec<FuzzCampaign>> {
+    let (cranelift, winch) = engine::fuzz::fuzz_profiles(options);
+    let specs = campaigns(plan, &cranelift)?;
+    let progress = Progress::new("fuzz", specs.len() as u64);
+    let results = engine::parallel::map(&specs, threads(), |_, spec| {
+        let judges = Judges::choose(spec.proposal, &cranelift, winch.as_ref());
+        let result = engine::fuzz::run_campaign(spec, &judges);
         progress.tick(!result.crashes.is_empty());
         result
     });

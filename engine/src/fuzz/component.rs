@@ -6,7 +6,7 @@
 use wasm_encoder::{ComponentBuilder, ComponentExportKind, ExportKind, PrimitiveValType};
 use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, ValType};
 use wasmtime::Store;
-use wasmtime::component::{Component, Linker, Val};
+use wasmtime::component::{Linker, Val};
 
 use super::exec::{CallResult, Engine, Instance, ParamType, Stop, Value, limits, wasmtime_stop};
 
@@ -94,6 +94,7 @@ fn wrap(wasm: &[u8], lifted: &[Lifted]) -> Vec<u8> {
 pub struct WasmtimeComponent {
     name: String,
     engine: wasmtime::Engine,
+    artifacts: Option<std::sync::Arc<crate::precompiled::Artifacts>>,
 }
 
 impl std::fmt::Debug for WasmtimeComponent {
@@ -105,7 +106,11 @@ impl std::fmt::Debug for WasmtimeComponent {
 impl WasmtimeComponent {
     /// Components on `profile`'s engine.
     pub fn new(profile: &crate::Profile) -> WasmtimeComponent {
-        WasmtimeComponent { name: format!("wasmtime-{}-component", profile.compiler), engine: profile.engine.clone() }
+        WasmtimeComponent {
+            name: format!("wasmtime-{}-component", profile.compiler),
+            engine: profile.engine.clone(),
+            artifacts: profile.options.artifacts.clone(),
+        }
     }
 }
 
@@ -117,12 +122,20 @@ impl Engine for WasmtimeComponent {
     fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn Instance>, Stop> {
         let lifted = liftable(wasm).map_err(|e| Stop::Error(e.to_string()))?;
         let bytes = wrap(wasm, &lifted);
-        let component = Component::new(&self.engine, &bytes).map_err(|e| Stop::Error(format!("{e:#}")))?;
+        let component = crate::precompiled::component(self.artifacts.as_deref(), &self.engine, &bytes)
+            .map_err(|e| Stop::Error(format!("{e:#}")))?;
         let mut store = Store::new(&self.engine, limits());
         store.limiter(|l| l);
         let _ = store.set_fuel(super::exec::FUEL);
         let instance = Linker::new(&self.engine).instantiate(&mut store, &component).map_err(|e| wasmtime_stop(&e))?;
         Ok(Box::new(ComponentInstance { store, instance, lifted }))
+    }
+
+    fn precompile(&self, wasm: &[u8], artifacts: &crate::precompiled::Artifacts) -> Result<(), String> {
+        // The same wrapping `instantiate` does; a module it cannot lift is
+        // an error there too, with nothing compiled.
+        let Ok(lifted) = liftable(wasm) else { return Ok(()) };
+        artifacts.save(&self.engine, &wrap(wasm, &lifted)).map(|_| ())
     }
 }
 

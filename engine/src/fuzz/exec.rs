@@ -135,6 +135,13 @@ pub trait Engine {
     fn name(&self) -> &str;
     /// Instantiates `wasm` with no imports, running its start function.
     fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn Instance>, Stop>;
+    /// Compiles what [`Engine::instantiate`] would compile for `wasm` into
+    /// `artifacts`, for a run on another machine; engines that compile
+    /// nothing ahead (an interpreter) store nothing.
+    fn precompile(&self, wasm: &[u8], artifacts: &crate::precompiled::Artifacts) -> Result<(), String> {
+        let _ = (wasm, artifacts);
+        Ok(())
+    }
 }
 
 /// An instance under comparison.
@@ -160,6 +167,7 @@ pub trait Instance {
 pub struct Wasmtime {
     name: String,
     engine: wasmtime::Engine,
+    artifacts: Option<std::sync::Arc<crate::precompiled::Artifacts>>,
 }
 
 impl fmt::Debug for Wasmtime {
@@ -171,7 +179,11 @@ impl fmt::Debug for Wasmtime {
 impl Wasmtime {
     /// wasmtime with `profile`'s engine.
     pub fn new(profile: &crate::Profile) -> Wasmtime {
-        Wasmtime { name: format!("wasmtime-{}", profile.compiler), engine: profile.engine.clone() }
+        Wasmtime {
+            name: format!("wasmtime-{}", profile.compiler),
+            engine: profile.engine.clone(),
+            artifacts: profile.options.artifacts.clone(),
+        }
     }
 
     /// The underlying engine.
@@ -197,13 +209,18 @@ impl Engine for Wasmtime {
     }
 
     fn instantiate(&self, wasm: &[u8]) -> Result<Box<dyn Instance>, Stop> {
-        let module = wasmtime::Module::new(&self.engine, wasm).map_err(|e| Stop::Error(format!("{e:#}")))?;
+        let module = crate::precompiled::module(self.artifacts.as_deref(), &self.engine, wasm)
+            .map_err(|e| Stop::Error(format!("{e:#}")))?;
         let mut store = Store::new(&self.engine, limits());
         store.limiter(|l| l);
         // Errors only when the engine does not count fuel; then nothing to set.
         let _ = store.set_fuel(FUEL);
         let instance = wasmtime::Instance::new(&mut store, &module, &[]).map_err(|e| wasmtime_stop(&e))?;
         Ok(Box::new(WasmtimeInstance { store, instance }))
+    }
+
+    fn precompile(&self, wasm: &[u8], artifacts: &crate::precompiled::Artifacts) -> Result<(), String> {
+        artifacts.save(&self.engine, wasm).map(|_| ())
     }
 }
 

@@ -315,6 +315,32 @@ pub fn run_campaign(spec: &CampaignSpec, judges: &Judges) -> CampaignResult {
     CampaignResult { evidence, calls, reference_faults, crashes: found }
 }
 
+/// Compiles every module campaign `spec` generates (a fixed number of
+/// inputs: a time budget's inputs cannot be known ahead) for both of the
+/// oracle's engines into `artifacts`, as [`run_campaign`] would compile
+/// them. Returns how many inputs made a module.
+pub fn precompile_campaign(
+    spec: &CampaignSpec,
+    judges: &Judges,
+    artifacts: &crate::precompiled::Artifacts,
+) -> Result<u64, String> {
+    let Budget::Iterations(n) = spec.budget else {
+        return Err("only a campaign of a fixed number of inputs (--iterations) can be compiled ahead".into());
+    };
+    let mut modules = 0;
+    for iteration in 0..n {
+        let data = input(spec.seed, iteration);
+        let mut u = Unstructured::new(&data);
+        let Ok(Ok(wasm)) = catch_quietly(|| generate(spec.proposal, &mut u)) else { continue };
+        modules += 1;
+        judges.subject.precompile(&wasm, artifacts)?;
+        if let Some(r) = &judges.reference {
+            r.precompile(&wasm, artifacts)?;
+        }
+    }
+    Ok(modules)
+}
+
 fn done(budget: Budget, iteration: u64, started: Instant) -> bool {
     match budget {
         Budget::Iterations(n) => iteration >= n,

@@ -33,7 +33,7 @@ use http_body_util::BodyExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use wasmtime::component::{Component, GuestTaskId, InstancePre, Linker, ResourceTable};
+use wasmtime::component::{GuestTaskId, InstancePre, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreContextMut, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::handler::{
@@ -178,12 +178,13 @@ enum Running {
 type Exit = Result<i32, NotPassed>;
 
 async fn drive(test: &Test<'_>) -> Result<(), NotPassed> {
-    let Test { engine, case, spec, ops, bytes, deadline } = *test;
+    let Test { engine, artifacts, case, spec, ops, bytes, deadline } = *test;
     let until = Instant::from_std(deadline);
     let service = spec.world.as_deref() == Some(super::HTTP_SERVICE);
     let http = spec.proposals.contains(&Proposal::Http);
     let sockets = spec.proposals.contains(&Proposal::Sockets);
-    let component = Component::new(engine, bytes).map_err(|e| NotPassed::Fail(format!("compilation failed: {e:#}")))?;
+    let component = crate::precompiled::component(artifacts, engine, bytes)
+        .map_err(|e| NotPassed::Fail(format!("compilation failed: {e:#}")))?;
     let linker = linker(engine, http, service).map_err(|e| harness(format!("linking WASI: {e:#}")))?;
     let pre = linker.instantiate_pre(&component).map_err(|e| {
         NotPassed::Fail(format!("the component's imports are not all provided by WASI as granted: {e:#}"))

@@ -350,10 +350,11 @@ pub fn run_case_within(profile: &Profile, case: &Case, limit: Duration) -> WasiT
     crate::epochs::tick(&engine);
     let (tx, rx) = mpsc::channel();
     let case2 = case.clone();
+    let artifacts = profile.options.artifacts.clone();
     let deadline = Instant::now() + limit;
     let spawned =
         std::thread::Builder::new().name(format!("wasi {}", case.name)).stack_size(8 << 20).spawn(move || {
-            let r = crate::panics::catch(|| run(&engine, &case2, deadline));
+            let r = crate::panics::catch(|| run(&engine, artifacts.as_deref(), &case2, deadline));
             let _ = tx.send(r);
         });
     if let Err(e) = spawned {
@@ -392,6 +393,8 @@ fn is_component(bytes: &[u8]) -> bool {
 /// and when it must have finished.
 struct Test<'a> {
     engine: &'a Engine,
+    /// Precompiled code to load instead of compiling, if any.
+    artifacts: Option<&'a crate::precompiled::Artifacts>,
     case: &'a Case,
     spec: &'a Spec,
     ops: &'a [Operation],
@@ -400,7 +403,12 @@ struct Test<'a> {
 }
 
 /// `Ok` passes; `Err` says whose fault it is that it did not.
-fn run(engine: &Engine, case: &Case, deadline: Instant) -> Result<(), NotPassed> {
+fn run(
+    engine: &Engine,
+    artifacts: Option<&crate::precompiled::Artifacts>,
+    case: &Case,
+    deadline: Instant,
+) -> Result<(), NotPassed> {
     let spec = spec(case)?;
     if let Some(world) = spec.world.as_deref().filter(|w| *w != HTTP_SERVICE) {
         return Err(NotPassed::Harness(format!(
@@ -409,7 +417,7 @@ fn run(engine: &Engine, case: &Case, deadline: Instant) -> Result<(), NotPassed>
     }
     let ops = spec.operations().map_err(NotPassed::Harness)?;
     let bytes = std::fs::read(&case.wasm).map_err(|e| NotPassed::Harness(format!("{}: {e}", case.wasm.display())))?;
-    let test = Test { engine, case, spec: &spec, ops: &ops, bytes: &bytes, deadline };
+    let test = Test { engine, artifacts, case, spec: &spec, ops: &ops, bytes: &bytes, deadline };
     if is_component(&bytes) { component::run(&test) } else { module::run(&test) }
 }
 

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use wasmtime::{Linker, Module, Store, UpdateDeadline};
+use wasmtime::{Linker, Store, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -16,7 +16,7 @@ use super::{NotPassed, Operation, Test};
 const OUTPUT_LIMIT: usize = 1 << 20;
 
 pub(super) fn run(test: &Test<'_>) -> Result<(), NotPassed> {
-    let Test { engine, case, spec, ops, bytes, deadline } = *test;
+    let Test { engine, artifacts, case, spec, ops, bytes, deadline } = *test;
     if !spec.proposals.is_empty() || spec.world.is_some() {
         return Err(NotPassed::Harness(format!(
             "`proposals` {:?} / `world` {:?} apply to components; this is a preview-1 module",
@@ -55,7 +55,8 @@ pub(super) fn run(test: &Test<'_>) -> Result<(), NotPassed> {
             .map_err(|e| NotPassed::Harness(format!("preopen {guest}: {e:#}")))?;
     }
     let ctx: WasiP1Ctx = builder.build_p1();
-    let module = Module::new(engine, bytes).map_err(|e| NotPassed::Fail(format!("compilation failed: {e:#}")))?;
+    let module = crate::precompiled::module(artifacts, engine, bytes)
+        .map_err(|e| NotPassed::Fail(format!("compilation failed: {e:#}")))?;
     let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t).map_err(|e| NotPassed::Harness(format!("{e:#}")))?;
     let mut store = Store::new(engine, ctx);
