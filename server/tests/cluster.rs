@@ -152,7 +152,7 @@ async fn two_servers_on_one_database_share_runs_live_and_the_outbox_survives_its
     let fake = FakeGithub::start(REPO, TOKEN).await;
     let db = common::fresh_postgres().await;
     let runner = token(&db, "ci", "runner");
-    let [alice, bob, carol] = ["alice", "bob", "carol"].map(|m| token(&db, m, "maintainer"));
+    let maintainers = ["alice", "bob", "carol"].map(|m| token(&db, m, "maintainer"));
     let (mut first, a) = serve(&db, &fake);
     let (mut second, b) = serve(&db, &fake);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -162,75 +162,13 @@ async fn two_servers_on_one_database_share_runs_live_and_the_outbox_survives_its
         client.get(format!("{proxy}/healthz")).send().await.ok().filter(|r| r.status() == 200)
     })
     .await;
-
-    // A run uploaded to the first server reaches the second's live stream.
-    let stream = client.get(format!("{b}/events")).send().await.expect("the second server's live stream");
-    assert_eq!(stream.status(), 200);
-    let report = common::fresh_fixture().into_iter().next().expect("a fixture run");
-    let started = Instant::now();
-    let resp = client
-        .post(format!("{a}/api/v1/runs"))
-        .bearer_auth(&runner)
-        .header("content-type", "application/json")
-        .body(common::json(&report))
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
-    // How soon is a measured figure (printed, and in the README), not an
-    // assertion: a loaded machine may take longer, and that is no bug. The
-    // event arriving at all is.
-    let (event, took) = tokio::time::timeout(Duration::from_secs(30), live_event(stream, &report.run_id, started))
-        .await
-        .expect("the run reaches the second server's live stream");
-    assert_eq!(event["kind"], "run", "{event}");
-    eprintln!("cluster: run {} on the second server's live stream {took:?} after its upload", report.run_id);
-
-    // Both servers evaluate the same evidence the same way, so the proxy's
-    // answer does not depend on which one gives it (but for when each
-    // evaluated: its own clock).
-    let matrix_of = async |base: &str| -> Value {
-        let v: Value =
-            client.get(format!("{base}/api/v1/matrix")).send().await.expect("matrix").json().await.expect("json");
-        without_times(v)
-    };
-    let (on_a, on_b) = (matrix_of(&a).await, matrix_of(&b).await);
-    for (fa, fb) in
-        on_a["features"].as_array().expect("features").iter().zip(on_b["features"].as_array().expect("features"))
-    {
-        assert_eq!(fa, fb, "the two servers disagree on feature {}", fa["id"]);
-    }
-    assert_eq!(on_a, on_b, "the two servers' matrices differ");
-    for _ in 0..4 {
-        let runs: Value =
-            client.get(format!("{proxy}/api/v1/runs")).send().await.expect("runs").json().await.expect("json");
-        assert!(runs.as_array().expect("a list").iter().any(|r| r["run-id"] == report.run_id), "{runs}");
-    }
+    let run_id = a_run_reaches_the_other_servers_live_stream(&client, &a, &b, &runner).await;
+    both_servers_answer_alike(&client, (&a, &b), &proxy, &run_id).await;
 
     // Requests filed and voted on through the proxy, while GitHub answers
     // writes slowly; the leader is killed with the outbox half sent.
     fake.slow_answers(Duration::from_millis(300));
-    let policy = common::policy();
-    let features: Vec<&str> =
-        policy.features.iter().filter(|f| f.declared == matrix::Tier(3)).map(|f| f.id.as_str()).take(3).collect();
-    assert_eq!(features.len(), 3, "the policy has three Tier 3 features to file for");
-    let post = async |who: &str, path: &str, body: Value| -> Value {
-        let resp = client.post(format!("{proxy}{path}")).bearer_auth(who).json(&body).send().await.expect("post");
-        let status = resp.status();
-        let v: Value = resp.json().await.expect("json");
-        assert!(status.is_success(), "POST {path}: {status} {v}");
-        v
-    };
-    let mut ids = Vec::new();
-    for f in &features {
-        let filed =
-            post(&alice, "/api/v1/promotions", json!({ "feature": f, "to-tier": 2, "rationale": "Tested." })).await;
-        let id = filed["id"].as_i64().expect("id");
-        for voter in [&bob, &carol] {
-            post(voter, &format!("/api/v1/promotions/{id}/approve"), json!({ "comment": "agreed" })).await;
-        }
-        ids.push(id);
-    }
+    let ids = file_and_vote_through(&client, &proxy, &maintainers).await;
     let mut pg = sqlx::PgConnection::connect(&db).await.expect("the test's own connection");
     let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM github_outbox").fetch_one(&mut pg).await.expect("count");
     assert!(queued >= 9, "each request queued its issue and its comments: {queued}");
@@ -240,13 +178,8 @@ async fn two_servers_on_one_database_share_runs_live_and_the_outbox_survives_its
     .await;
     let first_leads = leads(&client, &a).await;
     assert!(first_leads != leads(&client, &b).await, "exactly one of the two servers leads");
-    let survivor = if first_leads {
-        first.0.kill().expect("kill the leader");
-        &b
-    } else {
-        second.0.kill().expect("kill the leader");
-        &a
-    };
+    let (leader, survivor) = if first_leads { (&mut first, &b) } else { (&mut second, &a) };
+    leader.0.kill().expect("kill the leader");
     let undone: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM github_outbox WHERE done_at IS NULL")
         .fetch_one(&mut pg)
         .await
@@ -263,17 +196,101 @@ async fn two_servers_on_one_database_share_runs_live_and_the_outbox_survives_its
         (left == 0).then_some(())
     })
     .await;
+    everything_reached_github_once(&fake, &mut pg, &ids).await;
+}
 
-    // Every request has one issue; every comment queued is there once.
+/// A run uploaded to the first server reaches the second's live stream.
+/// Returns its id.
+async fn a_run_reaches_the_other_servers_live_stream(
+    client: &reqwest::Client,
+    a: &str,
+    b: &str,
+    runner: &str,
+) -> String {
+    let stream = client.get(format!("{b}/events")).send().await.expect("the second server's live stream");
+    assert_eq!(stream.status(), 200);
+    let report = common::fresh_fixture().into_iter().next().expect("a fixture run");
+    let started = Instant::now();
+    let resp = client
+        .post(format!("{a}/api/v1/runs"))
+        .bearer_auth(runner)
+        .header("content-type", "application/json")
+        .body(common::json(&report))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+    // How soon is a measured figure (printed, and in the README), not an
+    // assertion: a loaded machine may take longer, and that is no bug. The
+    // event arriving at all is.
+    let (event, took) = tokio::time::timeout(Duration::from_secs(30), live_event(stream, &report.run_id, started))
+        .await
+        .expect("the run reaches the second server's live stream");
+    assert_eq!(event["kind"], "run", "{event}");
+    eprintln!("cluster: run {} on the second server's live stream {took:?} after its upload", report.run_id);
+    report.run_id
+}
+
+/// Both servers evaluate the same evidence the same way, so the proxy's
+/// answer does not depend on which one gives it (but for when each
+/// evaluated: its own clock).
+async fn both_servers_answer_alike(client: &reqwest::Client, (a, b): (&str, &str), proxy: &str, run_id: &str) {
+    let matrix_of = async |base: &str| -> Value {
+        let v: Value =
+            client.get(format!("{base}/api/v1/matrix")).send().await.expect("matrix").json().await.expect("json");
+        without_times(v)
+    };
+    let (on_a, on_b) = (matrix_of(a).await, matrix_of(b).await);
+    for (fa, fb) in
+        on_a["features"].as_array().expect("features").iter().zip(on_b["features"].as_array().expect("features"))
+    {
+        assert_eq!(fa, fb, "the two servers disagree on feature {}", fa["id"]);
+    }
+    assert_eq!(on_a, on_b, "the two servers' matrices differ");
+    for _ in 0..4 {
+        let runs: Value =
+            client.get(format!("{proxy}/api/v1/runs")).send().await.expect("runs").json().await.expect("json");
+        assert!(runs.as_array().expect("a list").iter().any(|r| r["run-id"] == run_id), "{runs}");
+    }
+}
+
+/// Alice files three requests through the proxy; Bob and Carol approve
+/// each. Returns the request ids.
+async fn file_and_vote_through(client: &reqwest::Client, proxy: &str, [alice, bob, carol]: &[String; 3]) -> Vec<i64> {
+    let policy = common::policy();
+    let features: Vec<&str> =
+        policy.features.iter().filter(|f| f.declared == matrix::Tier(3)).map(|f| f.id.as_str()).take(3).collect();
+    assert_eq!(features.len(), 3, "the policy has three Tier 3 features to file for");
+    let post = async |who: &str, path: &str, body: Value| -> Value {
+        let resp = client.post(format!("{proxy}{path}")).bearer_auth(who).json(&body).send().await.expect("post");
+        let status = resp.status();
+        let v: Value = resp.json().await.expect("json");
+        assert!(status.is_success(), "POST {path}: {status} {v}");
+        v
+    };
+    let mut ids = Vec::new();
+    for f in &features {
+        let filed =
+            post(alice, "/api/v1/promotions", json!({ "feature": f, "to-tier": 2, "rationale": "Tested." })).await;
+        let id = filed["id"].as_i64().expect("id");
+        for voter in [bob, carol] {
+            post(voter, &format!("/api/v1/promotions/{id}/approve"), json!({ "comment": "agreed" })).await;
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+/// Every request has one issue; every comment queued is there once.
+async fn everything_reached_github_once(fake: &FakeGithub, pg: &mut sqlx::PgConnection, ids: &[i64]) {
     let issues = fake.issues();
-    for id in &ids {
+    for id in ids {
         let marker = format!("<!-- tierwatch:promotion:{id} -->");
         let n = issues.iter().filter(|i| i.body.contains(&marker)).count();
         assert_eq!(n, 1, "request {id} has {n} issues on GitHub");
     }
     let comments: Vec<String> = issues.iter().flat_map(|i| fake.comments(i.number)).map(|c| c.body).collect();
-    let rows =
-        sqlx::query("SELECT seq FROM github_outbox WHERE op = 'comment'").fetch_all(&mut pg).await.expect("rows");
+    let rows = sqlx::query("SELECT seq FROM github_outbox WHERE op = 'comment'").fetch_all(pg).await.expect("rows");
     assert!(!rows.is_empty(), "votes queued comments");
     for row in rows {
         let seq: i64 = row.get("seq");

@@ -280,64 +280,110 @@ async fn overdue_and_at_risk_flags_follow_the_history(db: Db) {
     assert!(html.contains("promotion overdue"));
 }
 
+/// A browser without a cookie jar: cookies and redirects by hand.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Browser { client, base: base.to_owned() }
+    }
+
+    async fn login(&self, token: &str, origin: Option<&str>) -> reqwest::Response {
+        let mut req =
+            self.client.post(format!("{}/login", self.base)).form(&[("token", token), ("next", "/promotions")]);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.send().await.expect("login")
+    }
+
+    /// Signs in and returns the session cookie (`name=value`).
+    async fn session(&self, token: &str) -> String {
+        let r = self.login(token, None).await;
+        assert_eq!(r.status(), 303);
+        let cookie = r.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        cookie.split(';').next().expect("pair").to_owned()
+    }
+
+    async fn page(&self, cookie: &str, path: &str) -> String {
+        let r = self.client.get(format!("{}{path}", self.base)).header("cookie", cookie).send().await.expect("get");
+        r.text().await.expect("text")
+    }
+
+    async fn post(
+        &self,
+        cookie: Option<&str>,
+        path: &str,
+        form: &[(&str, String)],
+        origin: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(format!("{}{path}", self.base)).form(form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.send().await.expect("post")
+    }
+}
+
+/// A page's CSRF token.
+fn csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    html[at..at + 64].to_owned()
+}
+
+fn filing(csrf: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("csrf", csrf.to_owned()),
+        ("feature", "gc".to_owned()),
+        ("to_tier", "2".to_owned()),
+        ("rationale", "Browser filing".to_owned()),
+        ("rfc_url", String::new()),
+    ]
+}
+
 /// Cookie and redirect handling by hand, as a browser does it.
 async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     let app = spawn_app(db).await;
     ingest(&app, false).await;
     let [alice, bob] = [app.maintainer("alice", None).await, app.maintainer("bob", None).await];
     let runner = app.token("runner", &["*"]).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let login = |token: String| {
-        let client = client.clone();
-        let base = app.base.clone();
-        async move {
-            client
-                .post(format!("{base}/login"))
-                .form(&[("token", token.as_str()), ("next", "/promotions")])
-                .send()
-                .await
-                .expect("login")
-        }
-    };
-    let r = login(runner).await;
-    assert_eq!(r.status(), 403, "runner tokens do not sign in");
-    let r = login("tw_nope_nope".into()).await;
-    assert_eq!(r.status(), 401);
-    let r = client
-        .post(format!("{}/login", app.base))
-        .header("origin", "https://evil.example")
-        .form(&[("token", alice.as_str()), ("next", "/promotions")])
-        .send()
-        .await
-        .expect("login");
+    let b = Browser::new(&app.base);
+    let alice_cookie = only_maintainers_sign_in_from_here(&b, &runner, &alice).await;
+    let alice_csrf = the_form_offers_better_tiers_only(&b, &alice_cookie).await;
+    let to = filing_needs_session_token_and_origin(&app, &b, &alice_cookie, &alice_csrf).await;
+    let bob_session = bob_approves_from_the_page(&app, &b, &bob, &to, &alice_csrf).await;
+    let html = b.page(&alice_cookie, &to).await;
+    assert!(!html.contains("/promotions/1/approve"), "alice is not offered her own approval");
+    // Apply is shown switched off, with the reason.
+    assert!(html.contains(r#"value="apply" disabled aria-describedby="apply-why""#), "{html}");
+    assert!(html.contains("1 of 2 approvals so far"), "{html}");
+    signing_out_ends_the_session(&b, &bob_session).await;
+    the_audit_log_is_whole_for_maintainers_only(&app, &alice).await;
+    revoking_a_token_ends_its_sessions(&app, &b, &alice, &alice_cookie, &alice_csrf).await;
+}
+
+async fn only_maintainers_sign_in_from_here(b: &Browser, runner: &str, alice: &str) -> String {
+    assert_eq!(b.login(runner, None).await.status(), 403, "runner tokens do not sign in");
+    assert_eq!(b.login("tw_nope_nope", None).await.status(), 401);
+    let r = b.login(alice, Some("https://evil.example")).await;
     assert_eq!(r.status(), 403, "a cross-site sign-in is refused");
     assert!(r.headers().get("set-cookie").is_none());
+    b.session(alice).await
+}
 
-    let alice_token = alice.clone();
-    let r = login(alice).await;
-    assert_eq!(r.status(), 303);
-    let cookie = r.headers()["set-cookie"].to_str().expect("cookie").to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    let alice_cookie = cookie.split(';').next().expect("pair").to_owned();
-    let page = |cookie: String, path: String| {
-        let client = client.clone();
-        let base = app.base.clone();
-        async move {
-            client
-                .get(format!("{base}{path}"))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .expect("get")
-                .text()
-                .await
-                .expect("text")
-        }
-    };
-    let html = page(alice_cookie.clone(), "/promotions".into()).await;
+/// Only tiers better than the chosen feature's declared one are offered.
+async fn the_form_offers_better_tiers_only(b: &Browser, cookie: &str) -> String {
+    let html = b.page(cookie, "/promotions").await;
     assert!(html.contains("Signed in as <strong>alice</strong>"), "{html}");
-    // Only tiers better than the chosen feature's declared one are offered.
-    let form = page(alice_cookie.clone(), "/promotions?feature=gc".into()).await;
+    let form = b.page(cookie, "/promotions?feature=gc").await;
     assert!(form.contains(r#"<option value="gc" data-declared="3" selected>"#), "{form}");
     for option in [
         r#"<option value="1">Tier 1</option>"#,
@@ -346,90 +392,60 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     ] {
         assert!(form.contains(option), "{option} in {form}");
     }
-    let csrf = |html: &str| {
-        let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-        html[at..at + 64].to_owned()
-    };
-    let alice_csrf = csrf(&html);
+    csrf(&html)
+}
 
-    let post =
-        |cookie: Option<String>, path: String, form: Vec<(&'static str, String)>, origin: Option<&'static str>| {
-            let client = client.clone();
-            let base = app.base.clone();
-            async move {
-                let mut req = client.post(format!("{base}{path}")).form(&form);
-                if let Some(c) = cookie {
-                    req = req.header("cookie", c);
-                }
-                if let Some(o) = origin {
-                    req = req.header("origin", o);
-                }
-                req.send().await.expect("post")
-            }
-        };
-    let filing = |csrf: String| {
-        vec![
-            ("csrf", csrf),
-            ("feature", "gc".to_owned()),
-            ("to_tier", "2".to_owned()),
-            ("rationale", "Browser filing".to_owned()),
-            ("rfc_url", String::new()),
-        ]
-    };
-    let r = post(None, "/promotions".into(), filing(alice_csrf.clone()), None).await;
+async fn filing_needs_session_token_and_origin(app: &TestApp, b: &Browser, cookie: &str, token: &str) -> String {
+    let r = b.post(None, "/promotions", &filing(token), None).await;
     assert_eq!(r.status(), 401, "no session, no filing");
-    let r = post(Some(alice_cookie.clone()), "/promotions".into(), filing("0".repeat(64)), None).await;
+    let r = b.post(Some(cookie), "/promotions", &filing(&"0".repeat(64)), None).await;
     assert_eq!(r.status(), 403, "a wrong CSRF token is refused");
-    let r = post(
-        Some(alice_cookie.clone()),
-        "/promotions".into(),
-        filing(alice_csrf.clone()),
-        Some("https://evil.example"),
-    )
-    .await;
+    let r = b.post(Some(cookie), "/promotions", &filing(token), Some("https://evil.example")).await;
     assert_eq!(r.status(), 403, "a cross-site post is refused");
     assert_eq!(app.get_json("/api/v1/promotions").await, json!([]), "nothing was filed");
-    let r = post(Some(alice_cookie.clone()), "/promotions".into(), filing(alice_csrf.clone()), None).await;
+    let r = b.post(Some(cookie), "/promotions", &filing(token), None).await;
     assert_eq!(r.status(), 303);
     let to = r.headers()["location"].to_str().expect("location").to_owned();
     assert_eq!(to, "/promotions/1");
+    to
+}
 
-    // Bob signs in and approves from the page; gc into tier 2 needs two.
-    let r = login(bob).await;
-    let bob_cookie = r.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
-    let html = page(bob_cookie.clone(), to.clone()).await;
+/// Bob signs in and approves from the page; gc into tier 2 needs two.
+/// Returns Bob's session cookie and CSRF token.
+async fn bob_approves_from_the_page(
+    app: &TestApp,
+    b: &Browser,
+    bob: &str,
+    to: &str,
+    alice_csrf: &str,
+) -> (String, String) {
+    let cookie = b.session(bob).await;
+    let html = b.page(&cookie, to).await;
     assert!(html.contains("/promotions/1/approve"), "bob sees the approve form");
     let bob_csrf = csrf(&html);
     assert_ne!(bob_csrf, alice_csrf, "each session has its own token");
-    let r =
-        post(Some(bob_cookie.clone()), "/promotions/1/approve".into(), vec![("csrf", alice_csrf.clone())], None).await;
+    let r = b.post(Some(&cookie), "/promotions/1/approve", &[("csrf", alice_csrf.to_owned())], None).await;
     assert_eq!(r.status(), 403, "another session's token is refused");
-    let r = post(
-        Some(bob_cookie.clone()),
-        "/promotions/1/approve".into(),
-        vec![("csrf", bob_csrf.clone()), ("comment", "yes".into())],
-        None,
-    )
-    .await;
-    assert_eq!(r.status(), 303);
+    let form = [("csrf", bob_csrf.clone()), ("comment", "yes".into())];
+    assert_eq!(b.post(Some(&cookie), "/promotions/1/approve", &form, None).await.status(), 303);
     let view = app.get_json("/api/v1/promotions/1").await;
     assert_eq!(view["votes"][0]["source"], "web");
     assert_eq!(view["tally"]["approvals"], json!(["bob"]));
-    let html = page(alice_cookie.clone(), to).await;
-    assert!(!html.contains("/promotions/1/approve"), "alice is not offered her own approval");
-    // Apply is shown switched off, with the reason.
-    assert!(html.contains(r#"value="apply" disabled aria-describedby="apply-why""#), "{html}");
-    assert!(html.contains("1 of 2 approvals so far"), "{html}");
+    (cookie, bob_csrf)
+}
 
-    // Signing out ends the session.
-    let r = post(Some(bob_cookie.clone()), "/logout".into(), vec![("csrf", bob_csrf.clone())], None).await;
+async fn signing_out_ends_the_session(b: &Browser, (cookie, token): &(String, String)) {
+    let r = b.post(Some(cookie), "/logout", &[("csrf", token.to_owned())], None).await;
     assert_eq!(r.status(), 303);
-    let r = post(Some(bob_cookie), "/promotions/1/reject".into(), vec![("csrf", bob_csrf)], None).await;
+    let r = b.post(Some(cookie), "/promotions/1/reject", &[("csrf", token.to_owned())], None).await;
     assert_eq!(r.status(), 401);
+}
+
+async fn the_audit_log_is_whole_for_maintainers_only(app: &TestApp, alice: &str) {
     let actions = |audit: Value| -> Vec<String> {
         audit.as_array().expect("array").iter().filter_map(|a| a["action"].as_str().map(str::to_owned)).collect()
     };
-    let whole = actions(app.get_json_as(&alice_token, "/api/v1/audit").await);
+    let whole = actions(app.get_json_as(alice, "/api/v1/audit").await);
     assert!(
         ["signed-in", "signed-out", "filed"].iter().all(|a| whole.iter().any(|w| w == a)),
         "a maintainer reads the whole log: {whole:?}"
@@ -438,13 +454,14 @@ async fn browser_forms_need_a_session_and_its_csrf_token(db: Db) {
     let public = actions(app.get_json("/api/v1/audit").await);
     assert!(public.iter().any(|a| a == "filed"), "{public:?}");
     assert!(!public.iter().any(|a| a.starts_with("signed-") || a.starts_with("token-")), "{public:?}");
+}
 
-    // Revoking a token ends its sessions.
-    let alice_id = alice_token.strip_prefix("tw_").and_then(|t| t.split('_').next()).expect("id");
+async fn revoking_a_token_ends_its_sessions(app: &TestApp, b: &Browser, alice: &str, cookie: &str, token: &str) {
+    let alice_id = alice.strip_prefix("tw_").and_then(|t| t.split('_').next()).expect("id");
     assert!(app.state.store.revoke_token(alice_id).await.expect("revoke"));
-    let html = page(alice_cookie.clone(), "/promotions".into()).await;
+    let html = b.page(cookie, "/promotions").await;
     assert!(!html.contains("Signed in as"), "the session ended with the token");
-    let r = post(Some(alice_cookie), "/promotions/1/withdraw".into(), vec![("csrf", alice_csrf)], None).await;
+    let r = b.post(Some(cookie), "/promotions/1/withdraw", &[("csrf", token.to_owned())], None).await;
     assert_eq!(r.status(), 401);
 }
 
