@@ -316,8 +316,8 @@ fn continuous_fuzzing_counts_hours_not_just_campaigns() {
 /// bare-metal triple.
 fn policy_with_build_dimension() -> matrix::Policy {
     let text = common::policy_text().replacen(
-        "\nfeatures:\n",
-        "\ndimensions:\n  - id: build\n    description: How the engine was built.\n    values: [std, no_std]\n    default: std\nfeatures:\n",
+        "\ndimensions:\n",
+        "\ndimensions:\n  - id: build\n    description: How the engine was built.\n    values: [std, no_std]\n    default: std\n",
         1,
     );
     let text = text.replacen(
@@ -370,9 +370,9 @@ fn a_run_naming_an_undeclared_dimension_counts_for_nothing() {
     let policy = common::policy();
     let mut evidence = common::seed_world();
     let no_std = no_std_run(&evidence);
-    let err = policy.run_dimensions(&no_std).expect_err("the repository policy declares no dimension");
+    let err = policy.run_dimensions(&no_std).expect_err("the repository policy declares no `build` dimension");
     assert_eq!(err.field, "dimensions.build");
-    assert_eq!(err.message, "the policy declares no dimension `build` (declared: none)");
+    assert_eq!(err.message, "the policy declares no dimension `build` (declared: compiled-on)");
     evidence.runs.push(no_std.into());
     let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
     assert_eq!(eval.feature("x86_64-unknown-linux-gnu").map(|f| f.status), Some(Status::Conforming));
@@ -462,4 +462,39 @@ fn a_requirement_that_does_not_apply_counts_neither_for_nor_against() {
     let eval = matrix::evaluate(&policy, &evidence, common::seed_now());
     let o = eval.feature("no-std").and_then(|f| f.outcomes.iter().find(|o| o.requirement == "t2-unwinding"));
     assert!(o.is_some_and(|o| o.met && o.not_applicable), "whatever the evidence");
+}
+
+/// The repository policy counts runs whose code a build host compiled for
+/// the target (`compiled-on=host`, the runner's fast mode) as it counts
+/// runs compiled on the target; a requirement can still insist on the
+/// latter.
+#[test]
+fn runs_compiled_on_the_host_count_like_runs_compiled_on_the_target() {
+    let policy = common::policy();
+    let plain = matrix::evaluate(&policy, &common::seed_world(), common::seed_now());
+    let mut evidence = common::seed_world();
+    for run in &mut evidence.runs {
+        let mut r = matrix::RunReport::clone(run);
+        r.version = matrix::evidence::VERSION;
+        r.dimensions.insert("compiled-on".into(), "host".into());
+        policy.run_dimensions(&r).expect("the policy declares compiled-on=host");
+        *run = r.into();
+    }
+    let host = matrix::evaluate(&policy, &evidence, common::seed_now());
+    let verdicts = |e: &matrix::Evaluation| -> Vec<(String, Option<Tier>, Status)> {
+        e.features.iter().map(|f| (f.id.clone(), f.earned, f.status)).collect()
+    };
+    assert_eq!(verdicts(&plain), verdicts(&host), "every feature earns the same from either kind of run");
+    assert!(plain.features.iter().any(|f| f.earned == Some(Tier(1))), "some feature earns tier 1 at all");
+
+    // A requirement that names `compiled-on: [target]` reads none of them.
+    let text = common::policy_text();
+    let narrowed = text.replace("dimensions: { compiled-on: [target, host] }", "dimensions: { compiled-on: [target] }");
+    assert_ne!(narrowed, text, "the categories name both values");
+    let strict = common::policy_from(&narrowed);
+    let strict_eval = matrix::evaluate(&strict, &evidence, common::seed_now());
+    assert!(
+        verdicts(&strict_eval) != verdicts(&host),
+        "with only target-compiled runs counting, host-compiled evidence changes verdicts"
+    );
 }

@@ -280,21 +280,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let disagreements: usize = tallies.iter().map(|(_, t)| t.disagree).sum();
             Ok(if disagreements == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Wasi(OneSuite { data, compiler, output }) => {
-            let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
-            let root = testsuite.wasi_root().ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{} has no wasi/tests; pass --testsuite with a wasi-testsuite checkout",
-                    testsuite.describe()
-                )
-            })?;
-            let filter = data.filter()?;
-            let started = Timestamp::now();
-            let profile = work::profile(compiler, options)?;
-            let wasi = work::wasi(&profile, &root, &filter, Duration::from_secs(data.test_timeout));
-            anyhow::ensure!(!wasi.is_empty(), "no WASI tests under {} match the filter", root.display());
-            finish_one(&runner, &profile, started, Parts { wasi, ..Parts::default() }, &output, "tierwatch-wasi.json")
-        }
+        Command::Wasi(OneSuite { data, compiler, output }) => wasi(&runner, (compiler, options), &data, &output),
         Command::Fuzz { fuzz, output } => {
             let started = Timestamp::now();
             let profile = work::profile(Compiler::Cranelift, options)?;
@@ -309,39 +295,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
         }
         Command::Run { data, fuzz, compilers, no_fuzz, out_dir, no_upload, precompiled: _ } => {
-            let spool = spool(g);
-            let server = server(g)?;
-            if !no_upload && server.is_some() {
-                resend(server.as_ref(), &spool)?;
-            }
-            let (files, failed) = run_all(&runner, options, &data, (&fuzz, no_fuzz), &compilers, &out_dir)?;
+            let what = (&runner, options, &data, (&fuzz, no_fuzz), compilers.as_slice(), out_dir.as_path());
+            let code = run_and_upload(g, what, no_upload)?;
             if let Some(a) = &artifacts {
                 crate::aot::report_use(a);
             }
-            let delivered = no_upload || {
-                let tally = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
-                verdict(&tally) == ExitCode::SUCCESS
-            };
-            anyhow::ensure!(failed.is_empty(), "no report for {}: see the errors above", failed.join(", "));
-            Ok(if delivered { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(code)
         }
-        Command::Upload { files, from_spool } => {
-            let spool = spool(g);
-            let server = server(g)?;
-            anyhow::ensure!(server.is_some(), "no server to upload to: pass --server URL or set TIERWATCH_SERVER");
-            anyhow::ensure!(
-                from_spool || !files.is_empty(),
-                "name report files to upload, or pass --spool to resend the spool"
-            );
-            // The spool first: a named file that fails now is spooled once,
-            // not resent straight away.
-            let mut tally = if from_spool { resend(server.as_ref(), &spool)? } else { Tally::default() };
-            let t = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
-            tally.delivered += t.delivered;
-            tally.spooled += t.spooled;
-            tally.refused += t.refused;
-            Ok(verdict(&tally))
-        }
+        Command::Upload { files, from_spool } => upload(g, &files, from_spool),
         Command::Cpu => {
             let cpu = engine::precompiled::Cpu::native().map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string_pretty(&cpu)?);
@@ -354,6 +315,65 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor { data } => doctor(g, &data),
         Command::Replay { file } => replay(&file),
     }
+}
+
+/// `wasi`: the WASI programs into one report.
+fn wasi(
+    runner: &work::Runner,
+    (compiler, options): (Compiler, &engine::Options),
+    data: &Data,
+    output: &Output,
+) -> anyhow::Result<ExitCode> {
+    let testsuite = Testsuite::resolve(data.testsuite.as_deref())?;
+    let root = testsuite.wasi_root().ok_or_else(|| {
+        anyhow::anyhow!("{} has no wasi/tests; pass --testsuite with a wasi-testsuite checkout", testsuite.describe())
+    })?;
+    let filter = data.filter()?;
+    let started = Timestamp::now();
+    let profile = work::profile(compiler, options)?;
+    let wasi = work::wasi(&profile, &root, &filter, Duration::from_secs(data.test_timeout));
+    anyhow::ensure!(!wasi.is_empty(), "no WASI tests under {} match the filter", root.display());
+    finish_one(runner, &profile, started, Parts { wasi, ..Parts::default() }, output, "tierwatch-wasi.json")
+}
+
+/// `run`: the spool resent, everything run, the reports uploaded.
+fn run_and_upload(
+    g: &Global,
+    what: (&work::Runner, &engine::Options, &Data, (&Fuzzing, bool), &[Compiler], &Path),
+    no_upload: bool,
+) -> anyhow::Result<ExitCode> {
+    let (runner, options, data, fuzz, compilers, out_dir) = what;
+    let spool = spool(g);
+    let server = server(g)?;
+    if !no_upload && server.is_some() {
+        resend(server.as_ref(), &spool)?;
+    }
+    let (files, failed) = run_all(runner, options, data, fuzz, compilers, out_dir)?;
+    let delivered = no_upload || {
+        let tally = crate::upload::upload_files(server.as_ref(), &spool, &files)?;
+        verdict(&tally) == ExitCode::SUCCESS
+    };
+    anyhow::ensure!(failed.is_empty(), "no report for {}: see the errors above", failed.join(", "));
+    Ok(if delivered { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `upload`: named reports, and with `--spool` the spooled ones first.
+fn upload(g: &Global, files: &[PathBuf], from_spool: bool) -> anyhow::Result<ExitCode> {
+    let spool = spool(g);
+    let server = server(g)?;
+    anyhow::ensure!(server.is_some(), "no server to upload to: pass --server URL or set TIERWATCH_SERVER");
+    anyhow::ensure!(
+        from_spool || !files.is_empty(),
+        "name report files to upload, or pass --spool to resend the spool"
+    );
+    // The spool first: a named file that fails now is spooled once, not
+    // resent straight away.
+    let mut tally = if from_spool { resend(server.as_ref(), &spool)? } else { Tally::default() };
+    let t = crate::upload::upload_files(server.as_ref(), &spool, files)?;
+    tally.delivered += t.delivered;
+    tally.spooled += t.spooled;
+    tally.refused += t.refused;
+    Ok(verdict(&tally))
 }
 
 fn spool(g: &Global) -> Spool {

@@ -191,7 +191,7 @@ async fn bad_uploads_get_clear_errors_and_store_nothing(db: Db) {
     expect(status, &body, 422, "invalid-report", "version: `dimensions` needs version 3; send version 3");
     dims["version"] = 3.into();
     let (status, body) = app.upload(&token, dims.to_string()).await;
-    expect(status, &body, 422, "invalid-report", "the policy declares no dimension `build` (declared: none)");
+    expect(status, &body, 422, "invalid-report", "the policy declares no dimension `build` (declared: compiled-on)");
     assert_eq!(body["error"]["field"], "dimensions.build");
     dims["dimensions"] = serde_json::json!({"Build": "x"});
     let (status, body) = app.upload(&token, dims.to_string()).await;
@@ -799,8 +799,8 @@ fn policy_with_build_dimension() -> matrix::Policy {
     let text = std::fs::read_to_string(common::root().join("policy/wasmtime.yaml")).expect("policy");
     let text = text
         .replacen(
-            "\nfeatures:\n",
-            "\ndimensions:\n  - { id: build, description: How the engine was built., values: [std, no_std], default: std }\nfeatures:\n",
+            "\ndimensions:\n",
+            "\ndimensions:\n  - { id: build, description: How the engine was built., values: [std, no_std], default: std }\n",
             1,
         )
         .replacen(
