@@ -654,21 +654,7 @@ impl<'a> Cx<'a> {
                 fail("stale", format!("not {what} within {}", window.text))
             });
         }
-        let signatures = |pick: fn(&crate::evidence::Crash) -> bool| -> BTreeSet<String> {
-            recent.iter().flat_map(|(_, c)| c.crashes.iter().filter(|x| pick(x)).map(|x| x.signature.clone())).collect()
-        };
-        let (open, triage) =
-            (signatures(crate::evidence::Crash::counts), signatures(crate::evidence::Crash::under_triage));
-        let triage = if triage.is_empty() {
-            String::new()
-        } else {
-            let list: Vec<String> = triage.into_iter().collect();
-            format!("; {} crash signature(s) under triage, not counted: {}", list.len(), list.join(", "))
-        };
-        if !open.is_empty() {
-            let detail = format!("{} open crash signature(s), each replaying deterministically{triage}", open.len());
-            return Err(Failure { reason: "open-crash", detail, items: open.into_iter().collect() });
-        }
+        let triage = crashes(&recent)?;
         let iterations: u64 = recent.iter().fold(0u64, |n, (_, c)| n.saturating_add(c.iterations));
         let runs: BTreeSet<String> = recent.iter().map(|(r, _)| r.run_id.clone()).collect();
         let hours = campaign_hours(recent.iter().map(|(r, c)| (*r, *c)));
@@ -870,6 +856,26 @@ fn proposal_phase(f: &Feature, min_phase: u8) -> Verdict {
         Some(p) => Err(fail("unstable", format!("phase {p}; the policy asks for phase {min_phase} or later"))),
         None => Err(fail("unknown-phase", "the policy records no phase")),
     }
+}
+
+/// The recent campaigns' crashes: an open one (replaying deterministically)
+/// fails the check; those under triage are only said (the returned note).
+fn crashes(recent: &[&(&RunReport, &crate::evidence::FuzzCampaign)]) -> Result<String, Failure> {
+    let signatures = |pick: fn(&crate::evidence::Crash) -> bool| -> BTreeSet<String> {
+        recent.iter().flat_map(|(_, c)| c.crashes.iter().filter(|x| pick(x)).map(|x| x.signature.clone())).collect()
+    };
+    let (open, triage) = (signatures(crate::evidence::Crash::counts), signatures(crate::evidence::Crash::under_triage));
+    let triage = if triage.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = triage.into_iter().collect();
+        format!("; {} crash signature(s) under triage, not counted: {}", list.len(), list.join(", "))
+    };
+    if !open.is_empty() {
+        let detail = format!("{} open crash signature(s), each replaying deterministically{triage}", open.len());
+        return Err(Failure { reason: "open-crash", detail, items: open.into_iter().collect() });
+    }
+    Ok(triage)
 }
 
 /// Hours of fuzzing the campaigns spent, each counted at most for the wall

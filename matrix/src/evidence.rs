@@ -389,6 +389,32 @@ impl RunReport {
         if self.version < 3 && !self.dimensions.is_empty() {
             return invalid("version", format!("`dimensions` needs version {VERSION}; send version {VERSION}"));
         }
+        self.check_dimensions()?;
+        if self.version == 1 {
+            let new = |o: Outcome| !matches!(o, Outcome::Pass | Outcome::Fail | Outcome::Skip);
+            let spec = self.spec.iter().flat_map(|f| f.directives.iter().map(|d| d.outcome));
+            if let Some(o) = spec.chain(self.wasi.iter().map(|w| w.outcome)).find(|o| new(*o)) {
+                return invalid(
+                    "version",
+                    format!("outcome `{}` needs version {VERSION}; send version {VERSION}", o.as_str()),
+                );
+            }
+        }
+        let id_ok = |c: char| c.is_ascii_alphanumeric() || "._:-".contains(c);
+        if self.run_id.is_empty() || self.run_id.len() > 128 || !self.run_id.chars().all(id_ok) {
+            return invalid("run-id", "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -".into());
+        }
+        self.check_identity()?;
+        self.check_campaigns()?;
+        if self.finished_at < self.started_at {
+            return invalid("finished-at", "is before started-at".into());
+        }
+        Ok(())
+    }
+
+    /// At most [`MAX_DIMENSIONS`] dimensions, names and values in the dimension alphabet.
+    fn check_dimensions(&self) -> Result<(), ReportError> {
+        let invalid = |field: &str, message: String| Err(ReportError::Invalid { field: field.into(), message });
         if self.dimensions.len() > MAX_DIMENSIONS {
             return invalid(
                 "dimensions",
@@ -406,20 +432,12 @@ impl RunReport {
                 );
             }
         }
-        if self.version == 1 {
-            let new = |o: Outcome| !matches!(o, Outcome::Pass | Outcome::Fail | Outcome::Skip);
-            let spec = self.spec.iter().flat_map(|f| f.directives.iter().map(|d| d.outcome));
-            if let Some(o) = spec.chain(self.wasi.iter().map(|w| w.outcome)).find(|o| new(*o)) {
-                return invalid(
-                    "version",
-                    format!("outcome `{}` needs version {VERSION}; send version {VERSION}", o.as_str()),
-                );
-            }
-        }
-        let id_ok = |c: char| c.is_ascii_alphanumeric() || "._:-".contains(c);
-        if self.run_id.is_empty() || self.run_id.len() > 128 || !self.run_id.chars().all(id_ok) {
-            return invalid("run-id", "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -".into());
-        }
+        Ok(())
+    }
+
+    /// Who ran what on what: bounded printable text.
+    fn check_identity(&self) -> Result<(), ReportError> {
+        let invalid = |field: &str, message: String| Err(ReportError::Invalid { field: field.into(), message });
         let identity = [
             ("runner.name", Some(&self.runner.name)),
             ("runner.version", Some(&self.runner.version)),
@@ -445,6 +463,12 @@ impl RunReport {
                 return invalid(field, format!("holds {what}; names are printable text"));
             }
         }
+        Ok(())
+    }
+
+    /// Each campaign named once, each crash signature once per campaign.
+    fn check_campaigns(&self) -> Result<(), ReportError> {
+        let invalid = |field: &str, message: String| Err(ReportError::Invalid { field: field.into(), message });
         let mut names = std::collections::BTreeSet::new();
         for (i, c) in self.fuzz.iter().enumerate() {
             if !names.insert(&c.name) {
@@ -462,9 +486,6 @@ impl RunReport {
                     );
                 }
             }
-        }
-        if self.finished_at < self.started_at {
-            return invalid("finished-at", "is before started-at".into());
         }
         Ok(())
     }

@@ -126,21 +126,45 @@ fn table(policy: &Policy, index: &Index<'_>, now: Timestamp, t: &SupportTable) -
     TableResult { id: t.id.clone(), title: t.title.clone(), backends: t.backends.clone(), architectures }
 }
 
+impl CellResult {
+    /// A cell of `backend` with no level and no evidence yet.
+    fn blank(backend: &str) -> CellResult {
+        CellResult {
+            backend: backend.to_owned(),
+            level: None,
+            counts: None,
+            declared: false,
+            passed: 0,
+            failed: 0,
+            unsupported: 0,
+            other: 0,
+            detail: String::new(),
+            items: vec![],
+            runs: vec![],
+            footnote: None,
+        }
+    }
+}
+
+/// The best support level whose rule the cell's counts meet.
+fn level_of<'p>(policy: &'p Policy, cell: &CellResult) -> Option<&'p crate::policy::Level> {
+    let decided = (cell.passed + cell.failed) as f64;
+    policy.tables.levels.iter().find(|l| match l.rule {
+        LevelRule::AllPass { min_tests } => cell.failed == 0 && cell.passed >= u64::from(min_tests.max(1)),
+        LevelRule::PassRate { at_least } => cell.passed > 0 && cell.passed as f64 / decided >= at_least,
+        LevelRule::AllUnsupported => cell.passed == 0 && cell.failed == 0 && cell.unsupported > 0,
+        LevelRule::Otherwise => true,
+    })
+}
+
 fn declared_not_applicable(policy: &Policy, backend: &str, why: &str) -> CellResult {
     let level = policy.tables.levels.iter().find(|l| l.counts == Counts::Neither);
     CellResult {
-        backend: backend.to_owned(),
         level: level.map(|l| l.id.clone()),
         counts: Some(Counts::Neither),
         declared: true,
-        passed: 0,
-        failed: 0,
-        unsupported: 0,
-        other: 0,
         detail: format!("not applicable: {why}"),
-        items: vec![],
-        runs: vec![],
-        footnote: None,
+        ..CellResult::blank(backend)
     }
 }
 
@@ -152,20 +176,7 @@ fn computed(
     since: Timestamp,
     t: &SupportTable,
 ) -> CellResult {
-    let mut cell = CellResult {
-        backend: backend.to_owned(),
-        level: None,
-        counts: None,
-        declared: false,
-        passed: 0,
-        failed: 0,
-        unsupported: 0,
-        other: 0,
-        detail: String::new(),
-        items: vec![],
-        runs: vec![],
-        footnote: None,
-    };
+    let mut cell = CellResult::blank(backend);
     if targets.is_empty() {
         cell.detail = "no run on a target of this architecture".into();
         return cell;
@@ -209,13 +220,7 @@ fn computed(
         };
         return cell;
     }
-    let decided = (cell.passed + cell.failed) as f64;
-    let level = policy.tables.levels.iter().find(|l| match l.rule {
-        LevelRule::AllPass { min_tests } => cell.failed == 0 && cell.passed >= u64::from(min_tests.max(1)),
-        LevelRule::PassRate { at_least } => cell.passed > 0 && cell.passed as f64 / decided >= at_least,
-        LevelRule::AllUnsupported => cell.passed == 0 && cell.failed == 0 && cell.unsupported > 0,
-        LevelRule::Otherwise => true,
-    });
+    let level = level_of(policy, &cell);
     cell.detail = format!(
         "{} pass, {} fail, {} unsupported on {on} within {}",
         cell.passed, cell.failed, cell.unsupported, t.window.text

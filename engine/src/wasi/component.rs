@@ -178,104 +178,76 @@ enum Running {
 type Exit = Result<i32, NotPassed>;
 
 async fn drive(test: &Test<'_>) -> Result<(), NotPassed> {
-    let Test { engine, artifacts, case, spec, ops, bytes, deadline } = *test;
-    let until = Instant::from_std(deadline);
+    let Test { engine, artifacts, spec, bytes, .. } = *test;
     let service = spec.world.as_deref() == Some(super::HTTP_SERVICE);
     let http = spec.proposals.contains(&Proposal::Http);
-    let sockets = spec.proposals.contains(&Proposal::Sockets);
     let component = crate::precompiled::component(artifacts, engine, bytes)
         .map_err(|e| NotPassed::Fail(format!("compilation failed: {e:#}")))?;
     let linker = linker(engine, http, service).map_err(|e| harness(format!("linking WASI: {e:#}")))?;
     let pre = linker.instantiate_pre(&component).map_err(|e| {
         NotPassed::Fail(format!("the component's imports are not all provided by WASI as granted: {e:#}"))
     })?;
-    let scratch = tempfile::tempdir().map_err(|e| harness(format!("scratch directory: {e}")))?;
-    let (stdin, stdout, stderr) = (Input::default(), Output::new(OUTPUT_LIMIT), Output::new(OUTPUT_LIMIT));
-    let killed = Arc::new(AtomicBool::new(false));
-    let mut running: Option<Running> = None;
-    let mut streams: BTreeMap<String, tokio::net::TcpStream> = BTreeMap::new();
-    for (n, op) in ops.iter().enumerate() {
+    let mut driver = Driver {
+        test,
+        pre,
+        service,
+        until: Instant::from_std(test.deadline),
+        scratch: tempfile::tempdir().map_err(|e| harness(format!("scratch directory: {e}")))?,
+        stdin: Input::default(),
+        stdout: Output::new(OUTPUT_LIMIT),
+        stderr: Output::new(OUTPUT_LIMIT),
+        killed: Arc::new(AtomicBool::new(false)),
+        running: None,
+        streams: BTreeMap::new(),
+    };
+    for (n, op) in test.ops.iter().enumerate() {
         let step = format!("step {} (`{}`)", n + 1, op.name());
+        driver.step(&step, op).await?;
+    }
+    if driver.running.is_some() {
+        return Err(harness("the steps end while the program still runs (no `wait`)"));
+    }
+    Ok(())
+}
+
+/// A test's steps in progress: the program's streams, whether it runs,
+/// the connections the steps opened.
+struct Driver<'t> {
+    test: &'t Test<'t>,
+    pre: InstancePre<Host>,
+    service: bool,
+    until: Instant,
+    scratch: tempfile::TempDir,
+    stdin: Input,
+    stdout: Output,
+    stderr: Output,
+    killed: Arc<AtomicBool>,
+    running: Option<Running>,
+    streams: BTreeMap<String, tokio::net::TcpStream>,
+}
+
+impl Driver<'_> {
+    async fn step(&mut self, step: &str, op: &Operation) -> Result<(), NotPassed> {
+        let until = self.until;
         match op {
-            Operation::Run { args, dirs, env } => {
-                if running.is_some() {
-                    return Err(harness(format!("{step}: the program is already running")));
-                }
-                let mut argv = vec![format!("{}.wasm", case.name)];
-                argv.extend(args.iter().cloned());
-                let setup = Arc::new(Setup {
-                    engine: engine.clone(),
-                    argv,
-                    env: env.clone(),
-                    dirs: super::scratch_dirs(case, dirs, scratch.path())?,
-                    sockets,
-                    stdin: stdin.clone(),
-                    stdout: stdout.clone(),
-                    stderr: stderr.clone(),
-                    deadline,
-                    killed: killed.clone(),
-                });
-                running = Some(if service {
-                    serve(setup, pre.clone(), until).await?
-                } else {
-                    Running::Command { task: tokio::spawn(command(setup, pre.clone())) }
-                });
-            }
+            Operation::Run { args, dirs, env } => self.run(step, args, dirs, env).await,
             Operation::Write { id, payload } => {
                 if *id != Stream::Stdin {
                     return Err(harness(format!("{step}: cannot write to {id:?}")));
                 }
-                stdin.write(payload.as_bytes());
+                self.stdin.write(payload.as_bytes());
+                Ok(())
             }
-            Operation::Read { id, payload } => {
-                let out = match id {
-                    Stream::Stdout => &stdout,
-                    Stream::Stderr => &stderr,
-                    Stream::Stdin => return Err(harness(format!("{step}: cannot read from stdin"))),
-                };
-                match out.read_exact(payload.len(), until).await {
-                    Ok(got) if got == payload.as_bytes() => {}
-                    Ok(got) => {
-                        return Err(NotPassed::Fail(format!(
-                            "{step}: read {:?} from {id:?}, expected {payload:?}",
-                            String::from_utf8_lossy(&got)
-                        )));
-                    }
-                    Err(ReadEnd::Closed(rest)) => {
-                        return Err(NotPassed::Fail(format!(
-                            "{step}: the program ended after writing {:?} to {id:?}, expected {payload:?}",
-                            String::from_utf8_lossy(&rest)
-                        )));
-                    }
-                    Err(ReadEnd::Deadline) => return Err(NotPassed::Timeout),
-                }
-            }
-            Operation::Connect { id, protocol_type: super::Protocol::Tcp } => {
-                let addr = match stdout.read_address(ADDRESS_LIMIT, until).await {
-                    Ok(a) => a,
-                    Err(ReadEnd::Closed(_)) => {
-                        return Err(NotPassed::Fail(format!("{step}: the program ended without printing an address")));
-                    }
-                    Err(ReadEnd::Deadline) => return Err(NotPassed::Timeout),
-                };
-                let addr = String::from_utf8_lossy(&addr).trim().to_owned();
-                let stream = within(until, tokio::net::TcpStream::connect(&addr)).await?.map_err(|e| {
-                    NotPassed::Fail(format!("{step}: connecting to {addr:?}, printed by the program: {e}"))
-                })?;
-                if streams.insert(id.clone(), stream).is_some() {
-                    return Err(harness(format!("{step}: connection {id:?} is already open")));
-                }
-            }
+            Operation::Read { id, payload } => self.read(step, *id, payload).await,
+            Operation::Connect { id, protocol_type: super::Protocol::Tcp } => self.connect(step, id).await,
             Operation::Send { id, payload } => {
-                let stream =
-                    streams.get_mut(id).ok_or_else(|| harness(format!("{step}: no connection named {id:?}")))?;
+                let stream = self.stream(step, id)?;
                 within(until, stream.write_all(payload.as_bytes()))
                     .await?
-                    .map_err(|e| NotPassed::Fail(format!("{step}: sending on {id:?}: {e}")))?;
+                    .map_err(|e| NotPassed::Fail(format!("{step}: sending on {id:?}: {e}")))
             }
             Operation::Recv { id, payload } => {
-                let stream =
-                    streams.get_mut(id).ok_or_else(|| harness(format!("{step}: no connection named {id:?}")))?;
+                let stream = self.stream(step, id)?;
                 let mut got = vec![0; payload.len()];
                 within(until, stream.read_exact(&mut got))
                     .await?
@@ -286,63 +258,152 @@ async fn drive(test: &Test<'_>) -> Result<(), NotPassed> {
                         String::from_utf8_lossy(&got)
                     )));
                 }
+                Ok(())
             }
-            Operation::Request { method, path, response } => {
-                let Some(Running::Service { addr, failures, .. }) = &running else {
-                    return Err(harness(format!(
-                        "{step}: a request needs a running `{}` program",
-                        super::HTTP_SERVICE
-                    )));
-                };
-                let sent = within(until, request(*addr, *method, path, response)).await?;
-                if let Err(m) = sent {
-                    let failures = failures.lock().unwrap_or_else(|p| p.into_inner()).join("; ");
-                    let failures =
-                        if failures.is_empty() { String::new() } else { format!(" (the service: {failures})") };
-                    return Err(NotPassed::Fail(format!("{step}: {method:?} {path}: {m}{failures}")));
-                }
-            }
+            Operation::Request { method, path, response } => self.request(step, *method, path, response).await,
             Operation::Kill { .. } => {
-                killed.store(true, Ordering::Relaxed);
-                stdin.close();
-                match &running {
+                self.killed.store(true, Ordering::Relaxed);
+                self.stdin.close();
+                match &self.running {
                     Some(Running::Command { task }) => task.abort(),
                     Some(Running::Service { accept, .. }) => accept.abort(),
                     None => return Err(harness(format!("{step}: no program is running"))),
                 }
+                Ok(())
             }
-            Operation::Wait { exit_code, stdout: want_stdout, stderr: want_stderr } => {
-                stdin.close();
-                let was_killed = killed.load(Ordering::Relaxed);
-                let code = match running.take() {
-                    None => return Err(harness(format!("{step}: no program is running"))),
-                    Some(Running::Command { task }) => match tokio::time::timeout_at(until, task).await {
-                        Err(_) => return Err(NotPassed::Timeout),
-                        Ok(Ok(Ok(code))) => code,
-                        Ok(Ok(Err(_))) | Ok(Err(_)) if was_killed => 0,
-                        Ok(Ok(Err(e))) => return Err(e),
-                        Ok(Err(e)) => return Err(NotPassed::Fail(format!("the program's task ended: {e}"))),
-                    },
-                    // A service ends only when it is killed.
-                    Some(Running::Service { .. }) if was_killed => 0,
-                    Some(Running::Service { .. }) => {
-                        tokio::time::sleep_until(until).await;
-                        return Err(NotPassed::Timeout);
-                    }
-                };
-                stdout.close();
-                stderr.close();
-                let (out, err) = (stdout.rest(), stderr.rest());
-                super::judge_exit(code, exit_code.unwrap_or(0), was_killed, &err)?;
-                super::judge_output("stdout", want_stdout.as_deref(), &out)?;
-                super::judge_output("stderr", want_stderr.as_deref(), &err)?;
+            Operation::Wait { exit_code, stdout, stderr } => {
+                self.wait(step, *exit_code, stdout.as_deref(), stderr.as_deref()).await
             }
         }
     }
-    if running.is_some() {
-        return Err(harness("the steps end while the program still runs (no `wait`)"));
+
+    fn stream(&mut self, step: &str, id: &str) -> Result<&mut tokio::net::TcpStream, NotPassed> {
+        self.streams.get_mut(id).ok_or_else(|| harness(format!("{step}: no connection named {id:?}")))
     }
-    Ok(())
+
+    async fn run(
+        &mut self,
+        step: &str,
+        args: &[String],
+        dirs: &[String],
+        env: &BTreeMap<String, String>,
+    ) -> Result<(), NotPassed> {
+        if self.running.is_some() {
+            return Err(harness(format!("{step}: the program is already running")));
+        }
+        let Test { engine, case, spec, deadline, .. } = *self.test;
+        let mut argv = vec![format!("{}.wasm", case.name)];
+        argv.extend(args.iter().cloned());
+        let setup = Arc::new(Setup {
+            engine: engine.clone(),
+            argv,
+            env: env.clone(),
+            dirs: super::scratch_dirs(case, dirs, self.scratch.path())?,
+            sockets: spec.proposals.contains(&Proposal::Sockets),
+            stdin: self.stdin.clone(),
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+            deadline,
+            killed: self.killed.clone(),
+        });
+        self.running = Some(if self.service {
+            serve(setup, self.pre.clone(), self.until).await?
+        } else {
+            Running::Command { task: tokio::spawn(command(setup, self.pre.clone())) }
+        });
+        Ok(())
+    }
+
+    async fn read(&mut self, step: &str, id: Stream, payload: &str) -> Result<(), NotPassed> {
+        let out = match id {
+            Stream::Stdout => &self.stdout,
+            Stream::Stderr => &self.stderr,
+            Stream::Stdin => return Err(harness(format!("{step}: cannot read from stdin"))),
+        };
+        match out.read_exact(payload.len(), self.until).await {
+            Ok(got) if got == payload.as_bytes() => Ok(()),
+            Ok(got) => Err(NotPassed::Fail(format!(
+                "{step}: read {:?} from {id:?}, expected {payload:?}",
+                String::from_utf8_lossy(&got)
+            ))),
+            Err(ReadEnd::Closed(rest)) => Err(NotPassed::Fail(format!(
+                "{step}: the program ended after writing {:?} to {id:?}, expected {payload:?}",
+                String::from_utf8_lossy(&rest)
+            ))),
+            Err(ReadEnd::Deadline) => Err(NotPassed::Timeout),
+        }
+    }
+
+    async fn connect(&mut self, step: &str, id: &str) -> Result<(), NotPassed> {
+        let addr = match self.stdout.read_address(ADDRESS_LIMIT, self.until).await {
+            Ok(a) => a,
+            Err(ReadEnd::Closed(_)) => {
+                return Err(NotPassed::Fail(format!("{step}: the program ended without printing an address")));
+            }
+            Err(ReadEnd::Deadline) => return Err(NotPassed::Timeout),
+        };
+        let addr = String::from_utf8_lossy(&addr).trim().to_owned();
+        let stream = within(self.until, tokio::net::TcpStream::connect(&addr))
+            .await?
+            .map_err(|e| NotPassed::Fail(format!("{step}: connecting to {addr:?}, printed by the program: {e}")))?;
+        if self.streams.insert(id.to_owned(), stream).is_some() {
+            return Err(harness(format!("{step}: connection {id:?} is already open")));
+        }
+        Ok(())
+    }
+
+    async fn request(
+        &mut self,
+        step: &str,
+        method: Method,
+        path: &str,
+        response: &ExpectedResponse,
+    ) -> Result<(), NotPassed> {
+        let Some(Running::Service { addr, failures, .. }) = &self.running else {
+            return Err(harness(format!("{step}: a request needs a running `{}` program", super::HTTP_SERVICE)));
+        };
+        let sent = within(self.until, request(*addr, method, path, response)).await?;
+        if let Err(m) = sent {
+            let failures = failures.lock().unwrap_or_else(|p| p.into_inner()).join("; ");
+            let failures = if failures.is_empty() { String::new() } else { format!(" (the service: {failures})") };
+            return Err(NotPassed::Fail(format!("{step}: {method:?} {path}: {m}{failures}")));
+        }
+        Ok(())
+    }
+
+    async fn wait(
+        &mut self,
+        step: &str,
+        exit_code: Option<i32>,
+        want_stdout: Option<&str>,
+        want_stderr: Option<&str>,
+    ) -> Result<(), NotPassed> {
+        self.stdin.close();
+        let was_killed = self.killed.load(Ordering::Relaxed);
+        let code = match self.running.take() {
+            None => return Err(harness(format!("{step}: no program is running"))),
+            Some(Running::Command { task }) => match tokio::time::timeout_at(self.until, task).await {
+                Err(_) => return Err(NotPassed::Timeout),
+                Ok(Ok(Ok(code))) => code,
+                Ok(Ok(Err(_))) | Ok(Err(_)) if was_killed => 0,
+                Ok(Ok(Err(e))) => return Err(e),
+                Ok(Err(e)) => return Err(NotPassed::Fail(format!("the program's task ended: {e}"))),
+            },
+            // A service ends only when it is killed.
+            Some(Running::Service { .. }) if was_killed => 0,
+            Some(Running::Service { .. }) => {
+                tokio::time::sleep_until(self.until).await;
+                return Err(NotPassed::Timeout);
+            }
+        };
+        self.stdout.close();
+        self.stderr.close();
+        let (out, err) = (self.stdout.rest(), self.stderr.rest());
+        super::judge_exit(code, exit_code.unwrap_or(0), was_killed, &err)?;
+        super::judge_output("stdout", want_stdout, &out)?;
+        super::judge_output("stderr", want_stderr, &err)?;
+        Ok(())
+    }
 }
 
 /// `fut`, or a timeout at the deadline.

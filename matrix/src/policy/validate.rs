@@ -110,6 +110,17 @@ fn pos_of(node: &Node, key: &str) -> Pos {
 
 /// `(position, id)` of every item of the list at `root[key]` that has a
 /// scalar `id`.
+fn runtime_of(r: RawRuntime) -> Runtime {
+    Runtime {
+        name: r.name,
+        title: r.title,
+        intro: r.intro,
+        status_intro: r.status_intro,
+        unsupported_intro: r.unsupported_intro,
+        details_intro: r.details_intro,
+    }
+}
+
 fn node_ids<'n>(root: &'n Node, key: &str) -> impl Iterator<Item = (Pos, &'n str)> {
     root.get(key).and_then(Node::as_seq).unwrap_or_default().iter().filter_map(|item| {
         let id = item.get("id")?;
@@ -229,23 +240,7 @@ impl Cx {
             self.error(root.pos, Code::InvalidValue, "a policy file must be a mapping of sections");
             return None;
         };
-        for (k, _) in entries {
-            if !TOP_LEVEL.contains(&k.name.as_str()) {
-                let u = UnknownKey { key: k.clone(), expected: TOP_LEVEL };
-                self.unknown.borrow_mut().push(u);
-            }
-        }
-        for key in REQUIRED {
-            if root.get(key).is_none() {
-                self.error(root.pos, Code::MissingField, format!("missing section `{key}`"));
-            }
-        }
-        if let Some(v) = root.get("schema-version") {
-            let version: Option<u32> = self.one(v);
-            if version.is_some_and(|v| v != SCHEMA_VERSION) {
-                self.error(v.pos, Code::InvalidValue, format!("this tierwatch reads schema-version {SCHEMA_VERSION}"));
-            }
-        }
+        self.top_level(root, entries);
         let runtime = root.get("runtime").and_then(|n| self.one::<RawRuntime>(n));
         let categories = self.list::<RawCategory>(root, "categories");
         let tiers = self.list::<RawTier>(root, "tiers");
@@ -259,7 +254,6 @@ impl Cx {
         let footnotes = self.list::<RawFootnote>(root, "footnotes");
         let unsupported = self.list::<RawUnsupported>(root, "unsupported");
         let core_exclude: Vec<String> = root.get("core-spec-exclude").and_then(|n| self.one(n)).unwrap_or_default();
-
         let tiers = self.tiers(&tiers);
         let ntiers = tiers.len() as u8;
         // Ids come from the nodes, not the decoded items, so that an item
@@ -269,7 +263,6 @@ impl Cx {
         let feature_ids = self.ids("feature", node_ids(root, "features"));
         let footnote_ids = self.ids("footnote", node_ids(root, "footnotes"));
         let requirement_ids = self.ids("requirement", node_ids(root, "requirements"));
-
         let refs = Refs {
             categories: &category_ids,
             kinds: &kind_ids,
@@ -288,45 +281,21 @@ impl Cx {
             .iter()
             .filter_map(|(n, f)| self.feature(n, f, &refs, &defaults, &requirements, &dimensions))
             .collect();
-        let mut requirements = requirements;
-        for (node, f) in &raw_features {
-            for (req, reason) in self.not_applicable(node, &f.not_applicable, "requirements", &requirement_ids) {
-                if let Some(r) = requirements.iter_mut().find(|r| r.id == req) {
-                    r.not_applicable.insert(f.id.clone(), reason);
-                }
-            }
-        }
+        let requirements = self.requirements_not_applicable(requirements, &raw_features, &requirement_ids);
         self.not_applicable_sense(&requirements, &features, root);
         let tables = self.tables(root, &features, &category_ids, &footnote_ids);
         self.unreferenced_footnotes(root, &footnotes, &features, &tables);
         let attestations = self.attestations(&attestations, &refs);
         let known_failures = self.known_failures(&known_failures, &refs);
-        let unsupported = unsupported
-            .iter()
-            .map(|(n, u)| Unsupported {
-                kind: u.kind.clone(),
-                name: u.name.clone(),
-                code: u.code,
-                link: u.link.clone(),
-                spec: self.patterns(pos_of(n, "spec"), &u.spec),
-            })
-            .collect();
+        let unsupported = self.unsupported(&unsupported);
         let core_exclude = self.patterns(pos_of(root, "core-spec-exclude"), &core_exclude);
         self.duplicate_labels(&categories);
-        let promotions = match root.get("promotions") {
-            Some(node) => self.one::<RawPromotions>(node).and_then(|p| self.promotions(node, &p, ntiers)),
-            None => None,
-        };
+        let promotions = root
+            .get("promotions")
+            .and_then(|n| self.one::<RawPromotions>(n).and_then(|p| self.promotions(n, &p, ntiers)));
 
         Some(Policy {
-            runtime: runtime.map(|r| Runtime {
-                name: r.name,
-                title: r.title,
-                intro: r.intro,
-                status_intro: r.status_intro,
-                unsupported_intro: r.unsupported_intro,
-                details_intro: r.details_intro,
-            })?,
+            runtime: runtime.map(runtime_of)?,
             categories: categories.into_iter().map(|(_, c)| Category { id: c.id, label: c.label }).collect(),
             tiers,
             requirements,
@@ -344,6 +313,59 @@ impl Cx {
             dimensions,
             tables,
         })
+    }
+
+    /// The file's sections: each known, the required ones there, the
+    /// schema version this tierwatch reads.
+    fn top_level(&mut self, root: &Node, entries: &[(yaml::Key, Node)]) {
+        for (k, _) in entries {
+            if !TOP_LEVEL.contains(&k.name.as_str()) {
+                let u = UnknownKey { key: k.clone(), expected: TOP_LEVEL };
+                self.unknown.borrow_mut().push(u);
+            }
+        }
+        for key in REQUIRED {
+            if root.get(key).is_none() {
+                self.error(root.pos, Code::MissingField, format!("missing section `{key}`"));
+            }
+        }
+        if let Some(v) = root.get("schema-version") {
+            let version: Option<u32> = self.one(v);
+            if version.is_some_and(|v| v != SCHEMA_VERSION) {
+                self.error(v.pos, Code::InvalidValue, format!("this tierwatch reads schema-version {SCHEMA_VERSION}"));
+            }
+        }
+    }
+
+    /// The `unsupported:` entries, their spec patterns checked.
+    fn unsupported(&mut self, raw: &[(&Node, RawUnsupported)]) -> Vec<Unsupported> {
+        raw.iter()
+            .map(|(n, u)| Unsupported {
+                kind: u.kind.clone(),
+                name: u.name.clone(),
+                code: u.code,
+                link: u.link.clone(),
+                spec: self.patterns(pos_of(n, "spec"), &u.spec),
+            })
+            .collect()
+    }
+
+    /// Each feature's `not-applicable` requirements, recorded on those
+    /// requirements.
+    fn requirements_not_applicable(
+        &mut self,
+        mut requirements: Vec<Requirement>,
+        features: &[(&Node, RawFeature)],
+        requirement_ids: &BTreeSet<String>,
+    ) -> Vec<Requirement> {
+        for (node, f) in features {
+            for (req, reason) in self.not_applicable(node, &f.not_applicable, "requirements", requirement_ids) {
+                if let Some(r) = requirements.iter_mut().find(|r| r.id == req) {
+                    r.not_applicable.insert(f.id.clone(), reason);
+                }
+            }
+        }
+        requirements
     }
 
     /// The support tables with their shared axes and levels: every name a
@@ -364,21 +386,7 @@ impl Cx {
         let backend_ids = self.ids("backend", node_ids(root, "backends"));
         self.ids("support level", node_ids(root, "support-levels"));
         self.ids("support table", node_ids(root, "support-tables"));
-        let architectures = raw_archs
-            .iter()
-            .map(|(n, a)| {
-                if a.targets.is_empty() {
-                    self.error(
-                        pos_of(n, "targets"),
-                        Code::InvalidValue,
-                        format!("architecture `{}` names no targets", a.id),
-                    );
-                }
-                let texts: Vec<(Pos, String)> =
-                    a.targets.iter().enumerate().map(|(i, t)| (item_pos(n, "targets", i), t.clone())).collect();
-                Architecture { id: a.id.clone(), label: a.label.clone(), targets: self.located_patterns(&texts) }
-            })
-            .collect();
+        let architectures = self.architectures(&raw_archs);
         let backends = raw_backends.iter().map(|(_, b)| Backend { id: b.id.clone(), label: b.label.clone() }).collect();
         let levels = self.levels(&raw_levels);
         if !raw_tables.is_empty() && levels.is_empty() {
@@ -399,62 +407,11 @@ impl Cx {
                     self.reference(item_pos(node, key, i), what, name, known);
                 }
             }
-            let rows_node = node.get("rows").unwrap_or(node);
-            let rows: Vec<String> = match (&t.rows.category, &t.rows.features) {
-                (Some(c), None) => {
-                    if self.reference(pos_of(rows_node, "category"), "category", c, categories) {
-                        features.iter().filter(|f| &f.category == c).map(|f| f.id.clone()).collect()
-                    } else {
-                        vec![]
-                    }
-                }
-                (None, Some(list)) => {
-                    for (i, f) in list.iter().enumerate() {
-                        self.reference(item_pos(rows_node, "features", i), "feature", f, &feature_ids);
-                    }
-                    list.clone()
-                }
-                _ => {
-                    self.error(
-                        rows_node.pos,
-                        Code::InvalidValue,
-                        "`rows` names a `category` or a list of `features`, one of the two",
-                    );
-                    vec![]
-                }
-            };
+            let rows = self.table_rows(node, t, features, categories, &feature_ids);
             let rows_set: BTreeSet<String> = rows.iter().cloned().collect();
             let axes = Axes { archs: &t.architectures, backends: &t.backends, rows: &rows_set };
-            let mut not_applicable = BTreeMap::new();
-            for (i, set) in t.not_applicable.iter().enumerate() {
-                let item = node.get("not-applicable").and_then(Node::as_seq).and_then(|s| s.get(i)).unwrap_or(node);
-                if set.reason.trim().is_empty() {
-                    self.error(
-                        pos_of(item, "reason"),
-                        Code::InvalidValue,
-                        "say why these cells do not apply: `reason` is empty",
-                    );
-                }
-                for cell in self.cell_set(item, set, &axes) {
-                    if not_applicable.insert(cell.clone(), set.reason.clone()).is_some() {
-                        let msg = format!("cell {} / {} / {} is declared not applicable twice", cell.0, cell.1, cell.2);
-                        self.error(item.pos, Code::DuplicateId, msg);
-                    }
-                }
-            }
-            let mut notes = BTreeMap::new();
-            for (i, n) in t.notes.iter().enumerate() {
-                let item = node.get("notes").and_then(Node::as_seq).and_then(|s| s.get(i)).unwrap_or(node);
-                let ok = [
-                    self.on_axis(pos_of(item, "architecture"), "architecture", &n.architecture, axes.archs.iter()),
-                    self.on_axis(pos_of(item, "backend"), "backend", &n.backend, axes.backends.iter()),
-                    self.on_axis(pos_of(item, "proposal"), "row", &n.proposal, axes.rows.iter()),
-                    self.reference(pos_of(item, "footnote"), "footnote", &n.footnote, footnotes),
-                ];
-                if ok.iter().all(|b| *b) {
-                    notes.insert((n.architecture.clone(), n.backend.clone(), n.proposal.clone()), n.footnote.clone());
-                }
-            }
+            let not_applicable = self.table_not_applicable(node, t, &axes);
+            let notes = self.table_notes(node, t, &axes, footnotes);
             if !not_applicable.is_empty() && !levels.iter().any(|l| l.counts == Counts::Neither) {
                 let d = Diagnostic::new(pos_of(node, "not-applicable"), Code::Inconsistent, format!("table `{}` declares cells not applicable, but no support level counts `neither`", t.id))
                     .with_help("add a level such as `{ id: not-applicable, label: Not applicable, symbol: \"➖\", counts: neither, rule: { kind: all-unsupported } }`");
@@ -474,6 +431,110 @@ impl Cx {
             });
         }
         Tables { architectures, backends, levels, tables }
+    }
+
+    /// The architectures of the support tables, each naming targets.
+    fn architectures(&mut self, raw: &[(&Node, RawArchitecture)]) -> Vec<Architecture> {
+        raw.iter()
+            .map(|(n, a)| {
+                if a.targets.is_empty() {
+                    self.error(
+                        pos_of(n, "targets"),
+                        Code::InvalidValue,
+                        format!("architecture `{}` names no targets", a.id),
+                    );
+                }
+                let texts: Vec<(Pos, String)> =
+                    a.targets.iter().enumerate().map(|(i, t)| (item_pos(n, "targets", i), t.clone())).collect();
+                Architecture { id: a.id.clone(), label: a.label.clone(), targets: self.located_patterns(&texts) }
+            })
+            .collect()
+    }
+
+    /// A table's rows: a category's features, or a list of features.
+    fn table_rows(
+        &mut self,
+        node: &Node,
+        t: &RawTable,
+        features: &[Feature],
+        categories: &BTreeSet<String>,
+        feature_ids: &BTreeSet<String>,
+    ) -> Vec<String> {
+        let rows_node = node.get("rows").unwrap_or(node);
+        match (&t.rows.category, &t.rows.features) {
+            (Some(c), None) => {
+                if self.reference(pos_of(rows_node, "category"), "category", c, categories) {
+                    features.iter().filter(|f| &f.category == c).map(|f| f.id.clone()).collect()
+                } else {
+                    vec![]
+                }
+            }
+            (None, Some(list)) => {
+                for (i, f) in list.iter().enumerate() {
+                    self.reference(item_pos(rows_node, "features", i), "feature", f, &feature_ids);
+                }
+                list.clone()
+            }
+            _ => {
+                self.error(
+                    rows_node.pos,
+                    Code::InvalidValue,
+                    "`rows` names a `category` or a list of `features`, one of the two",
+                );
+                vec![]
+            }
+        }
+    }
+
+    /// A table's cells declared not applicable, each with its reason.
+    fn table_not_applicable(
+        &mut self,
+        node: &Node,
+        t: &RawTable,
+        axes: &Axes<'_>,
+    ) -> BTreeMap<(String, String, String), String> {
+        let mut not_applicable = BTreeMap::new();
+        for (i, set) in t.not_applicable.iter().enumerate() {
+            let item = node.get("not-applicable").and_then(Node::as_seq).and_then(|s| s.get(i)).unwrap_or(node);
+            if set.reason.trim().is_empty() {
+                self.error(
+                    pos_of(item, "reason"),
+                    Code::InvalidValue,
+                    "say why these cells do not apply: `reason` is empty",
+                );
+            }
+            for cell in self.cell_set(item, set, &axes) {
+                if not_applicable.insert(cell.clone(), set.reason.clone()).is_some() {
+                    let msg = format!("cell {} / {} / {} is declared not applicable twice", cell.0, cell.1, cell.2);
+                    self.error(item.pos, Code::DuplicateId, msg);
+                }
+            }
+        }
+        not_applicable
+    }
+
+    /// A table's notes: footnotes on cells of its axes.
+    fn table_notes(
+        &mut self,
+        node: &Node,
+        t: &RawTable,
+        axes: &Axes<'_>,
+        footnotes: &BTreeSet<String>,
+    ) -> BTreeMap<(String, String, String), String> {
+        let mut notes = BTreeMap::new();
+        for (i, n) in t.notes.iter().enumerate() {
+            let item = node.get("notes").and_then(Node::as_seq).and_then(|s| s.get(i)).unwrap_or(node);
+            let ok = [
+                self.on_axis(pos_of(item, "architecture"), "architecture", &n.architecture, axes.archs.iter()),
+                self.on_axis(pos_of(item, "backend"), "backend", &n.backend, axes.backends.iter()),
+                self.on_axis(pos_of(item, "proposal"), "row", &n.proposal, axes.rows.iter()),
+                self.reference(pos_of(item, "footnote"), "footnote", &n.footnote, footnotes),
+            ];
+            if ok.iter().all(|b| *b) {
+                notes.insert((n.architecture.clone(), n.backend.clone(), n.proposal.clone()), n.footnote.clone());
+            }
+        }
+        notes
     }
 
     /// Whether `name` is a value of the table's axis, else an error at `pos`.
@@ -1038,6 +1099,45 @@ impl Cx {
         Some(if name == "any-of" { Check::AnyOf(checks) } else { Check::AllOf(checks) })
     }
 
+    /// A fuzz check's `scope`: `feature` (the default) or `architecture`.
+    fn fuzz_scope(&mut self, node: &Node, scope: Option<&str>) -> Option<FuzzScope> {
+        match scope {
+            None | Some("feature") => Some(FuzzScope::Feature),
+            Some("architecture") => Some(FuzzScope::Architecture),
+            Some(other) => {
+                self.error(
+                    pos_of(node, "scope"),
+                    Code::InvalidValue,
+                    format!("unknown scope `{other}`; use `feature` or `architecture`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A fuzz check's `min-hours`: positive, and no more than its window.
+    fn min_hours(&mut self, node: &Node, h: f64, window: Option<&Window>) -> Option<Hours> {
+        match (Hours::new(h), window) {
+            (Some(hours), Some(w)) if hours.0 <= w.duration.as_hours() as f64 => Some(hours),
+            (Some(_), Some(w)) => {
+                let msg = format!("`min-hours` is {h}, more than the {} window holds", w.text);
+                let d = Diagnostic::new(pos_of(node, "min-hours"), Code::Inconsistent, msg)
+                    .with_help("ask for fewer hours, or widen the window");
+                self.push(d);
+                None
+            }
+            (Some(hours), None) => Some(hours),
+            (None, _) => {
+                self.error(
+                    pos_of(node, "min-hours"),
+                    Code::InvalidValue,
+                    format!("`min-hours` is {h}; write a positive number of hours, e.g. `24` or `0.5`"),
+                );
+                None
+            }
+        }
+    }
+
     fn kind_check(&mut self, node: &Node, c: &RawCheck, refs: &Refs<'_>) -> Option<Check> {
         let kind_text = c.kind.as_deref().unwrap_or_default();
         let Some((kind, allowed, required)) = CHECK_KINDS.iter().find(|(k, _, _)| *k == kind_text) else {
@@ -1078,41 +1178,14 @@ impl Cx {
             ok &= self.reference(pos_of(node, "attestation"), "attestation kind", a, refs.kinds);
         }
         let suites = self.suites(node, c.suites.as_deref());
-        let scope = match c.scope.as_deref() {
-            None | Some("feature") => Some(FuzzScope::Feature),
-            Some("architecture") => Some(FuzzScope::Architecture),
-            Some(other) => {
-                self.error(
-                    pos_of(node, "scope"),
-                    Code::InvalidValue,
-                    format!("unknown scope `{other}`; use `feature` or `architecture`"),
-                );
-                None
-            }
-        };
+        let scope = self.fuzz_scope(node, c.scope.as_deref());
         let min_hours = match c.min_hours {
             None => None,
-            Some(h) => match (Hours::new(h), &window) {
-                (Some(hours), Some(w)) if hours.0 <= w.duration.as_hours() as f64 => Some(hours),
-                (Some(_), Some(w)) => {
-                    let msg = format!("`min-hours` is {h}, more than the {} window holds", w.text);
-                    let d = Diagnostic::new(pos_of(node, "min-hours"), Code::Inconsistent, msg)
-                        .with_help("ask for fewer hours, or widen the window");
-                    self.push(d);
-                    ok = false;
-                    None
-                }
-                (Some(hours), None) => Some(hours),
-                (None, _) => {
-                    self.error(
-                        pos_of(node, "min-hours"),
-                        Code::InvalidValue,
-                        format!("`min-hours` is {h}; write a positive number of hours, e.g. `24` or `0.5`"),
-                    );
-                    ok = false;
-                    None
-                }
-            },
+            Some(h) => {
+                let hours = self.min_hours(node, h, window.as_ref());
+                ok &= hours.is_some();
+                hours
+            }
         };
         if !ok {
             return None;
