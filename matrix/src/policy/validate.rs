@@ -471,7 +471,7 @@ impl Cx {
             }
             (None, Some(list)) => {
                 for (i, f) in list.iter().enumerate() {
-                    self.reference(item_pos(rows_node, "features", i), "feature", f, &feature_ids);
+                    self.reference(item_pos(rows_node, "features", i), "feature", f, feature_ids);
                 }
                 list.clone()
             }
@@ -503,7 +503,7 @@ impl Cx {
                     "say why these cells do not apply: `reason` is empty",
                 );
             }
-            for cell in self.cell_set(item, set, &axes) {
+            for cell in self.cell_set(item, set, axes) {
                 if not_applicable.insert(cell.clone(), set.reason.clone()).is_some() {
                     let msg = format!("cell {} / {} / {} is declared not applicable twice", cell.0, cell.1, cell.2);
                     self.error(item.pos, Code::DuplicateId, msg);
