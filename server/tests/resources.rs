@@ -71,3 +71,74 @@ async fn every_json_resource_keeps_its_shape_on_the_seed_world() {
     let audit = normalise(app.get_json_as(&maintainer, "/api/v1/audit").await);
     insta::assert_snapshot!("resource_audit_maintainer", serde_json::to_string_pretty(&audit).expect("json"));
 }
+
+/// A page with what moves with the clock taken out: charts (their axes are
+/// dated), and every run of digits with `-` or `:` in it (times, dates).
+fn normalise_page(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find("<svg") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</svg>") {
+            Some(end) => {
+                out.push_str("<svg>…</svg>");
+                rest = &rest[start + end + "</svg>".len()..];
+            }
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    let mut normalised = String::with_capacity(out.len());
+    let chars: Vec<char> = out.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let timelike = |c: char| c.is_ascii_digit() || "-:.TZ+".contains(c);
+        if chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_alphanumeric()) {
+            let mut j = i;
+            while j < chars.len() && timelike(chars[j]) {
+                j += 1;
+            }
+            let run: String = chars[i..j].iter().collect();
+            let digits = run.chars().filter(char::is_ascii_digit).count();
+            if digits >= 4 && (run.contains('-') || run.contains(':')) {
+                normalised.push_str("<time>");
+                i = j;
+                continue;
+            }
+        }
+        normalised.push(chars[i]);
+        i += 1;
+    }
+    normalised
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_keeps_its_markup_on_the_seed_world() {
+    let (app, _) = seeded().await;
+    let runs = app.get_json("/api/v1/runs").await;
+    let run = runs.as_array().and_then(|r| r.first()).and_then(|r| r["run-id"].as_str()).expect("a run").to_owned();
+    let pages = [
+        ("index", "/".to_owned()),
+        ("feature", "/features/simd".to_owned()),
+        ("feature_run", format!("/features/simd/runs/{run}")),
+        ("runs", "/runs".to_owned()),
+        ("run", format!("/runs/{run}")),
+        ("run_directives", format!("/runs/{run}/directives")),
+        ("fuzz", "/fuzz".to_owned()),
+        ("tables", "/tables".to_owned()),
+        ("promotions", "/promotions".to_owned()),
+        ("promotion", "/promotions/1".to_owned()),
+        ("login", "/login".to_owned()),
+    ];
+    for (name, path) in &pages {
+        let (status, html) = app.get_text(path).await;
+        assert_eq!(status, 200, "GET {path}");
+        insta::assert_snapshot!(format!("page_{name}"), normalise_page(&html));
+    }
+    let (status, html) = app.get_text("/no/such/page").await;
+    assert_eq!(status, 404);
+    insta::assert_snapshot!("page_not_found", normalise_page(&html));
+}
