@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 use wasmparser::Parser;
 
-use super::{Finding, Judges, catch_quietly, generate, proposal, signature};
+use super::judges::{Judges, catch_quietly, generate, signature};
+use super::oracles::Finding;
+use super::proposals::proposal;
 
 /// The custom section's name.
 pub const SECTION: &str = "tierwatch-reproducer";
