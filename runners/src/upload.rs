@@ -99,7 +99,6 @@ impl Server {
                 .bearer_auth(&self.token)
                 .header("content-type", "application/json")
                 .header("content-encoding", "gzip")
-                .header("idempotency-key", run_id)
                 .body(body.clone())
                 .send();
             match sent {
