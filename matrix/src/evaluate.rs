@@ -285,14 +285,7 @@ impl<'a> Views<'a> {
     /// selects in any run it selects.
     pub fn feature_tests(&self, feature: &str) -> BTreeSet<String> {
         let Some(f) = self.cx.policy.feature(feature) else { return BTreeSet::new() };
-        let i = self.cx.idx(f);
-        let keys: BTreeSet<u32> = self
-            .cx
-            .index
-            .runs(&f.evidence, None)
-            .flat_map(|r| r.tests_of(i, &[Suite::Spec, Suite::Wasi]).map(|t| t.key))
-            .collect();
-        keys.into_iter().map(|k| self.cx.index.keys[k as usize].clone()).collect()
+        self.feature_keys(f).into_iter().map(|k| self.cx.index.keys[k as usize].clone()).collect()
     }
 
     /// The names of the tests the feature selects in one run (its
@@ -314,6 +307,81 @@ impl<'a> Views<'a> {
     /// compiler) pair its selector picks: the per-target view of the matrix.
     pub fn target_results(&self, feature: &str) -> Vec<TargetResult> {
         latest_per_target(self.feature_runs(feature))
+    }
+
+    /// The interned keys of [`Views::feature_tests`].
+    fn feature_keys(&self, f: &Feature) -> BTreeSet<u32> {
+        let i = self.cx.idx(f);
+        self.cx
+            .index
+            .runs(&f.evidence, None)
+            .flat_map(|r| r.tests_of(i, &[Suite::Spec, Suite::Wasi]).map(|t| t.key))
+            .collect()
+    }
+}
+
+/// Every feature's [`Views`] answers, computed once for one snapshot of the
+/// evidence and owned: pages and API resources read them instead of
+/// indexing the whole evidence per request, so a read costs what it shows,
+/// not what the server holds. The tests of one run are the exception
+/// ([`ReadModel::run_tests`] indexes just that run).
+#[derive(Debug, Clone, Default)]
+pub struct ReadModel {
+    features: HashMap<String, FeatureSeries>,
+    /// Test names by interned key.
+    names: Vec<String>,
+}
+
+/// One feature's share of a [`ReadModel`].
+#[derive(Debug, Clone, Default)]
+struct FeatureSeries {
+    runs: Vec<TargetResult>,
+    latest: Vec<TargetResult>,
+    /// Keys into [`ReadModel::names`], in name order.
+    tests: Vec<u32>,
+}
+
+impl ReadModel {
+    /// Indexes `evidence` once and answers for every feature of `policy`.
+    pub fn new(policy: &Policy, evidence: &Evidence) -> ReadModel {
+        let mut views = Views::new(policy, evidence);
+        let mut features = HashMap::with_capacity(policy.features.len());
+        for f in &policy.features {
+            let runs = views.feature_runs(&f.id);
+            let latest = latest_per_target(runs.clone());
+            let mut tests: Vec<u32> = views.feature_keys(f).into_iter().collect();
+            let keys = &views.cx.index.keys;
+            tests.sort_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
+            features.insert(f.id.clone(), FeatureSeries { runs, latest, tests });
+        }
+        ReadModel { features, names: std::mem::take(&mut views.cx.index.keys) }
+    }
+
+    /// [`Views::feature_runs`]: the series behind pass-rate charts.
+    pub fn feature_runs(&self, feature: &str) -> &[TargetResult] {
+        self.features.get(feature).map_or(&[], |s| &s.runs)
+    }
+
+    /// [`Views::target_results`]: the latest result per target, compiler
+    /// and dimensions.
+    pub fn target_results(&self, feature: &str) -> &[TargetResult] {
+        self.features.get(feature).map_or(&[], |s| &s.latest)
+    }
+
+    /// [`Views::feature_tests`]: every test name the feature selects, in
+    /// name order.
+    pub fn feature_tests(&self, feature: &str) -> impl Iterator<Item = &str> {
+        let keys = self.features.get(feature).map_or(&[][..], |s| &s.tests);
+        keys.iter().map(|k| self.names[*k as usize].as_str())
+    }
+
+    /// [`Views::run_tests`] for the run `run_id` of `evidence` (the
+    /// evidence this model was made from): only that run is indexed, since
+    /// what a feature selects in a run depends on that run alone.
+    pub fn run_tests(policy: &Policy, evidence: &Evidence, feature: &str, run_id: &str) -> BTreeSet<String> {
+        let Some(run) = evidence.runs.iter().find(|r| r.run_id == run_id) else { return BTreeSet::new() };
+        let one = Evidence { runs: vec![run.clone()] };
+        Views::new(policy, &one).run_tests(feature, run_id)
     }
 }
 

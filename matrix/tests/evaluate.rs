@@ -498,3 +498,32 @@ fn runs_compiled_on_the_host_count_like_runs_compiled_on_the_target() {
         "with only target-compiled runs counting, host-compiled evidence changes verdicts"
     );
 }
+
+/// The read model a server keeps per snapshot answers exactly what a fresh
+/// index of the evidence answers, for every feature and every run (the one
+/// run's index included), with and without a run of another dimension.
+#[test]
+fn the_read_model_answers_as_a_fresh_index_does() {
+    let policy = policy_with_build_dimension();
+    let mut evidence = common::seed_world();
+    evidence.runs.push(no_std_run(&evidence).into());
+    let views = matrix::evaluate::Views::new(&policy, &evidence);
+    let model = matrix::evaluate::ReadModel::new(&policy, &evidence);
+    let mut selected = 0;
+    for f in &policy.features {
+        assert_eq!(model.feature_runs(&f.id), views.feature_runs(&f.id), "{}", f.id);
+        assert_eq!(model.target_results(&f.id), views.target_results(&f.id), "{}", f.id);
+        let tests: Vec<&str> = model.feature_tests(&f.id).collect();
+        let expected = views.feature_tests(&f.id);
+        assert_eq!(tests, expected.iter().map(String::as_str).collect::<Vec<_>>(), "{}", f.id);
+        for run in &evidence.runs {
+            let one = matrix::evaluate::ReadModel::run_tests(&policy, &evidence, &f.id, &run.run_id);
+            let fresh = views.run_tests(&f.id, &run.run_id);
+            assert_eq!(one, fresh, "{} in {}", f.id, run.run_id);
+            selected += fresh.len();
+        }
+    }
+    assert!(selected > 1000, "the seed world selects tests in its runs ({selected})");
+    assert!(model.feature_runs("no such feature").is_empty());
+    assert_eq!(model.target_results("no-std").len(), 1);
+}

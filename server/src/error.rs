@@ -19,9 +19,9 @@ impl From<crate::auth::AuthError> for ApiError {
     }
 }
 
-impl From<crate::workflow::WorkflowError> for ApiError {
-    fn from(e: crate::workflow::WorkflowError) -> ApiError {
-        use crate::workflow::WorkflowError;
+impl From<crate::promotions::workflow::WorkflowError> for ApiError {
+    fn from(e: crate::promotions::workflow::WorkflowError) -> ApiError {
+        use crate::promotions::workflow::WorkflowError;
         match e {
             WorkflowError::Invalid { field, message } => ApiError::Invalid { field, message },
             WorkflowError::Forbidden(m) => ApiError::Forbidden(m),
@@ -40,6 +40,17 @@ impl From<crate::ingest::IngestError> for ApiError {
             IngestError::Forbidden(m) => ApiError::Forbidden(m),
             IngestError::Conflict(m) => ApiError::Conflict(m),
             IngestError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::views::ViewError> for ApiError {
+    fn from(e: crate::views::ViewError) -> ApiError {
+        use crate::views::ViewError;
+        match e {
+            ViewError::NotFound(m) => ApiError::NotFound(m),
+            ViewError::BadRequest(m) => ApiError::BadRequest(m),
+            ViewError::Store(e) => ApiError::Internal(e),
         }
     }
 }

@@ -11,10 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use jiff::{SignedDuration, Timestamp};
+use matrix::evaluate::ReadModel;
 use matrix::{Evaluation, Evidence, Policy, RunReport};
 use tokio::sync::{Mutex, Notify, broadcast};
 
-use crate::store::{DeclaredRow, HistoryRow, RunState, Store, StoreError};
+use crate::ingest::RunState;
+use crate::store::{DeclaredRow, HistoryRow, Store, StoreError};
 
 /// Settings the server runs with.
 #[derive(Debug, Clone)]
@@ -105,6 +107,10 @@ pub struct Live {
     pub evidence: Evidence,
     /// The current evaluation.
     pub evaluation: Arc<Evaluation>,
+    /// Every feature's per-run and per-target results and test names,
+    /// indexed once with the evaluation, so pages read them instead of
+    /// indexing the evidence per request.
+    pub read: ReadModel,
 }
 
 /// Request counters for `/metrics`.
@@ -167,7 +173,7 @@ impl AppState {
         // A policy change may make a rejected run useful: look again.
         for r in store.reports_since(since, RunState::Rejected, false).await? {
             if unused_reason(&policy, &r).is_none() {
-                store.set_state(&r.run_id, RunState::Evaluated, None).await?;
+                store.move_run(&r.run_id, RunState::Rejected, RunState::Evaluated).await?;
                 runs.push(r);
             }
         }
@@ -177,7 +183,7 @@ impl AppState {
         let policy = Arc::new(with_declared(&base_policy, &applied));
         let declared_by = applied.into_iter().map(|d| (d.feature.clone(), d)).collect();
         let evidence: Evidence = runs.into_iter().collect();
-        let evaluation = Arc::new(matrix::evaluate(&policy, &evidence, now));
+        let (evaluation, read) = evaluated(&policy, &evidence, now);
         let mut recorded = store.history(None).await?;
         let changes = changes_since_recorded(&recorded, &evaluation, "start");
         store.append_history(&changes).await?;
@@ -192,7 +198,7 @@ impl AppState {
             server_id: server_id(),
             leader: AtomicBool::new(false),
             github_wake: Notify::new(),
-            live: ArcSwap::from_pointee(Live { policy, standing_since, declared_by, evidence, evaluation }),
+            live: ArcSwap::from_pointee(Live { policy, standing_since, declared_by, evidence, evaluation, read }),
             writer: Mutex::new(()),
             events,
             metrics: Metrics::default(),
@@ -235,7 +241,7 @@ impl AppState {
     /// it cannot be applied.
     pub async fn apply_promotion(
         &self,
-        p: &crate::promotion::Promotion,
+        p: &crate::promotions::rules::Promotion,
         who: &str,
         writes: &crate::store::Writes,
     ) -> Result<Result<(), String>, StoreError> {
@@ -252,8 +258,8 @@ impl AppState {
         let Some(result) = live.evaluation.feature(&p.feature) else {
             return Ok(Err(format!("`{}` is not in the evaluation", p.feature)));
         };
-        if !crate::promotion::earns(result, p.to_tier) {
-            let missing: Vec<String> = crate::promotion::checklist(&live.policy, result, p.to_tier)
+        if !crate::promotions::rules::earns(result, p.to_tier) {
+            let missing: Vec<String> = crate::promotions::rules::checklist(&live.policy, result, p.to_tier)
                 .into_iter()
                 .filter(|c| !c.met && !c.advisory)
                 .map(|c| format!("{} ({})", c.title, c.detail))
@@ -301,7 +307,7 @@ impl AppState {
         let mut next = Next::from(&*live);
         next.evidence.runs.push(Arc::new(report));
         let changed = self.reevaluate(&live, next, &run_id, "run", Some(run_id.clone()), true).await?;
-        self.store.set_state(&run_id, RunState::Evaluated, None).await?;
+        self.store.move_run(&run_id, RunState::Received, RunState::Evaluated).await?;
         drop(writer);
         crate::cluster::publish(self, crate::cluster::NoticeKind::Evidence).await;
         Ok(changed)
@@ -387,9 +393,9 @@ impl AppState {
     ) -> Result<Vec<String>, StoreError> {
         let started = std::time::Instant::now();
         let Next { policy, declared_by, evidence } = next;
-        let (policy, evidence, evaluation) = tokio::task::spawn_blocking(move || {
-            let evaluation = matrix::evaluate(&policy, &evidence, Timestamp::now());
-            (policy, evidence, Arc::new(evaluation))
+        let (policy, evidence, (evaluation, read)) = tokio::task::spawn_blocking(move || {
+            let evaluated = evaluated(&policy, &evidence, Timestamp::now());
+            (policy, evidence, evaluated)
         })
         .await
         .map_err(|e| StoreError::Evaluation(e.to_string()))?;
@@ -406,7 +412,7 @@ impl AppState {
                 standing_since.insert(f.id.clone(), evaluation.now);
             }
         }
-        self.live.store(Arc::new(Live { policy, standing_since, declared_by, evidence, evaluation }));
+        self.live.store(Arc::new(Live { policy, standing_since, declared_by, evidence, evaluation, read }));
         let changed: Vec<String> = changes.into_iter().map(|h| h.feature).collect();
         if run_id.is_some() || !changed.is_empty() {
             // Nobody listening is fine.
@@ -438,6 +444,12 @@ fn server_id() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
     (0..8).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect()
+}
+
+/// The evaluation of `evidence` under `policy` as of `now`, and the read
+/// model pages are served from: both built off the request path.
+fn evaluated(policy: &Policy, evidence: &Evidence, now: Timestamp) -> (Arc<Evaluation>, ReadModel) {
+    (Arc::new(matrix::evaluate(policy, evidence, now)), ReadModel::new(policy, evidence))
 }
 
 /// The parts of the next snapshot a writer changes before evaluating it.

@@ -265,7 +265,7 @@ async fn github_failures_delay_but_never_lose_or_repeat_work(db: Db) {
     let pending = app.state.store.github_pending(100).await.expect("outbox");
     let open = pending
         .iter()
-        .find(|o| o.promotion_id == third && o.op == tierwatch::promotion::OutboxOp::Open)
+        .find(|o| o.promotion_id == third && o.op == tierwatch::promotions::rules::OutboxOp::Open)
         .expect("open queued");
     app.state.store.github_done(open.seq).await.expect("pretend it was never queued");
     let (status, v) = app.post_json(&bob, &format!("/api/v1/promotions/{third}/reject"), json!({})).await;

@@ -2,9 +2,9 @@
 //! checklist, how to vote) and the markers that find it and its comments
 //! again.
 
-use crate::promotion::{self, Promotion};
+use crate::promotions::rules::{self as promotion, Promotion};
+use crate::promotions::workflow;
 use crate::state::AppState;
-use crate::workflow;
 
 use super::SyncError;
 

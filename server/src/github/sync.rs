@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::promotion::{self, OutboxOp, Promotion, State};
+use crate::promotions::rules::{self as promotion, OutboxOp, Promotion, State};
+use crate::promotions::workflow::{self, Source};
 use crate::state::AppState;
 use crate::store::OutboxRow;
-use crate::workflow::{self, Source};
 
 use super::{Client, SyncError, body, marker, op_marker, title};
 

@@ -14,11 +14,11 @@ use serde::Deserialize;
 use super::{limit, render};
 use crate::auth::authenticate;
 use crate::error::{ApiError, ApiQuery};
-use crate::promotion::{Filing, Promotion, State as RequestState, Vote};
+use crate::promotions::rules::{Filing, Promotion, State as RequestState, Vote};
+use crate::promotions::workflow::{self, PromotionView, Source};
 use crate::session::{self, Session};
 use crate::state::AppState;
 use crate::store::AuditRow;
-use crate::workflow::{self, PromotionView, Source};
 
 /// The promotion routes.
 pub fn router() -> Router<AppState> {
@@ -233,7 +233,7 @@ async fn page_list(
             .filter(|f| f.declared.0 > 1)
             .map(|f| {
                 let earned = eval.feature(&f.id).and_then(|r| r.earned).map(|t| t.0);
-                (f.id.clone(), crate::routes::matrix::plain(&f.label), f.declared.0, earned)
+                (f.id.clone(), crate::views::summary::plain(&f.label), f.declared.0, earned)
             })
             .collect();
         // The feature asked for, else the first one the form lists.

@@ -89,7 +89,7 @@ fn row_view(policy: &matrix::Policy, r: &matrix::tables::RowResult) -> RowView {
     let levels = &policy.tables.levels;
     RowView {
         feature: r.feature.clone(),
-        label: policy.feature(&r.feature).map_or(r.feature.clone(), |f| crate::routes::matrix::plain(&f.label)),
+        label: policy.feature(&r.feature).map_or(r.feature.clone(), |f| crate::views::summary::plain(&f.label)),
         cells: r
             .cells
             .iter()

@@ -1,11 +1,11 @@
 //! What several servers on one PostgreSQL database need from it: notices
-//! (`NOTIFY`), what a server that missed a notice catches up on, and
-//! advisory locks (the outbox leader's, and the promotion workflow's).
+//! (`NOTIFY`) and advisory locks (the outbox leader's, and the promotion
+//! workflow's). What a server that missed a notice catches up on is read
+//! from `runs` (`Store::run_ids_since`, `Store::reports`).
 
-use matrix::RunReport;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
-use super::{Backend, Result, RunState, Store, StoreError, millis};
+use super::{Backend, Result, Store};
 
 /// The advisory lock the leader holds (the GitHub outbox worker and the
 /// clock's history entries); any 64-bit key, the same in every server.
@@ -54,32 +54,6 @@ impl Store {
             sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&self.writer).await?;
         }
         Ok(())
-    }
-
-    /// The ids of runs in `state` finished at or after `since`.
-    pub async fn run_ids_since(&self, since: jiff::Timestamp, state: RunState) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT run_id FROM runs WHERE finished_at >= $1 AND state = $2")
-            .bind(millis(since))
-            .bind(state.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("run_id")?)).collect()
-    }
-
-    /// The stored reports of these runs (those that exist), in no order.
-    pub async fn reports(&self, run_ids: &[String]) -> Result<Vec<RunReport>> {
-        let mut out = Vec::with_capacity(run_ids.len());
-        for id in run_ids {
-            let row =
-                sqlx::query("SELECT report FROM runs WHERE run_id = $1").bind(id).fetch_optional(&self.pool).await?;
-            if let Some(row) = row {
-                let text: String = row.try_get("report")?;
-                let report = RunReport::from_json(&text)
-                    .map_err(|e| StoreError::Corrupt { run_id: id.clone(), message: e.to_string() })?;
-                out.push(report);
-            }
-        }
-        Ok(out)
     }
 
     /// Holds advisory lock `key` for as long as the returned transaction

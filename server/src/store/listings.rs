@@ -6,7 +6,7 @@
 //!
 //! A directive is known by its test and line in both runs.
 
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 use super::{Result, Store, lookup};
 
@@ -90,7 +90,7 @@ impl Listing {
 }
 
 /// One directive of a listing.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 #[serde(rename_all = "kebab-case")]
 pub struct ListedDirective {
     pub test: String,
@@ -98,9 +98,11 @@ pub struct ListedDirective {
     pub kind: String,
     /// The outcome in this run; none for a directive that is gone.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[sqlx(rename = "now_outcome")]
     pub outcome: Option<String>,
     /// The outcome in the previous comparable run, for a diff class.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[sqlx(rename = "before_outcome")]
     pub before: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -137,19 +139,8 @@ impl Store {
         // By position: in a join, `test` would name two columns.
         let sql = format!("{} ORDER BY 1, 2 LIMIT ${lim} OFFSET ${off}", listing.select());
         let Some(query) = bind(runs, listing, sql) else { return Ok(Vec::new()) };
-        let rows = query.bind(limit).bind(offset).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ListedDirective {
-                    test: r.try_get("test")?,
-                    line: r.try_get("line")?,
-                    kind: r.try_get("kind")?,
-                    outcome: r.try_get("now_outcome")?,
-                    before: r.try_get("before_outcome")?,
-                    message: r.try_get("message")?,
-                })
-            })
-            .collect()
+        let records = query.bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        records.iter().map(|r| Ok(ListedDirective::from_row(r)?)).collect()
     }
 
     /// Directives that failed in some but not all of `run_ids` (runs of one
@@ -172,8 +163,8 @@ impl Store {
         for id in run_ids {
             query = query.bind(lookup(id));
         }
-        let rows = query.bind(n as i64).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("test")?, r.try_get("line")?))).collect()
+        let records = query.bind(n as i64).fetch_all(&self.pool).await?;
+        records.iter().map(|r| Ok(<(String, i64)>::from_row(r)?)).collect()
     }
 }
 

@@ -4,9 +4,8 @@
 //! a request still open.
 
 use jiff::Timestamp;
-use sqlx::Row;
 
-use super::{Result, Store, Writes, from_millis, lookup, millis};
+use super::{Result, Store, StoreError, Writes, from_millis, lookup, millis, row, rows};
 
 /// A person as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +14,28 @@ pub struct PersonRow {
     pub github_login: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+}
+
+/// [`PersonRow`] as stored.
+#[derive(sqlx::FromRow)]
+struct PersonRecord {
+    handle: String,
+    github_login: Option<String>,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<PersonRecord> for PersonRow {
+    type Error = StoreError;
+
+    fn try_from(r: PersonRecord) -> Result<PersonRow> {
+        Ok(PersonRow {
+            handle: r.handle,
+            github_login: r.github_login,
+            created_at: from_millis(r.created_at),
+            revoked_at: r.revoked_at.map(from_millis),
+        })
+    }
 }
 
 /// What revoking a person did.
@@ -29,19 +50,21 @@ pub struct Revoked {
 impl Store {
     /// A person by handle.
     pub async fn person(&self, handle: &str) -> Result<Option<PersonRow>> {
-        let row = sqlx::query("SELECT handle, github_login, created_at, revoked_at FROM people WHERE handle = $1")
-            .bind(lookup(handle))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| person_row(&r)).transpose()
+        let record: Option<PersonRecord> =
+            sqlx::query_as("SELECT handle, github_login, created_at, revoked_at FROM people WHERE handle = $1")
+                .bind(lookup(handle))
+                .fetch_optional(&self.pool)
+                .await?;
+        row(record)
     }
 
     /// Every person, by handle.
     pub async fn people(&self) -> Result<Vec<PersonRow>> {
-        let rows = sqlx::query("SELECT handle, github_login, created_at, revoked_at FROM people ORDER BY handle")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(person_row).collect()
+        let records: Vec<PersonRecord> =
+            sqlx::query_as("SELECT handle, github_login, created_at, revoked_at FROM people ORDER BY handle")
+                .fetch_all(&self.pool)
+                .await?;
+        rows(records)
     }
 
     /// Makes `handle` a person who may hold maintainer tokens, with the
@@ -65,14 +88,13 @@ impl Store {
             }
         }
         if let Some(login) = github_login {
-            let holder =
-                sqlx::query("SELECT handle FROM people WHERE LOWER(github_login) = LOWER($1) AND handle <> $2")
+            let holder: Option<String> =
+                sqlx::query_scalar("SELECT handle FROM people WHERE LOWER(github_login) = LOWER($1) AND handle <> $2")
                     .bind(lookup(login))
                     .bind(lookup(handle))
                     .fetch_optional(&self.pool)
                     .await?;
-            if let Some(holder) = holder {
-                let other: String = holder.try_get("handle")?;
+            if let Some(other) = holder {
                 return Ok(Err(format!("GitHub login `{login}` belongs to person `{other}`; one login is one person")));
             }
         }
@@ -95,13 +117,12 @@ impl Store {
 
     /// The live person whose GitHub login this is.
     pub async fn maintainer_by_github(&self, login: &str) -> Result<Option<String>> {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT handle FROM people WHERE revoked_at IS NULL AND LOWER(github_login) = LOWER($1) ORDER BY handle LIMIT 1",
         )
         .bind(lookup(login))
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.try_get("handle")).transpose()?)
+        .await?)
     }
 
     /// Revokes a person in one transaction: their tokens and sessions end,
@@ -129,7 +150,7 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        let voted = sqlx::query(
+        let voted: Vec<(i64, String)> = sqlx::query_as(
             "SELECT v.promotion_id, v.vote FROM promotion_votes v JOIN promotions p ON p.id = v.promotion_id \
              WHERE v.maintainer = $1 AND p.state = 'open' ORDER BY v.promotion_id",
         )
@@ -137,8 +158,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let mut votes_voided = Vec::new();
-        for row in &voted {
-            let (id, vote): (i64, String) = (row.try_get("promotion_id")?, row.try_get("vote")?);
+        for (id, vote) in voted {
             sqlx::query("DELETE FROM promotion_votes WHERE promotion_id = $1 AND maintainer = $2")
                 .bind(id)
                 .bind(lookup(handle))
@@ -163,13 +183,4 @@ impl Store {
         tx.commit().await?;
         Ok(Some(Revoked { tokens, votes_voided }))
     }
-}
-
-fn person_row(r: &sqlx::any::AnyRow) -> Result<PersonRow> {
-    Ok(PersonRow {
-        handle: r.try_get("handle")?,
-        github_login: r.try_get("github_login")?,
-        created_at: from_millis(r.try_get("created_at")?),
-        revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(from_millis),
-    })
 }

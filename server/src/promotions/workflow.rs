@@ -8,7 +8,9 @@ use matrix::Tier;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::promotion::{self, CheckItem, Filing, OutboxOp, Promotion, State, Tally, Vote, VoteRow};
+use crate::promotions::rules::{
+    self as promotion, CheckItem, Filing, OutboxOp, Promotion, State, Tally, Vote, VoteRow,
+};
 use crate::state::AppState;
 use crate::store::{AuditRow, StateChange, Writes};
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 
-use crate::routes::matrix::escape;
+use crate::views::summary::escape;
 
 /// Line colours, each at least 4.5:1 on white.
 const PALETTE: [&str; 8] = ["#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#a34700", "#00695c", "#5d4037", "#455a64"];

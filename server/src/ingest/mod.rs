@@ -12,7 +12,11 @@ use serde::Serialize;
 
 use crate::auth::{self, Caller};
 use crate::state::{AppState, Settings};
-use crate::store::{NewRun, RunState, StoreError};
+use crate::store::{NewRun, StoreError};
+
+mod run_state;
+
+pub use run_state::RunState;
 
 /// Why an upload was not taken in.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +91,7 @@ pub async fn take(state: &AppState, caller: &Caller, original: &str) -> Result<(
         token_id: &caller.token_id,
         dimensions: &dimensions,
         received_at,
-        state: if rejection.is_some() { RunState::Rejected } else { RunState::Received },
+        state: RunState::on_arrival(rejection.as_deref()),
         state_reason: rejection.as_deref(),
     };
     if !state.store.insert_run(&new).await? {
