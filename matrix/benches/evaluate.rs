@@ -119,4 +119,15 @@ fn main() {
     println!("baseline (one pass counting every outcome): {:>8.2} ms", base.as_secs_f64() * 1e3);
     println!("matrix::evaluate:                           {:>8.2} ms", eval.as_secs_f64() * 1e3);
     println!("ratio evaluate / baseline: {:.1}×  (target: evaluate < 50 ms)", eval.as_secs_f64() / base.as_secs_f64());
+    // What the server builds with every evaluation since pages stopped
+    // indexing the evidence per request: the evaluation plus its read model.
+    let read = median(
+        || {
+            drop(black_box(matrix::evaluate(black_box(&policy), black_box(&evidence), now)));
+            drop(black_box(matrix::evaluate::ReadModel::new(black_box(&policy), black_box(&evidence))));
+        },
+        9,
+    );
+    println!("evaluate + ReadModel::new:                  {:>8.2} ms", read.as_secs_f64() * 1e3);
+    println!("ratio (evaluate + read model) / baseline: {:.1}×", read.as_secs_f64() / base.as_secs_f64());
 }

@@ -53,7 +53,7 @@ pub use listings::{ListedDirective, Listing, Runs};
 pub use outbox::OutboxRow;
 pub use people::{PersonRow, Revoked};
 pub use promotions::{DeclaredRow, StateChange, Writes};
-pub use runs::{CampaignRow, CrashRow, DirectiveRow, NewRun, RunRow, directive_rows};
+pub use runs::{CampaignRow, CrashRow, DirectiveRow, NewRun, RunRow, directive_rows, directive_rows_of};
 pub use sessions::SessionRow;
 pub use tokens::{TokenInfo, TokenRow};
 

@@ -478,10 +478,19 @@ fn parse_report(run_id: String, text: &str) -> Result<RunReport> {
 
 /// Every directive and WASI result of a report as rows.
 pub fn directive_rows(r: &RunReport) -> Vec<DirectiveRow> {
+    directive_rows_of(r, |_| true)
+}
+
+/// The rows of the scripts and WASI programs whose key (`suite/file`,
+/// `suite/test`) `keep` accepts; the others are never copied.
+pub fn directive_rows_of(r: &RunReport, keep: impl Fn(&str) -> bool) -> Vec<DirectiveRow> {
     let outcome = Outcome::as_str;
     let mut rows = Vec::new();
     for f in &r.spec {
         let test = f.key();
+        if !keep(&test) {
+            continue;
+        }
         rows.extend(f.directives.iter().map(|d| DirectiveRow {
             test: test.clone(),
             line: i64::from(d.line),
@@ -490,8 +499,8 @@ pub fn directive_rows(r: &RunReport) -> Vec<DirectiveRow> {
             message: d.message.clone(),
         }));
     }
-    rows.extend(r.wasi.iter().map(|w| DirectiveRow {
-        test: w.key(),
+    rows.extend(r.wasi.iter().map(|w| (w, w.key())).filter(|(_, key)| keep(key)).map(|(w, test)| DirectiveRow {
+        test,
         line: 0,
         kind: "wasi".to_owned(),
         outcome: outcome(w.outcome).to_owned(),

@@ -80,25 +80,7 @@ pub fn results(live: &Live, id: &str, run: RunRow) -> Result<Results, ViewError>
 /// scripts and programs are turned into rows, so a page about one feature
 /// does not copy a whole run.
 fn selected_rows(report: &matrix::RunReport, tests: &BTreeSet<&str>) -> Vec<DirectiveRow> {
-    let mut rows = Vec::new();
-    for f in report.spec.iter().filter(|f| tests.contains(f.key().as_str())) {
-        let test = f.key();
-        rows.extend(f.directives.iter().map(|d| DirectiveRow {
-            test: test.clone(),
-            line: i64::from(d.line),
-            kind: d.kind.clone(),
-            outcome: d.outcome.as_str().to_owned(),
-            message: d.message.clone(),
-        }));
-    }
-    rows.extend(report.wasi.iter().filter(|w| tests.contains(w.key().as_str())).map(|w| DirectiveRow {
-        test: w.key(),
-        line: 0,
-        kind: "wasi".to_owned(),
-        outcome: w.outcome.as_str().to_owned(),
-        message: w.message.clone(),
-    }));
-    rows
+    crate::store::directive_rows_of(report, |key| tests.contains(key))
 }
 
 /// One test of a feature in one run.
