@@ -165,55 +165,44 @@ fn at(text: &str, needle: &str) -> String {
 
 #[test]
 fn a_cell_naming_an_unknown_architecture_backend_or_proposal_is_refused_where_it_says_so() {
-    let (text, out) = problems(
-        "architecture: aarch64, backend: winch, proposal: gc",
-        "architecture: arm64, backend: winch, proposal: gc",
-    );
-    assert!(
-        out.contains(&format!(
-            "{}: error[dangling-reference]: unknown architecture `arm64` in this table",
-            at(&text, "arm64")
-        )),
-        "{out}"
-    );
-    let (text, out) = problems(
-        "architecture: aarch64, backend: winch, proposal: gc",
-        "architecture: aarch64, backend: wnich, proposal: gc",
-    );
-    assert!(
-        out.contains(&format!(
-            "{}: error[dangling-reference]: unknown backend `wnich` in this table",
-            at(&text, "wnich")
-        )),
-        "{out}"
-    );
-    let (text, out) = problems(
-        "architecture: aarch64, backend: winch, proposal: gc",
-        "architecture: aarch64, backend: winch, proposal: gcc",
-    );
-    assert!(
-        out.contains(&format!("{}: error[dangling-reference]: unknown row `gcc` in this table", at(&text, "gcc"))),
-        "{out}"
-    );
-    let (text, out) = problems(
-        "{ architectures: [s390x, riscv64], backends: [winch]",
-        "{ architectures: [s390x, riscv], backends: [winch]",
-    );
-    assert!(
-        out.contains(&format!(
-            "{}: error[dangling-reference]: unknown architecture `riscv` in this table",
-            at(&text, "riscv]")
-        )),
-        "{out}"
-    );
-    let (text, out) = problems(
-        "    backends: [cranelift, winch, pulley]\n    rows:",
-        "    backends: [cranelift, winch, pully]\n    rows:",
-    );
-    assert!(
-        out.contains(&format!("{}: error[dangling-reference]: unknown backend `pully`", at(&text, "pully"))),
-        "{out}"
-    );
+    // (the fixture's text, the broken edit, where the problem is, what is said)
+    let cases = [
+        (
+            "architecture: aarch64, backend: winch, proposal: gc",
+            "architecture: arm64, backend: winch, proposal: gc",
+            "arm64",
+            "unknown architecture `arm64` in this table",
+        ),
+        (
+            "architecture: aarch64, backend: winch, proposal: gc",
+            "architecture: aarch64, backend: wnich, proposal: gc",
+            "wnich",
+            "unknown backend `wnich` in this table",
+        ),
+        (
+            "architecture: aarch64, backend: winch, proposal: gc",
+            "architecture: aarch64, backend: winch, proposal: gcc",
+            "gcc",
+            "unknown row `gcc` in this table",
+        ),
+        (
+            "{ architectures: [s390x, riscv64], backends: [winch]",
+            "{ architectures: [s390x, riscv], backends: [winch]",
+            "riscv]",
+            "unknown architecture `riscv` in this table",
+        ),
+        (
+            "    backends: [cranelift, winch, pulley]\n    rows:",
+            "    backends: [cranelift, winch, pully]\n    rows:",
+            "pully",
+            "unknown backend `pully`",
+        ),
+    ];
+    for (old, new, needle, message) in cases {
+        let (text, out) = problems(old, new);
+        let want = format!("{}: error[dangling-reference]: {message}", at(&text, needle));
+        assert!(out.contains(&want), "writing `{new}`: `{want}` not in\n{out}");
+    }
 }
 
 #[test]
