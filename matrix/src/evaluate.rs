@@ -151,7 +151,19 @@ type Assignment = Vec<Option<Tier>>;
 
 /// Evaluates every feature of `policy` against `evidence` as of `now`.
 pub fn evaluate(policy: &Policy, evidence: &Evidence, now: Timestamp) -> Evaluation {
+    evaluate_in(&Cx::new(policy, evidence, now))
+}
+
+/// [`evaluate`] and the [`ReadModel`] of the same evidence, indexed once for
+/// both: what a server builds for each snapshot.
+pub fn evaluate_and_read(policy: &Policy, evidence: &Evidence, now: Timestamp) -> (Evaluation, ReadModel) {
     let cx = Cx::new(policy, evidence, now);
+    let evaluation = evaluate_in(&cx);
+    (evaluation, ReadModel::from_views(Views { cx }))
+}
+
+fn evaluate_in(cx: &Cx<'_>) -> Evaluation {
+    let (policy, now) = (cx.policy, cx.now);
     let n = policy.features.len();
     let own: Vec<Vec<Option<RequirementOutcome>>> =
         policy.features.iter().map(|f| policy.requirements_for(f).map(|r| cx.own_outcome(f, r)).collect()).collect();
@@ -344,7 +356,12 @@ struct FeatureSeries {
 impl ReadModel {
     /// Indexes `evidence` once and answers for every feature of `policy`.
     pub fn new(policy: &Policy, evidence: &Evidence) -> ReadModel {
-        let mut views = Views::new(policy, evidence);
+        ReadModel::from_views(Views::new(policy, evidence))
+    }
+
+    /// The model of an index already built.
+    fn from_views(mut views: Views<'_>) -> ReadModel {
+        let policy = views.cx.policy;
         let mut features = HashMap::with_capacity(policy.features.len());
         for f in &policy.features {
             let runs = views.feature_runs(&f.id);

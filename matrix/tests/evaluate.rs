@@ -509,9 +509,12 @@ fn the_read_model_answers_as_a_fresh_index_does() {
     evidence.runs.push(no_std_run(&evidence).into());
     let views = matrix::evaluate::Views::new(&policy, &evidence);
     let model = matrix::evaluate::ReadModel::new(&policy, &evidence);
+    let (evaluation, shared) = matrix::evaluate::evaluate_and_read(&policy, &evidence, common::seed_now());
+    assert_eq!(evaluation, matrix::evaluate(&policy, &evidence, common::seed_now()), "one index serves both");
     let mut selected = 0;
     for f in &policy.features {
         assert_eq!(model.feature_runs(&f.id), views.feature_runs(&f.id), "{}", f.id);
+        assert_eq!(shared.feature_runs(&f.id), views.feature_runs(&f.id), "{}", f.id);
         assert_eq!(model.target_results(&f.id), views.target_results(&f.id), "{}", f.id);
         let tests: Vec<&str> = model.feature_tests(&f.id).collect();
         let expected = views.feature_tests(&f.id);

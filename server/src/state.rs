@@ -449,7 +449,8 @@ fn server_id() -> String {
 /// The evaluation of `evidence` under `policy` as of `now`, and the read
 /// model pages are served from: both built off the request path.
 fn evaluated(policy: &Policy, evidence: &Evidence, now: Timestamp) -> (Arc<Evaluation>, ReadModel) {
-    (Arc::new(matrix::evaluate(policy, evidence, now)), ReadModel::new(policy, evidence))
+    let (evaluation, read) = matrix::evaluate::evaluate_and_read(policy, evidence, now);
+    (Arc::new(evaluation), read)
 }
 
 /// The parts of the next snapshot a writer changes before evaluating it.
