@@ -478,32 +478,37 @@ fn parse_report(run_id: String, text: &str) -> Result<RunReport> {
 
 /// Every directive and WASI result of a report as rows.
 pub fn directive_rows(r: &RunReport) -> Vec<DirectiveRow> {
-    directive_rows_of(r, |_| true)
+    directive_rows_of(r, |_| true, |_| true)
 }
 
 /// The rows of the scripts and WASI programs whose key (`suite/file`,
-/// `suite/test`) `keep` accepts; the others are never copied.
-pub fn directive_rows_of(r: &RunReport, keep: impl Fn(&str) -> bool) -> Vec<DirectiveRow> {
-    let outcome = Outcome::as_str;
+/// `suite/test`) `test` accepts, and of those only the outcomes `outcome`
+/// accepts; nothing else is copied.
+pub fn directive_rows_of(
+    r: &RunReport,
+    test: impl Fn(&str) -> bool,
+    outcome: impl Fn(Outcome) -> bool,
+) -> Vec<DirectiveRow> {
     let mut rows = Vec::new();
     for f in &r.spec {
-        let test = f.key();
-        if !keep(&test) {
+        let key = f.key();
+        if !test(&key) {
             continue;
         }
-        rows.extend(f.directives.iter().map(|d| DirectiveRow {
-            test: test.clone(),
+        rows.extend(f.directives.iter().filter(|d| outcome(d.outcome)).map(|d| DirectiveRow {
+            test: key.clone(),
             line: i64::from(d.line),
             kind: d.kind.clone(),
-            outcome: outcome(d.outcome).to_owned(),
+            outcome: d.outcome.as_str().to_owned(),
             message: d.message.clone(),
         }));
     }
-    rows.extend(r.wasi.iter().map(|w| (w, w.key())).filter(|(_, key)| keep(key)).map(|(w, test)| DirectiveRow {
-        test,
+    let programs = r.wasi.iter().filter(|w| outcome(w.outcome)).map(|w| (w, w.key())).filter(|(_, key)| test(key));
+    rows.extend(programs.map(|(w, key)| DirectiveRow {
+        test: key,
         line: 0,
         kind: "wasi".to_owned(),
-        outcome: outcome(w.outcome).to_owned(),
+        outcome: w.outcome.as_str().to_owned(),
         message: w.message.clone(),
     }));
     rows

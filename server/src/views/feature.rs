@@ -76,11 +76,18 @@ pub fn results(live: &Live, id: &str, run: RunRow) -> Result<Results, ViewError>
     })
 }
 
-/// The directive rows of `report`'s tests among `tests`: only the selected
-/// scripts and programs are turned into rows, so a page about one feature
-/// does not copy a whole run.
-fn selected_rows(report: &matrix::RunReport, tests: &BTreeSet<&str>) -> Vec<DirectiveRow> {
-    crate::store::directive_rows_of(report, |key| tests.contains(key))
+/// The rows of `report`'s tests among `tests` that did not pass: all the
+/// flaky and no-evidence analyses read. A run's passing directives, most of
+/// a huge run, are never copied.
+fn not_passed(report: &matrix::RunReport, tests: &BTreeSet<&str>) -> Vec<DirectiveRow> {
+    crate::store::directive_rows_of(report, |key| tests.contains(key), |o| o != Outcome::Pass)
+}
+
+/// The names of `report`'s tests among `tests` with at least one directive
+/// (or a result, for a WASI program).
+fn present(report: &matrix::RunReport, tests: &BTreeSet<&str>) -> BTreeSet<String> {
+    let scripts = report.spec.iter().filter(|f| !f.directives.is_empty()).map(|f| f.key());
+    scripts.chain(report.wasi.iter().map(|w| w.key())).filter(|key| tests.contains(key.as_str())).collect()
 }
 
 /// One test of a feature in one run.
@@ -167,7 +174,7 @@ fn feature_no_evidence(
     let mut out = Vec::new();
     for t in targets {
         let Some(run) = evidence.runs.iter().find(|r| r.run_id == t.run_id) else { continue };
-        let rows = selected_rows(run, tests);
+        let rows = not_passed(run, tests);
         for outcome in Outcome::ALL.into_iter().filter(|o| o.is_no_evidence()) {
             let name = outcome.as_str();
             let mine: Vec<_> = rows.iter().filter(|d| d.outcome == name).collect();
@@ -209,14 +216,8 @@ fn feature_flakes(
             .collect();
         runs.sort_by_key(|r| std::cmp::Reverse(r.finished_at));
         runs.truncate(5);
-        let rows: Vec<(String, Vec<DirectiveRow>, BTreeSet<String>)> = runs
-            .iter()
-            .map(|r| {
-                let rows = selected_rows(r, tests);
-                let names = rows.iter().map(|d| d.test.clone()).collect();
-                (r.run_id.clone(), rows, names)
-            })
-            .collect();
+        let rows: Vec<(String, Vec<DirectiveRow>, BTreeSet<String>)> =
+            runs.iter().map(|r| (r.run_id.clone(), not_passed(r, tests), present(r, tests))).collect();
         let views: Vec<(&str, &[DirectiveRow], &BTreeSet<String>)> =
             rows.iter().map(|(id, r, n)| (id.as_str(), r.as_slice(), n)).collect();
         let target = t.place();
