@@ -66,6 +66,7 @@ pub fn run_files(
                     message: Some(message),
                 }],
                 config: None,
+                passes_elided: 0,
             },
         };
         done(&result);

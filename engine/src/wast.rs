@@ -29,11 +29,18 @@ pub fn run_wast(profile: &Profile, suite: &str, path: &str, text: &str) -> SpecF
     if let Some(why) = harness::excluded(suite, path) {
         let directive =
             Directive { line: 1, kind: "script".into(), outcome: Outcome::HarnessError, message: Some(why.into()) };
-        return SpecFile { suite: suite.into(), file: path.into(), directives: vec![directive], config: None };
+        return SpecFile {
+            suite: suite.into(),
+            file: path.into(),
+            directives: vec![directive],
+            config: None,
+            passes_elided: 0,
+        };
     }
     let config = harness::script_config(suite, path).unwrap_or_else(everything_on);
     let settings = ScriptSettings { features: config.names(), off: vec![] };
-    let mut file = SpecFile { suite: suite.into(), file: path.into(), directives: vec![], config: None };
+    let mut file =
+        SpecFile { suite: suite.into(), file: path.into(), directives: vec![], config: None, passes_elided: 0 };
     let one = |kind: &str, outcome, message: String| {
         vec![Directive { line: 1, kind: kind.into(), outcome, message: Some(message) }]
     };

@@ -188,6 +188,11 @@ pub struct SpecFile {
     /// The configuration the script ran with (absent in version 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ScriptSettings>,
+    /// Passing directives taken out of `directives` by
+    /// [`RunReport::elide_passes`], counted: never read from or written to
+    /// the wire.
+    #[serde(skip)]
+    pub passes_elided: u32,
 }
 
 impl SpecFile {
@@ -198,7 +203,13 @@ impl SpecFile {
 
     /// How many directives ended with `outcome`.
     pub fn count(&self, outcome: Outcome) -> usize {
-        self.directives.iter().filter(|d| d.outcome == outcome).count()
+        let elided = if outcome == Outcome::Pass { self.passes_elided as usize } else { 0 };
+        self.directives.iter().filter(|d| d.outcome == outcome).count() + elided
+    }
+
+    /// How many directives the script ran, elided passes included.
+    pub fn size(&self) -> usize {
+        self.directives.len() + self.passes_elided as usize
     }
 }
 
@@ -357,6 +368,28 @@ pub enum ReportError {
 }
 
 impl RunReport {
+    /// The report as evaluation needs it: each script's passing directives
+    /// replaced by their count ([`SpecFile::passes_elided`]), so a server
+    /// holds what did not pass and the shape of the run, not most of a
+    /// run's directives (the store keeps the whole report). Every count the
+    /// evaluation reads stays the same. Such a report is not sent on: its
+    /// serialized form would lack the passes.
+    pub fn elide_passes(mut self) -> RunReport {
+        for f in &mut self.spec {
+            let before = f.directives.len();
+            f.directives.retain(|d| d.outcome != Outcome::Pass);
+            f.directives.shrink_to_fit();
+            let passed = u32::try_from(before - f.directives.len()).unwrap_or(u32::MAX);
+            f.passes_elided = f.passes_elided.saturating_add(passed);
+        }
+        self
+    }
+
+    /// Whether [`RunReport::elide_passes`] took directives out.
+    pub fn passes_elided(&self) -> bool {
+        self.spec.iter().any(|f| f.passes_elided > 0)
+    }
+
     /// Parses and checks a report.
     pub fn from_json(text: &str) -> Result<RunReport, ReportError> {
         let de = &mut serde_json::Deserializer::from_str(text);

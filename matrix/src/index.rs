@@ -185,7 +185,8 @@ impl<'a> Index<'a> {
                         }
                     }
                     let i = run.spec.len() as u32;
-                    run.spec.push(TestIx { key, failures, skipped, unsupported, size: f.directives.len() as u32 });
+                    let size = u32::try_from(f.size()).unwrap_or(u32::MAX);
+                    run.spec.push(TestIx { key, failures, skipped, unsupported, size });
                     for &m in &members.spec[key as usize] {
                         run.spec_of[m as usize].push(i);
                     }

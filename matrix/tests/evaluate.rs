@@ -530,3 +530,36 @@ fn the_read_model_answers_as_a_fresh_index_does() {
     assert!(model.feature_runs("no such feature").is_empty());
     assert_eq!(model.target_results("no-std").len(), 1);
 }
+
+/// A server holds its evidence with passes elided: every verdict, detail
+/// and read-model answer is the one the whole reports give.
+#[test]
+fn evidence_with_passes_elided_evaluates_as_the_whole_reports() {
+    let policy = policy_with_build_dimension();
+    let mut whole = common::seed_world();
+    whole.runs.push(no_std_run(&whole).into());
+    let elided =
+        Evidence { runs: whole.runs.iter().map(|r| std::sync::Arc::new((**r).clone().elide_passes())).collect() };
+    let directives = |e: &Evidence| e.runs.iter().flat_map(|r| &r.spec).map(|f| f.directives.len()).sum::<usize>();
+    let kept = directives(&elided);
+    assert!(kept * 10 < directives(&whole), "most directives pass and are elided ({kept} of {})", directives(&whole));
+    assert!(kept > 0, "what did not pass stays");
+    for (w, e) in whole.runs.iter().zip(&elided.runs) {
+        assert!(e.passes_elided() || w.spec.iter().all(|f| f.count(Outcome::Pass) == 0));
+        for (wf, ef) in w.spec.iter().zip(&e.spec) {
+            for o in Outcome::ALL {
+                assert_eq!(wf.count(o), ef.count(o), "{} {} {}", w.run_id, wf.key(), o.as_str());
+            }
+            assert_eq!(wf.size(), ef.size());
+        }
+    }
+    let now = common::seed_now();
+    let (evaluation, model) = matrix::evaluate::evaluate_and_read(&policy, &elided, now);
+    assert_eq!(evaluation, matrix::evaluate(&policy, &whole, now), "the same verdicts and details");
+    let fresh = matrix::evaluate::ReadModel::new(&policy, &whole);
+    for f in &policy.features {
+        assert_eq!(model.feature_runs(&f.id), fresh.feature_runs(&f.id), "{}", f.id);
+        assert_eq!(model.target_results(&f.id), fresh.target_results(&f.id), "{}", f.id);
+        assert!(model.feature_tests(&f.id).eq(fresh.feature_tests(&f.id)), "{}", f.id);
+    }
+}

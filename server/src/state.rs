@@ -2,7 +2,9 @@
 //! evaluation horizon and the current evaluation, and the live-event channel.
 //!
 //! Evidence is kept in memory (the store is the durable copy) so the matrix
-//! is recomputed without re-reading reports. Every recomputation compares
+//! is recomputed without re-reading reports; only what did not pass is
+//! kept directive by directive, passes as a count per script
+//! ([`RunReport::elide_passes`]). Every recomputation compares
 //! with the previous evaluation and records what changed in the history.
 
 use std::collections::BTreeMap;
@@ -305,7 +307,7 @@ impl AppState {
         let writer = self.writer.lock().await;
         let live = self.live();
         let mut next = Next::from(&*live);
-        next.evidence.runs.push(Arc::new(report));
+        next.evidence.runs.push(Arc::new(report.elide_passes()));
         let changed = self.reevaluate(&live, next, &run_id, "run", Some(run_id.clone()), true).await?;
         self.store.move_run(&run_id, RunState::Received, RunState::Evaluated).await?;
         drop(writer);

@@ -316,16 +316,23 @@ impl Store {
     }
 
     /// Every stored report in `state` (or in any state but it, with
-    /// `negate`) of runs finished at or after `since`, oldest first.
+    /// `negate`) of runs finished at or after `since`, oldest first, as
+    /// evidence: passes elided, read one at a time so that only one
+    /// report's text is in memory at once.
     pub async fn reports_since(&self, since: Timestamp, state: RunState, negate: bool) -> Result<Vec<RunReport>> {
+        use futures_util::TryStreamExt;
         let sql = if negate {
             "SELECT run_id, report FROM runs WHERE finished_at >= $1 AND state <> $2 ORDER BY finished_at, run_id"
         } else {
             "SELECT run_id, report FROM runs WHERE finished_at >= $1 AND state = $2 ORDER BY finished_at, run_id"
         };
-        let stored: Vec<(String, String)> =
-            sqlx::query_as(sql).bind(millis(since)).bind(state.as_str()).fetch_all(&self.pool).await?;
-        stored.into_iter().map(|(run_id, text)| parse_report(run_id, &text)).collect()
+        let mut stored =
+            sqlx::query_as::<_, (String, String)>(sql).bind(millis(since)).bind(state.as_str()).fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some((run_id, text)) = stored.try_next().await? {
+            out.push(evidence_report(run_id, &text)?);
+        }
+        Ok(out)
     }
 
     /// The ids of runs in `state` finished at or after `since`.
@@ -337,7 +344,8 @@ impl Store {
             .await?)
     }
 
-    /// The stored reports of these runs (those that exist), in no order.
+    /// The stored reports of these runs (those that exist), in no order,
+    /// as evidence: passes elided.
     pub async fn reports(&self, run_ids: &[String]) -> Result<Vec<RunReport>> {
         let mut out = Vec::with_capacity(run_ids.len());
         for id in run_ids {
@@ -346,7 +354,7 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
             if let Some(text) = text {
-                out.push(parse_report(id.clone(), &text)?);
+                out.push(evidence_report(id.clone(), &text)?);
             }
         }
         Ok(out)
@@ -471,9 +479,11 @@ impl Store {
     }
 }
 
-/// A stored report's text back as a report, or the run named as corrupt.
-fn parse_report(run_id: String, text: &str) -> Result<RunReport> {
-    RunReport::from_json(text).map_err(|e| StoreError::Corrupt { run_id, message: e.to_string() })
+/// A stored report's text back as evidence (passes elided: the
+/// `directives` table holds them), or the run named as corrupt.
+fn evidence_report(run_id: String, text: &str) -> Result<RunReport> {
+    let report = RunReport::from_json(text).map_err(|e| StoreError::Corrupt { run_id, message: e.to_string() })?;
+    Ok(report.elide_passes())
 }
 
 /// Every directive and WASI result of a report as rows.

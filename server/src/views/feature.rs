@@ -86,7 +86,7 @@ fn not_passed(report: &matrix::RunReport, tests: &BTreeSet<&str>) -> Vec<Directi
 /// The names of `report`'s tests among `tests` with at least one directive
 /// (or a result, for a WASI program).
 fn present(report: &matrix::RunReport, tests: &BTreeSet<&str>) -> BTreeSet<String> {
-    let scripts = report.spec.iter().filter(|f| !f.directives.is_empty()).map(|f| f.key());
+    let scripts = report.spec.iter().filter(|f| f.size() > 0).map(|f| f.key());
     scripts.chain(report.wasi.iter().map(|w| w.key())).filter(|key| tests.contains(key.as_str())).collect()
 }
 
@@ -135,10 +135,12 @@ fn test_lines(report: &matrix::RunReport, selected: &BTreeSet<String>) -> Vec<Te
         .iter()
         .filter(|file| selected.contains(&file.key()))
         .map(|file| {
-            TestLine::of(
+            let mut line = TestLine::of(
                 file.key(),
                 file.directives.iter().map(|d| (d.line, d.kind.as_str(), d.outcome, d.message.as_deref())),
-            )
+            );
+            line.passed += file.passes_elided as usize;
+            line
         })
         .chain(
             report
