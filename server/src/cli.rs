@@ -105,6 +105,11 @@ struct ServeArgs {
     /// Most script files, WASI tests and fuzz campaigns one report may carry.
     #[arg(long, env = "TIERWATCH_MAX_REPORT_FILES", default_value_t = 20_000)]
     max_report_files: usize,
+    /// How long an upload or other write waits for the database before it
+    /// is answered 503 (on SQLite writes take turns on one connection: a
+    /// 200 MB upload holds it for about two minutes).
+    #[arg(long, env = "TIERWATCH_WRITE_QUEUE_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    write_queue_timeout_seconds: u64,
     /// Most connections open at once; past it a new connection is answered
     /// 503 at once and closed.
     #[arg(long, env = "TIERWATCH_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
@@ -467,6 +472,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
             token_burst: args.burst_per_token,
             trusted_proxies: args.trusted_proxies.clone(),
         },
+        write_queue_timeout: std::time::Duration::from_secs(args.write_queue_timeout_seconds),
         ..Default::default()
     };
     let (state, listener) = crate::server::prepare(policy, &args.db.database_url, &args.bind, settings).await?;

@@ -119,6 +119,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(e) if e.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) | ApiError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -134,6 +135,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::Unsupported(_) => "unsupported-media-type",
             ApiError::RateLimited { .. } => "rate-limited",
+            ApiError::Internal(e) if e.is_busy() => "busy",
             ApiError::Internal(_) | ApiError::Render(_) => "internal",
         }
     }
@@ -146,7 +148,13 @@ impl IntoResponse for ApiError {
             ApiError::Render(e) => tracing::error!(error = %e, "page template failed"),
             _ => {}
         }
-        let mut body = json!({ "code": self.code(), "message": self.to_string() });
+        let message = match &self {
+            ApiError::Internal(e) if e.is_busy() => "the database stayed busy past --write-queue-timeout-seconds \
+                 (a large upload ahead of this request); send it again (an upload's run id makes a repeat safe)"
+                .to_owned(),
+            _ => self.to_string(),
+        };
+        let mut body = json!({ "code": self.code(), "message": message });
         if let ApiError::Invalid { field: Some(field), .. } = &self {
             body["field"] = json!(field);
         }

@@ -18,7 +18,9 @@ pub async fn prepare(
     bind: &str,
     settings: Settings,
 ) -> Result<(AppState, TcpListener)> {
-    let store = open(database_url).await?;
+    let store = Store::connect_with(database_url, settings.write_queue_timeout)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(database_url)))?;
     let state = AppState::start(store, policy, settings).await.context("cannot load stored runs")?;
     let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     Ok((state, listener))

@@ -50,6 +50,9 @@ pub struct Settings {
     pub connections: crate::connections::ConnectionLimits,
     /// Request budgets per address and per token.
     pub rates: crate::rate::RateLimits,
+    /// How long a write waits for the database (SQLite's one writer) before
+    /// the request is answered 503.
+    pub write_queue_timeout: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -66,6 +69,7 @@ impl Default for Settings {
             max_report_files: 20_000,
             connections: crate::connections::ConnectionLimits::default(),
             rates: crate::rate::RateLimits::default(),
+            write_queue_timeout: crate::store::DEFAULT_WRITE_QUEUE_TIMEOUT,
         }
     }
 }
@@ -301,11 +305,16 @@ impl AppState {
 
     /// Adds a stored run to the evidence, re-evaluates, marks the run
     /// evaluated and tells the other servers. Returns the features whose
-    /// standing changed.
+    /// standing changed (none when the run is in the evidence already).
     pub async fn add_run(&self, report: RunReport) -> Result<Vec<String>, StoreError> {
         let run_id = report.run_id.clone();
         let writer = self.writer.lock().await;
         let live = self.live();
+        if live.evidence.runs.iter().any(|r| r.run_id == run_id) {
+            // Another request (a retry of the same upload) evaluated it.
+            self.store.move_run(&run_id, RunState::Received, RunState::Evaluated).await?;
+            return Ok(Vec::new());
+        }
         let mut next = Next::from(&*live);
         next.evidence.runs.push(Arc::new(report.elide_passes()));
         let changed = self.reevaluate(&live, next, &run_id, "run", Some(run_id.clone()), true).await?;

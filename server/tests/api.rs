@@ -1061,3 +1061,63 @@ async fn fuzz_seeds_and_counts_beyond_i64_keep_their_value(db: Db) {
     assert_eq!(c["seed"].as_u64(), Some(u64::MAX - 6), "{c}");
     assert_eq!(c["iterations"].as_i64(), Some(i64::MAX), "{c}");
 }
+
+/// On SQLite writes take turns on one connection. A write that waits past
+/// `--write-queue-timeout-seconds` behind a large upload is answered 503
+/// `busy`, naming the flag, never 500; sent again it is stored, and no run
+/// is left `received`.
+#[tokio::test]
+async fn a_write_that_waits_past_the_queue_timeout_is_answered_busy_naming_the_flag() {
+    let settings = Settings { write_queue_timeout: std::time::Duration::from_secs(1), ..Settings::default() };
+    let app = spawn_app_with(Db::Sqlite, settings).await;
+    let token = app.token("runner", &["*"]).await;
+    let mut large = later_run("seed-x86_64-unknown-linux-gnu-cranelift", "large", 1);
+    for f in &mut large.spec {
+        let base = f.directives.clone();
+        f.directives = (0..80u32)
+            .flat_map(|k| {
+                base.iter().map(move |d| matrix::evidence::Directive { line: d.line + k * 100_000, ..d.clone() })
+            })
+            .collect();
+    }
+    let n: usize = large.spec.iter().map(|f| f.directives.len()).sum();
+    assert!(n > 100_000, "a large upload ({n} directives)");
+    let in_flight = {
+        let (client, url, token, body) =
+            (app.client.clone(), format!("{}/api/v1/runs", app.base), token.clone(), json(&large));
+        tokio::spawn(async move {
+            client.post(url).bearer_auth(token).header("content-type", "application/json").body(body).send().await
+        })
+    };
+    let (mut busy, mut small) = (Vec::new(), 0);
+    while !in_flight.is_finished() {
+        small += 1;
+        let run = later_run("seed-aarch64-unknown-linux-gnu-cranelift", &format!("small-{small}"), 2);
+        let (status, body) = app.upload(&token, json(&run)).await;
+        match status {
+            201 => {}
+            503 => {
+                assert_eq!(body["error"]["code"], "busy", "{body}");
+                let message = body["error"]["message"].as_str().unwrap_or_default();
+                assert!(
+                    message.contains("--write-queue-timeout-seconds") && message.contains("send it again"),
+                    "{message}"
+                );
+                busy.push(run);
+            }
+            other => panic!("a small upload beside the large one answered {other}: {body}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let answer = in_flight.await.expect("task").expect("the large upload is answered");
+    assert_eq!(answer.status(), 201, "the large upload is stored");
+    assert!(!busy.is_empty(), "some of {small} small uploads waited past 1 s behind the large one");
+    for run in &busy {
+        let (status, body) = app.upload(&token, json(run)).await;
+        assert!(matches!(status, 200 | 201), "sent again: {status} {body}");
+    }
+    let runs = app.get_json("/api/v1/runs?limit=1000").await;
+    let runs = runs.as_array().expect("array");
+    assert_eq!(runs.len(), small + 1, "every upload stored once");
+    assert!(runs.iter().all(|r| r["state"] == "evaluated"), "none left received: {runs:?}");
+}

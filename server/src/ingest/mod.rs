@@ -80,7 +80,7 @@ pub async fn take(state: &AppState, caller: &Caller, original: &str) -> Result<(
     timely(&report, received_at, &state.settings)?;
     let hash = Fingerprint::of(&report, original)?;
     if let Some(answer) = repeated(state, &report.run_id, &hash).await? {
-        return Ok((false, answer));
+        return Ok((false, finished(state, answer, report).await?));
     }
     let rejection = crate::state::unused_reason(&state.base_policy, &report);
     let dimensions = state.base_policy.variant(&report);
@@ -97,7 +97,8 @@ pub async fn take(state: &AppState, caller: &Caller, original: &str) -> Result<(
     if !state.store.insert_run(&new).await? {
         // Lost a race with the same run id.
         let answer = repeated(state, &report.run_id, &hash).await?;
-        return answer.map(|a| (false, a)).ok_or_else(|| IngestError::Conflict("run id raced".into()));
+        let answer = answer.ok_or_else(|| IngestError::Conflict("run id raced".into()))?;
+        return Ok((false, finished(state, answer, report).await?));
     }
     let run_id = report.run_id.clone();
     if let Some(reason) = rejection {
@@ -231,6 +232,19 @@ impl Fingerprint {
 }
 
 /// The stored answer for a repeated upload, or a conflict.
+/// The answer to a repeated upload, once its run is evaluated: a run the
+/// first upload stored but could not evaluate (its request failed after
+/// the insert, e.g. answered 503 while the database was busy) is
+/// evaluated now, so a runner's retry finishes it instead of leaving it
+/// `received`. Evaluating a run twice is a no-op ([`AppState::add_run`]).
+async fn finished(state: &AppState, mut answer: Accepted, report: RunReport) -> Result<Accepted, IngestError> {
+    if answer.state == RunState::Received {
+        answer.changed = state.add_run(report).await?;
+        answer.state = RunState::Evaluated;
+    }
+    Ok(answer)
+}
+
 async fn repeated(state: &AppState, run_id: &str, hash: &Fingerprint) -> Result<Option<Accepted>, IngestError> {
     match state.store.run_hash(run_id).await? {
         None => Ok(None),

@@ -59,6 +59,15 @@ pub use tokens::{TokenInfo, TokenRow};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// Whether no connection came free in time: the database is busy (on
+    /// SQLite, a large write ahead), not broken; the request may be sent
+    /// again.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sqlx(sqlx::Error::PoolTimedOut))
+    }
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Which database the store talks to.
@@ -77,7 +86,7 @@ pub struct Store {
     /// here by mistake fails loudly instead of contending with the writer.
     pool: AnyPool,
     /// Writes. On SQLite one connection: writers queue in the pool (up to
-    /// `WRITE_QUEUE_TIMEOUT`) instead of failing with "database is locked",
+    /// the write queue timeout) instead of failing with "database is locked",
     /// while readers go on reading the WAL. On PostgreSQL the same pool as
     /// reads.
     writer: AnyPool,
@@ -116,12 +125,20 @@ pub fn from_millis(ms: i64) -> Timestamp {
 
 /// How long a write waits for SQLite's one writer connection (a large
 /// upload's transaction ahead of it), or any query for a pooled connection,
-/// before it fails.
-const WRITE_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// before it fails, unless told otherwise (`serve
+/// --write-queue-timeout-seconds`): a 200 MB upload's transaction takes
+/// about 110 s on SQLite here.
+pub const DEFAULT_WRITE_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Store {
     /// Connects, creating a SQLite file if needed, and runs migrations.
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::connect_with(url, DEFAULT_WRITE_QUEUE_TIMEOUT).await
+    }
+
+    /// [`Store::connect`], with writers (and any query) waiting up to
+    /// `write_queue_timeout` for a connection.
+    pub async fn connect_with(url: &str, write_queue_timeout: std::time::Duration) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
         let url = match backend {
@@ -132,7 +149,7 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = |connections: u32, query_only: bool| {
-            AnyPoolOptions::new().max_connections(connections).acquire_timeout(WRITE_QUEUE_TIMEOUT).after_connect(
+            AnyPoolOptions::new().max_connections(connections).acquire_timeout(write_queue_timeout).after_connect(
                 move |conn, _| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
