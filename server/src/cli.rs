@@ -108,7 +108,7 @@ struct ServeArgs {
     /// How long an upload or other write waits for the database before it
     /// is answered 503 (on SQLite writes take turns on one connection: a
     /// 200 MB upload holds it for about two minutes).
-    #[arg(long, env = "TIERWATCH_WRITE_QUEUE_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TIERWATCH_WRITE_QUEUE_TIMEOUT_SECONDS", default_value_t = crate::store::DEFAULT_WRITE_QUEUE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     write_queue_timeout_seconds: u64,
     /// Most connections open at once; past it a new connection is answered
     /// 503 at once and closed.

@@ -8,13 +8,19 @@ use serde_json::json;
 
 use crate::store::StoreError;
 
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        if e.is_busy() { ApiError::Busy(e) } else { ApiError::Internal(e) }
+    }
+}
+
 impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> ApiError {
         use crate::auth::AuthError;
         match e {
             AuthError::Unauthenticated(m) => ApiError::Unauthenticated(m),
             AuthError::Forbidden(m) => ApiError::Forbidden(m),
-            AuthError::Store(e) => ApiError::Internal(e),
+            AuthError::Store(e) => e.into(),
         }
     }
 }
@@ -27,7 +33,7 @@ impl From<crate::promotions::workflow::WorkflowError> for ApiError {
             WorkflowError::Forbidden(m) => ApiError::Forbidden(m),
             WorkflowError::Conflict(m) => ApiError::Conflict(m),
             WorkflowError::NotFound(m) => ApiError::NotFound(m),
-            WorkflowError::Store(e) => ApiError::Internal(e),
+            WorkflowError::Store(e) => e.into(),
         }
     }
 }
@@ -39,7 +45,7 @@ impl From<crate::ingest::IngestError> for ApiError {
             IngestError::Invalid { field, message } => ApiError::Invalid { field, message },
             IngestError::Forbidden(m) => ApiError::Forbidden(m),
             IngestError::Conflict(m) => ApiError::Conflict(m),
-            IngestError::Store(e) => ApiError::Internal(e),
+            IngestError::Store(e) => e.into(),
         }
     }
 }
@@ -50,7 +56,7 @@ impl From<crate::views::ViewError> for ApiError {
         match e {
             ViewError::NotFound(m) => ApiError::NotFound(m),
             ViewError::BadRequest(m) => ApiError::BadRequest(m),
-            ViewError::Store(e) => ApiError::Internal(e),
+            ViewError::Store(e) => e.into(),
         }
     }
 }
@@ -98,9 +104,16 @@ pub enum ApiError {
         /// Seconds until a request would be taken.
         retry_after: u64,
     },
+    /// No database connection came free within
+    /// `--write-queue-timeout-seconds`: busy, not broken; retryable.
+    #[error(
+        "the database stayed busy past --write-queue-timeout-seconds (a large upload ahead of this request); \
+         send it again (an upload's run id makes a repeat safe)"
+    )]
+    Busy(StoreError),
     /// Our fault.
     #[error("internal error")]
-    Internal(#[from] StoreError),
+    Internal(StoreError),
     /// A page template failed: our fault too.
     #[error("internal error")]
     Render(String),
@@ -119,7 +132,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Internal(e) if e.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) | ApiError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,7 +148,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::Unsupported(_) => "unsupported-media-type",
             ApiError::RateLimited { .. } => "rate-limited",
-            ApiError::Internal(e) if e.is_busy() => "busy",
+            ApiError::Busy(_) => "busy",
             ApiError::Internal(_) | ApiError::Render(_) => "internal",
         }
     }
@@ -145,16 +158,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
             ApiError::Internal(e) => tracing::error!(error = %e, "request failed"),
+            ApiError::Busy(e) => tracing::warn!(error = %e, "request answered busy"),
             ApiError::Render(e) => tracing::error!(error = %e, "page template failed"),
             _ => {}
         }
-        let message = match &self {
-            ApiError::Internal(e) if e.is_busy() => "the database stayed busy past --write-queue-timeout-seconds \
-                 (a large upload ahead of this request); send it again (an upload's run id makes a repeat safe)"
-                .to_owned(),
-            _ => self.to_string(),
-        };
-        let mut body = json!({ "code": self.code(), "message": message });
+        let mut body = json!({ "code": self.code(), "message": self.to_string() });
         if let ApiError::Invalid { field: Some(field), .. } = &self {
             body["field"] = json!(field);
         }

@@ -18,9 +18,7 @@ pub async fn prepare(
     bind: &str,
     settings: Settings,
 ) -> Result<(AppState, TcpListener)> {
-    let store = Store::connect_with(database_url, settings.write_queue_timeout)
-        .await
-        .with_context(|| format!("cannot open database {}", redact(database_url)))?;
+    let store = open_with(database_url, settings.write_queue_timeout).await?;
     let state = AppState::start(store, policy, settings).await.context("cannot load stored runs")?;
     let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     Ok((state, listener))
@@ -29,7 +27,14 @@ pub async fn prepare(
 /// Connects to the database and migrates it, saying which (without its
 /// password) when that fails.
 pub async fn open(database_url: &str) -> Result<Store> {
-    Store::connect(database_url).await.with_context(|| format!("cannot open database {}", redact(database_url)))
+    open_with(database_url, crate::store::DEFAULT_WRITE_QUEUE_TIMEOUT).await
+}
+
+/// [`open`], writes waiting up to `write_queue_timeout` for the database.
+async fn open_with(database_url: &str, write_queue_timeout: Duration) -> Result<Store> {
+    Store::connect(database_url, write_queue_timeout)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(database_url)))
 }
 
 /// Serves until SIGINT or SIGTERM, re-evaluating every `tick` so windows

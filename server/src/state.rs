@@ -308,6 +308,8 @@ impl AppState {
     /// standing changed (none when the run is in the evidence already).
     pub async fn add_run(&self, report: RunReport) -> Result<Vec<String>, StoreError> {
         let run_id = report.run_id.clone();
+        // Outside the lock: other writers need not wait for it.
+        let report = Arc::new(report.elide_passes());
         let writer = self.writer.lock().await;
         let live = self.live();
         if live.evidence.runs.iter().any(|r| r.run_id == run_id) {
@@ -316,7 +318,7 @@ impl AppState {
             return Ok(Vec::new());
         }
         let mut next = Next::from(&*live);
-        next.evidence.runs.push(Arc::new(report.elide_passes()));
+        next.evidence.runs.push(report);
         let changed = self.reevaluate(&live, next, &run_id, "run", Some(run_id.clone()), true).await?;
         self.store.move_run(&run_id, RunState::Received, RunState::Evaluated).await?;
         drop(writer);

@@ -231,7 +231,6 @@ impl Fingerprint {
     }
 }
 
-/// The stored answer for a repeated upload, or a conflict.
 /// The answer to a repeated upload, once its run is evaluated: a run the
 /// first upload stored but could not evaluate (its request failed after
 /// the insert, e.g. answered 503 while the database was busy) is
@@ -245,6 +244,7 @@ async fn finished(state: &AppState, mut answer: Accepted, report: RunReport) -> 
     Ok(answer)
 }
 
+/// The stored answer for a repeated upload, or a conflict.
 async fn repeated(state: &AppState, run_id: &str, hash: &Fingerprint) -> Result<Option<Accepted>, IngestError> {
     match state.store.run_hash(run_id).await? {
         None => Ok(None),

@@ -178,8 +178,10 @@ async fn audit(
 
 /// An HTML answer to a failed form or page: the message, and where to go.
 fn page_error(e: ApiError, back: &str) -> Response {
-    if let ApiError::Internal(err) = &e {
-        tracing::error!(error = %err, "request failed");
+    match &e {
+        ApiError::Internal(err) => tracing::error!(error = %err, "request failed"),
+        ApiError::Busy(err) => tracing::warn!(error = %err, "request answered busy"),
+        _ => {}
     }
     let message = match &e {
         ApiError::Invalid { field: Some(f), message } => format!("{f}: {message}"),

@@ -131,14 +131,10 @@ pub fn from_millis(ms: i64) -> Timestamp {
 pub const DEFAULT_WRITE_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Store {
-    /// Connects, creating a SQLite file if needed, and runs migrations.
-    pub async fn connect(url: &str) -> Result<Store> {
-        Store::connect_with(url, DEFAULT_WRITE_QUEUE_TIMEOUT).await
-    }
-
-    /// [`Store::connect`], with writers (and any query) waiting up to
-    /// `write_queue_timeout` for a connection.
-    pub async fn connect_with(url: &str, write_queue_timeout: std::time::Duration) -> Result<Store> {
+    /// Connects, creating a SQLite file if needed, and runs migrations;
+    /// writers (and any query) wait up to `write_queue_timeout` for a
+    /// connection.
+    pub async fn connect(url: &str, write_queue_timeout: std::time::Duration) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
         let url = match backend {
