@@ -25,6 +25,12 @@
 //! precompiled modules from a directory by name (`precompile_load`): for
 //! those, [`Artifacts::place`] writes the verified bytes into a private
 //! temporary directory just before the directive that uses them.
+//!
+//! Input the compiler refuses is recorded with its error ([`Refusal`]): a
+//! directive that expects exactly that (`assert_invalid`,
+//! `assert_malformed`) is decided by the host's refusal, since compiling
+//! is the host's part of the run; the identity check compiles a sample on
+//! the target and requires the same refusals.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -39,8 +45,8 @@ use wasmtime::{Config, Engine, Module};
 
 /// The manifest's file name in an artifact directory.
 pub const MANIFEST: &str = "manifest.json";
-/// The manifest format this runner writes and reads.
-const FORMAT: u32 = 1;
+/// The manifest format this runner writes and reads (2: refusals recorded).
+const FORMAT: u32 = 2;
 /// The largest artifact read back (a compiled WASI program is a few MB).
 const MAX_ARTIFACT_BYTES: u64 = 256 << 20;
 
@@ -145,6 +151,18 @@ pub struct Entry {
     pub sha256: String,
 }
 
+/// An input the compiler refused on the host: what it said. A run decides
+/// a directive that expects exactly that refusal (`assert_invalid`,
+/// `assert_malformed`) from it instead of compiling the input again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Refusal {
+    /// `module` or `component`.
+    pub kind: Kind,
+    /// The compiler's error, its first line.
+    pub error: String,
+}
+
 /// What an artifact holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -170,6 +188,8 @@ pub struct Manifest {
     /// Artifacts by key ([`key`]): the engine's settings and the input's
     /// bytes, hashed.
     pub artifacts: BTreeMap<String, Entry>,
+    /// Inputs the compiler refused, by the same key.
+    pub refused: BTreeMap<String, Refusal>,
 }
 
 /// A directory of artifacts: being written by `compile`, or read by a run.
@@ -179,14 +199,18 @@ pub struct Artifacts {
     cpu: Cpu,
     /// Entries (written so far, or read).
     entries: Mutex<BTreeMap<String, Entry>>,
+    /// Refusals (recorded so far, or read).
+    refusals: Mutex<BTreeMap<String, Refusal>>,
     writing: bool,
     /// Inputs found in the manifest.
     pub hits: AtomicU64,
     /// Inputs not in it, compiled here instead.
     pub misses: AtomicU64,
-    /// Inputs the compiler refused while writing (nothing stored: the run
-    /// compiles them itself and sees the same refusal).
+    /// Inputs the compiler refused while writing (their refusal recorded),
+    /// or that panicked it (nothing recorded: the run compiles them itself).
     pub refused: AtomicU64,
+    /// Directives a run decided from a recorded refusal.
+    pub refusals_used: AtomicU64,
 }
 
 impl std::fmt::Debug for Artifacts {
@@ -285,10 +309,12 @@ impl Artifacts {
             runner: runner.to_owned(),
             cpu,
             entries: Mutex::default(),
+            refusals: Mutex::default(),
             writing: true,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            refusals_used: AtomicU64::new(0),
         })
     }
 
@@ -317,10 +343,12 @@ impl Artifacts {
             runner: m.runner,
             cpu: m.cpu,
             entries: Mutex::new(m.artifacts),
+            refusals: Mutex::new(m.refused),
             writing: false,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            refusals_used: AtomicU64::new(0),
         })
     }
 
@@ -354,6 +382,26 @@ impl Artifacts {
         self.lock().get(key).cloned()
     }
 
+    /// Every recorded refusal, by key.
+    pub fn refusals(&self) -> Vec<(String, Refusal)> {
+        self.refusals_lock().iter().map(|(k, r)| (k.clone(), r.clone())).collect()
+    }
+
+    /// The refusal recorded under `key`.
+    pub fn refusal(&self, key: &str) -> Option<Refusal> {
+        self.refusals_lock().get(key).cloned()
+    }
+
+    /// Whether the compiler refused `wasm` on `engine`'s settings when
+    /// these artifacts were written (counted as used when it did).
+    pub fn refused_on_host(&self, engine: &Engine, wasm: &[u8]) -> bool {
+        let refused = self.refusals_lock().contains_key(&key(engine, wasm));
+        if refused {
+            self.refusals_used.fetch_add(1, Ordering::Relaxed);
+        }
+        refused
+    }
+
     /// Refuses to run on a machine whose CPU is not the one the artifacts
     /// were compiled for, naming the flags that differ.
     pub fn check_cpu(&self, here: &Cpu) -> Result<(), String> {
@@ -380,9 +428,14 @@ impl Artifacts {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn refusals_lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Refusal>> {
+        self.refusals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Compiles `wasm` with `engine` (which targets [`Artifacts::cpu`]) and
     /// stores it. Returns whether it compiled; input the compiler refuses is
-    /// not stored (counted in `refused`).
+    /// not stored, its refusal is recorded (counted in `refused`). A panic
+    /// is not a refusal: nothing is recorded, the run compiles it itself.
     pub fn save(&self, engine: &Engine, wasm: &[u8]) -> Result<bool, String> {
         if !self.writing {
             return Err(format!("{} was opened for reading", self.dir.display()));
@@ -391,14 +444,26 @@ impl Artifacts {
         if self.lock().contains_key(&key) {
             return Ok(true);
         }
+        if self.refusals_lock().contains_key(&key) {
+            return Ok(false);
+        }
         let (kind, compiled) = if wasmparser::Parser::is_component(wasm) {
             (Kind::Component, crate::panics::catch(|| engine.precompile_component(wasm)))
         } else {
             (Kind::Module, crate::panics::catch(|| engine.precompile_module(wasm)))
         };
-        let Ok(Ok(bytes)) = compiled else {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            return Ok(false);
+        let bytes = match compiled {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                let error = format!("{e:#}").lines().next().unwrap_or("").chars().take(500).collect();
+                self.refusals_lock().insert(key, Refusal { kind, error });
+                return Ok(false);
+            }
+            Err(_) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return Ok(false);
+            }
         };
         let path = self.dir.join(format!("{key}.cwasm"));
         std::fs::write(&path, &bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -415,6 +480,7 @@ impl Artifacts {
             runner: self.runner.clone(),
             cpu: self.cpu.clone(),
             artifacts: self.lock().clone(),
+            refused: self.refusals_lock().clone(),
         };
         let path = self.dir.join(MANIFEST);
         let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
@@ -533,7 +599,8 @@ mod tests {
         let wasm = wat::parse_str(WAT).expect("wat");
         let w = Artifacts::create(dir.path(), cpu.clone(), "test").expect("create");
         assert!(w.save(&e, &wasm).expect("save"));
-        assert!(!w.save(&e, b"\0asm\x01\0\0\0\x05").expect("save refused input"), "invalid input is not stored");
+        let invalid = b"\0asm\x01\0\0\0\x05";
+        assert!(!w.save(&e, invalid).expect("save refused input"), "invalid input is not stored");
         w.finish().expect("manifest");
 
         let r = Artifacts::open(dir.path(), "test").expect("open");
@@ -544,6 +611,11 @@ mod tests {
         let f = i.get_typed_func::<(), i32>(&mut store, "f").expect("f");
         assert_eq!(f.call(&mut store, ()).expect("call"), 7);
         assert_eq!(r.hits.load(Ordering::Relaxed), 1);
+        // The refusal is recorded with the compiler's words, by key.
+        assert!(r.refused_on_host(&e, invalid), "{:?}", r.refusals());
+        assert!(!r.refused_on_host(&e, &wasm), "a module that compiled was not refused");
+        let refusal = r.refusal(&key(&e, invalid)).expect("recorded");
+        assert!(!refusal.error.is_empty() && refusal.kind == Kind::Module, "{refusal:?}");
 
         // One byte changed on disk: refused before wasmtime sees it.
         let path = dir.path().join(format!("{}.cwasm", key(&e, &wasm)));

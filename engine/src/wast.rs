@@ -60,7 +60,7 @@ pub fn run_wast(profile: &Profile, suite: &str, path: &str, text: &str) -> SpecF
         let mut runner = Runner::new(&engine.engine, &engine.off, reference, path, script);
         runner.nowhere = nowhere;
         if let Some(artifacts) = profile.options.artifacts() {
-            match Aot::new(artifacts, path) {
+            match Aot::new(artifacts) {
                 Ok(aot) => {
                     runner.cx.precompile_load(aot.dir.path());
                     runner.aot = Some(aot);
@@ -113,52 +113,88 @@ pub fn precompile_wast(
 
 /// Precompiled code for a script's directives: wasmtime's runner loads it
 /// by file name (`precompile_load`) from a private directory, filled before
-/// each directive with that directive's verified artifacts. A directive
-/// with a module the host could not compile (or a text module, which the
-/// runner must parse) runs on a second context that compiles here.
+/// each directive with that directive's verified artifacts and its
+/// converted form. A directive that expects a refusal the host's compiler
+/// gave is decided by it. A directive with a module the host could not
+/// compile otherwise (or a text module, which the runner must parse) runs
+/// on a second context that compiles here.
 struct Aot<'s> {
     artifacts: &'s crate::precompiled::Artifacts,
     dir: tempfile::TempDir,
-    /// The stem wasmtime's runner names a directive's modules with.
-    stem: String,
     fallback: Option<WastContext>,
 }
 
 impl<'s> Aot<'s> {
-    fn new(artifacts: &'s crate::precompiled::Artifacts, path: &str) -> Result<Aot<'s>, String> {
-        let dir = tempfile::tempdir().map_err(|e| format!("a directory for precompiled modules: {e}"))?;
-        let stem = std::path::Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or(path).to_owned();
-        Ok(Aot { artifacts, dir, stem, fallback: None })
+    fn new(artifacts: &'s crate::precompiled::Artifacts) -> Result<Aot<'s>, String> {
+        // In memory where the system has it (a file per module directive),
+        // unless mounted `noexec`: wasmtime maps the code it loads from there.
+        let dir = match memory_dir() {
+            Some(shm) => tempfile::tempdir_in(shm).or_else(|_| tempfile::tempdir()),
+            None => tempfile::tempdir(),
+        }
+        .map_err(|e| format!("a directory for precompiled modules: {e}"))?;
+        Ok(Aot { artifacts, dir, fallback: None })
     }
 
     /// Places the artifacts of `commands` (one directive or thread group)
-    /// under the names wasmtime's runner gives them when it converts that
-    /// text alone (`{stem}.{n}.cwasm`, numbered from 0 in order). `false`:
-    /// one of them has none, so the directive compiles here.
+    /// under the names the script's conversion gave their modules, for
+    /// wasmtime's runner to load. [`Prepared::Here`] when one of them has
+    /// none; [`Prepared::Refused`] when the directive expects its one
+    /// module refused and the host's compiler refused it.
     fn prepare(
         &self,
         engine: &Engine,
         commands: &[Command<'_>],
         wasms: &HashMap<String, Vec<u8>>,
-    ) -> Result<bool, String> {
+    ) -> Result<Prepared, String> {
         let mut files = Vec::new();
         for c in commands {
             files_of(c, &mut files);
         }
-        for (n, file) in files.iter().enumerate() {
+        let expects_refusal = matches!(commands, [Command::AssertInvalid { .. } | Command::AssertMalformed { .. }]);
+        for file in files {
             let name = match (&file.module_type, &file.binary_filename) {
                 (WasmFileType::Binary, _) => &file.filename,
                 (WasmFileType::Text, Some(binary)) => binary,
-                (WasmFileType::Text, None) => return Ok(false),
+                (WasmFileType::Text, None) => return Ok(Prepared::Here),
             };
-            let Some(bytes) = wasms.get(&**name) else { return Ok(false) };
-            let dest = self.dir.path().join(format!("{}.{n}.cwasm", self.stem));
+            let Some(bytes) = wasms.get(&**name) else { return Ok(Prepared::Here) };
+            let dest = self.dir.path().join(&**name).with_extension("cwasm");
             if !self.artifacts.place(engine, bytes, &dest)? {
+                if expects_refusal && self.artifacts.refused_on_host(engine, bytes) {
+                    return Ok(Prepared::Refused);
+                }
                 self.artifacts.missed();
-                return Ok(false);
+                return Ok(Prepared::Here);
             }
         }
-        Ok(true)
+        Ok(Prepared::Placed)
+    }
+
+    /// Runs `commands` on `cx` (which loads from this directory) as
+    /// wasmtime's runner runs a converted script (`run_file`): their JSON
+    /// form is written beside the artifacts, so the text is neither parsed
+    /// nor encoded again. An error that is not a directive's is ours.
+    fn run(&self, cx: &mut WastContext, path: &str, commands: &[Command<'_>]) -> Result<(), Ran> {
+        #[derive(serde::Serialize)]
+        struct Converted<'c, 'a> {
+            source_filename: &'c str,
+            commands: &'c [Command<'a>],
+        }
+        let json = serde_json::to_vec(&Converted { source_filename: path, commands })
+            .map_err(|e| Ran::Harness(format!("writing the directive's converted form: {e}")))?;
+        // `run_file` reads `<its directory>/<the file's stem>.json`.
+        let script = std::path::Path::new("directive.wast");
+        let file = self.dir.path().join("directive.json");
+        std::fs::write(&file, json).map_err(|e| Ran::Harness(format!("writing {}: {e}", file.display())))?;
+        cx.run_file(script).map_err(|e| {
+            let message = format!("{e:#}");
+            if message.starts_with("failed directive on ") {
+                Ran::Engine(without_location(&message))
+            } else {
+                Ran::Harness(format!("running the precompiled directive: {message}"))
+            }
+        })
     }
 
     /// The context that compiles here, built on first use.
@@ -174,8 +210,48 @@ impl<'s> Aot<'s> {
     }
 }
 
-/// Every module file a command names, in the order wasmtime's runner
-/// numbers them (nested thread commands included).
+/// `/dev/shm` when it is a mount whose files may hold executable code.
+fn memory_dir() -> Option<&'static std::path::Path> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    let options = mounts.lines().find_map(|l| {
+        let mut fields = l.split_whitespace();
+        (fields.nth(1) == Some("/dev/shm")).then(|| fields.nth(1).unwrap_or("").to_owned())
+    })?;
+    (!options.split(',').any(|o| o == "noexec")).then(|| std::path::Path::new("/dev/shm"))
+}
+
+/// How a directive's modules are to be had on a run that loads
+/// precompiled code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prepared {
+    /// Every one is placed for wasmtime's runner to load.
+    Placed,
+    /// It expects its one module refused, and the host's compiler refused
+    /// it (for this CPU, with these settings): that is its outcome.
+    Refused,
+    /// One has no artifact: the directive compiles here.
+    Here,
+}
+
+/// Why a directive run on wasmtime's runner did not pass.
+enum Ran {
+    /// A directive failed: the engine's word.
+    Engine(String),
+    /// Running it failed before any directive did: ours.
+    Harness(String),
+}
+
+/// Whether `commands` name any module file: those run from their converted
+/// form (their text is not parsed and encoded again); the rest, actions
+/// and assertions on them, run from their own short text, which costs no
+/// file.
+fn defines_modules(commands: &[Command<'_>]) -> bool {
+    let mut files = Vec::new();
+    commands.iter().for_each(|c| files_of(c, &mut files));
+    !files.is_empty()
+}
+
+/// Every module file a command names (nested thread commands included).
 fn files_of<'c>(c: &'c Command<'_>, out: &mut Vec<&'c WasmFile<'c>>) {
     match c {
         Command::Module { file, .. }
@@ -383,9 +459,8 @@ impl<'s, 'a> Runner<'s, 'a> {
                 Some("wasmtime's wast runner does not run custom-section assertions".into()),
             );
         }
-        let text: String = self.script.chunks[first..=last].concat();
-        let here = match self.compiles_here(first, last) {
-            Ok(here) => here,
+        let prepared = match self.prepared(first, last) {
+            Ok(p) => p,
             Err(reason) => {
                 // Not run: what depends on it is skipped, not run against
                 // an earlier instance.
@@ -394,17 +469,41 @@ impl<'s, 'a> Runner<'s, 'a> {
                 return (b.outcome, Some(b.reason));
             }
         };
-        let cx = match (here, self.aot.as_mut()) {
-            (true, Some(aot)) => match aot.fallback(&self.engine) {
-                Ok(cx) => cx,
-                Err(e) => return (Outcome::HarnessError, Some(e)),
-            },
-            _ => &mut self.cx,
-        };
         let path = self.path;
-        let ran = crate::panics::catch(|| {
-            cx.run_wast(path, text.as_bytes()).map_err(|e| without_location(&format!("{e:#}")))
-        });
+        let commands = &self.script.commands[first..=last];
+        let ran = match (prepared, self.aot.as_mut()) {
+            (Some(Prepared::Refused), _) => Ok(Ok(())),
+            (Some(Prepared::Here), Some(aot)) => {
+                let text: String = self.script.chunks[first..=last].concat();
+                match aot.fallback(&self.engine) {
+                    Ok(cx) => crate::panics::catch(|| {
+                        cx.run_wast(path, text.as_bytes()).map_err(|e| without_location(&format!("{e:#}")))
+                    }),
+                    Err(e) => return (Outcome::HarnessError, Some(e)),
+                }
+            }
+            (Some(Prepared::Placed), Some(aot)) if defines_modules(commands) => {
+                let cx = &mut self.cx;
+                match crate::panics::catch(|| aot.run(cx, path, commands)) {
+                    Ok(Err(Ran::Harness(reason))) => {
+                        let b = Blocked { outcome: Outcome::HarnessError, reason };
+                        self.after(command, Err(b.clone()));
+                        return (b.outcome, Some(b.reason));
+                    }
+                    Ok(Err(Ran::Engine(message))) => Ok(Err(message)),
+                    Ok(Ok(())) => Ok(Ok(())),
+                    Err(p) => Err(p),
+                }
+            }
+            _ => {
+                let text: String = self.script.chunks[first..=last].concat();
+                let cx = &mut self.cx;
+                crate::panics::catch(|| {
+                    cx.run_wast(path, text.as_bytes()).map_err(|e| without_location(&format!("{e:#}")))
+                })
+            }
+        };
+        let here = prepared == Some(Prepared::Here);
 
         let result = match ran {
             Ok(Ok(())) => match self.needs_off_proposal(command, None) {
@@ -434,13 +533,11 @@ impl<'s, 'a> Runner<'s, 'a> {
         }
     }
 
-    /// Whether directives `first..=last` compile on this machine although
-    /// the run loads precompiled code: some module of theirs has no
-    /// artifact. `false` when nothing is precompiled.
-    fn compiles_here(&self, first: usize, last: usize) -> Result<bool, String> {
-        let Some(aot) = &self.aot else { return Ok(false) };
-        let ready = aot.prepare(&self.engine, &self.script.commands[first..=last], &self.script.wasms)?;
-        Ok(!ready)
+    /// How directives `first..=last` get their modules when the run loads
+    /// precompiled code; `None` when it does not.
+    fn prepared(&self, first: usize, last: usize) -> Result<Option<Prepared>, String> {
+        let Some(aot) = &self.aot else { return Ok(None) };
+        aot.prepare(&self.engine, &self.script.commands[first..=last], &self.script.wasms).map(Some)
     }
 
     /// An instantiation that failed for an import from a name whose

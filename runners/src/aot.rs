@@ -66,7 +66,7 @@ pub fn compile(
     }
     artifacts.finish().map_err(anyhow::Error::msg)?;
     eprintln!(
-        "compile: {} artifacts for {} in {} ({} inputs the compiler refused: the run compiles those itself)",
+        "compile: {} artifacts for {} in {} ({} inputs the compiler refused: a directive expecting that refusal is decided by it, any other compiles here)",
         artifacts.len(),
         cpu.triple,
         out.display(),
@@ -125,9 +125,10 @@ pub fn options(artifacts: &Arc<Artifacts>) -> Options {
 pub fn report_use(artifacts: &Artifacts) {
     use std::sync::atomic::Ordering::Relaxed;
     eprintln!(
-        "precompiled: {} modules and components loaded from {}, {} compiled here (not in it)",
+        "precompiled: {} modules and components loaded from {}, {} refusals of its compiler used, {} compiled here (not in it)",
         artifacts.hits.load(Relaxed),
         artifacts.dir().display(),
+        artifacts.refusals_used.load(Relaxed),
         artifacts.misses.load(Relaxed)
     );
 }
@@ -139,6 +140,10 @@ pub struct Identity {
     pub artifacts: usize,
     /// Of those, byte for byte the same.
     pub identical_artifacts: usize,
+    /// Inputs the compiler refused here.
+    pub refusals: usize,
+    /// Of those, refused by the host's compiler too.
+    pub identical_refusals: usize,
     /// Directives run both ways.
     pub directives: usize,
     /// Of those, with the same outcome and message.
@@ -214,6 +219,23 @@ fn compare_artifacts(host: &Artifacts, here: &Artifacts, found: &mut Identity) {
             None => found.differences.push(format!(
                 "artifact {key}: compiled here, absent from the host's (its engine settings or CPU flags differ)"
             )),
+        }
+    }
+    for (key, refusal) in here.refusals() {
+        found.refusals += 1;
+        match (host.refusal(&key), host.entry(&key)) {
+            (Some(_), _) => found.identical_refusals += 1,
+            (None, Some(_)) => {
+                found.differences.push(format!("input {key}: refused here ({}), compiled by the host", refusal.error))
+            }
+            (None, None) => found
+                .differences
+                .push(format!("input {key}: refused here ({}), unknown to the host's compile", refusal.error)),
+        }
+    }
+    for (key, refusal) in host.refusals() {
+        if here.entry(&key).is_some() {
+            found.differences.push(format!("input {key}: compiled here, refused by the host ({})", refusal.error));
         }
     }
 }

@@ -489,11 +489,14 @@ fn identity(data: &Data, dir: &Path, sample: u64, compiler: Compiler) -> anyhow:
     }
     let pct = |a: usize, b: usize| if b == 0 { 0.0 } else { 100.0 * a as f64 / b as f64 };
     println!(
-        "identity: {} scripts on {compiler}; artifacts {}/{} byte-identical ({:.1} %); directives {}/{} with identical outcomes ({:.1} %)",
+        "identity: {} scripts on {compiler}; artifacts {}/{} byte-identical ({:.1} %); refusals {}/{} the host's too ({:.1} %); directives {}/{} with identical outcomes ({:.1} %)",
         scripts.len(),
         found.identical_artifacts,
         found.artifacts,
         pct(found.identical_artifacts, found.artifacts),
+        found.identical_refusals,
+        found.refusals,
+        pct(found.identical_refusals, found.refusals),
         found.identical_directives,
         found.directives,
         pct(found.identical_directives, found.directives)

@@ -11,8 +11,9 @@ use matrix::RunReport;
 const RUNNER: &str = env!("CARGO_BIN_EXE_tierwatch-runner");
 
 /// Scripts of the bundled suite with modules, registrations across
-/// modules, traps and invalid modules (which the host refuses to compile,
-/// so the target compiles them itself and must refuse them too).
+/// modules, traps and invalid modules (which the host's compiler refuses:
+/// the run decides their `assert_invalid` from that recorded refusal, and
+/// the identity check compiles them here and must see them refused too).
 const FILTER: &str =
     "wasm-spec/i32.wast,wasm-spec/linking.wast,wasm-spec/call_indirect.wast,wasm-spec/memory_grow.wast";
 
@@ -65,6 +66,7 @@ fn code_compiled_ahead_gives_the_same_verdicts_as_code_compiled_in_the_run() {
         serde_json::from_str(&std::fs::read_to_string(d.join("aot/manifest.json")).expect("manifest")).expect("parse");
     assert!(manifest.artifacts.len() > 20, "every valid module of four scripts: {}", manifest.artifacts.len());
     assert_eq!(manifest.cpu, parsed);
+    assert!(manifest.refused.len() > 20, "the invalid modules' refusals are recorded: {}", manifest.refused.len());
 
     let common = ["run", "--no-upload", "--filter", FILTER, "--compilers", "cranelift"];
     let mut plain = common.to_vec();
@@ -82,6 +84,14 @@ fn code_compiled_ahead_gives_the_same_verdicts_as_code_compiled_in_the_run() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("the run says what it loaded: {said}"));
     assert!(loaded > 20, "{said}");
+    let decided: u64 = said
+        .split(" modules and components loaded from ")
+        .nth(1)
+        .and_then(|s| s.split(", ").nth(1))
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the run says how many refusals it used: {said}"));
+    assert!(decided > 20, "assert_invalid directives decided by the host's refusals: {said}");
 
     let (a, b) = (report_in(&d.join("plain")), report_in(&d.join("fast")));
     assert_eq!(b.dimensions.get("compiled-on").map(String::as_str), Some("host"), "{:?}", b.dimensions);
@@ -101,6 +111,7 @@ fn code_compiled_ahead_gives_the_same_verdicts_as_code_compiled_in_the_run() {
 
     let said = ok(&["identity", "--precompiled", "aot", "--filter", FILTER, "--sample", "4"], d);
     assert!(said.contains("byte-identical (100.0 %)") && said.contains("identical outcomes (100.0 %)"), "{said}");
+    assert!(said.contains("the host's too (100.0 %)"), "{said}");
 }
 
 /// What the fast mode refuses, each with what to do.
