@@ -324,13 +324,19 @@ impl Artifacts {
         let path = dir.join(MANIFEST);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("{}: {e}; write it with `tierwatch-runner compile`", path.display()))?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let mismatch = |what: &str, theirs: &str, ours: &str| {
             format!("{}: written by {what} {theirs}, this runner has {ours}; compile again", path.display())
         };
-        if m.format != FORMAT {
-            return Err(mismatch("manifest format", &m.format.to_string(), &FORMAT.to_string()));
+        // The format first: another format's fields are not this one's.
+        #[derive(Deserialize)]
+        struct Format {
+            format: u32,
         }
+        let f: Format = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if f.format != FORMAT {
+            return Err(mismatch("manifest format", &f.format.to_string(), &FORMAT.to_string()));
+        }
+        let m: Manifest = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         if m.wasmtime != crate::WASMTIME_VERSION {
             return Err(mismatch("wasmtime", &m.wasmtime, crate::WASMTIME_VERSION));
         }
@@ -652,6 +658,12 @@ mod tests {
             .expect("write");
         let err = Artifacts::open(dir.path(), "1.0.0").expect_err("unknown key");
         assert!(err.contains("unknown field `extra`"), "{err}");
+
+        // An older format is named as such, not as a missing field.
+        let old = text.replacen("\"format\": 2", "\"format\": 1", 1).replacen("\"refused\": {}", "\"x\": 0", 1);
+        std::fs::write(dir.path().join(MANIFEST), old).expect("write");
+        let err = Artifacts::open(dir.path(), "1.0.0").expect_err("format 1");
+        assert!(err.contains("written by manifest format 1, this runner has 2; compile again"), "{err}");
     }
 
     #[test]

@@ -210,14 +210,38 @@ impl<'s> Aot<'s> {
     }
 }
 
-/// `/dev/shm` when it is a mount whose files may hold executable code.
+/// `/dev/shm` when its mount (the last one listed is in effect) lets files
+/// hold executable code and is at least [`MEMORY_DIR_BYTES`] (a script's
+/// artifacts stay there until it ends: `const.wast` has 402 modules).
 fn memory_dir() -> Option<&'static std::path::Path> {
     let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    let options = mounts.lines().find_map(|l| {
+    memory_dir_in(&mounts).then(|| std::path::Path::new("/dev/shm"))
+}
+
+/// The smallest `/dev/shm` a run puts its artifacts in (Docker's default
+/// is 64 MB: too small, the run then writes them to disk).
+const MEMORY_DIR_BYTES: u64 = 1 << 30;
+
+/// Whether `/proc/self/mounts` text says `/dev/shm` will do.
+fn memory_dir_in(mounts: &str) -> bool {
+    let Some(options) = mounts.lines().rev().find_map(|l| {
         let mut fields = l.split_whitespace();
         (fields.nth(1) == Some("/dev/shm")).then(|| fields.nth(1).unwrap_or("").to_owned())
-    })?;
-    (!options.split(',').any(|o| o == "noexec")).then(|| std::path::Path::new("/dev/shm"))
+    }) else {
+        return false;
+    };
+    let size = options.split(',').find_map(|o| o.strip_prefix("size=")).and_then(|v| {
+        let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+        let scale = match unit {
+            "" => 1,
+            "k" => 1 << 10,
+            "m" => 1 << 20,
+            "g" => 1 << 30,
+            _ => return None,
+        };
+        digits.parse::<u64>().ok().map(|n| n.saturating_mul(scale))
+    });
+    !options.split(',').any(|o| o == "noexec") && size.is_some_and(|s| s >= MEMORY_DIR_BYTES)
 }
 
 /// How a directive's modules are to be had on a run that loads
@@ -642,10 +666,16 @@ fn diverged(command: &Command<'_>, result: Result<(), Blocked>) -> Result<(), Bl
 }
 
 /// wasmtime's runner prefixes `failed directive on FILE:LINE: ` with a line
-/// relative to the directive's own text; the report has the real line.
+/// relative to the directive's own text (from its converted form: to the
+/// script), once more for each thread the failure came through; the report
+/// has the real line, so every such prefix goes (the message is then the
+/// same whichever way the directive ran).
 fn without_location(message: &str) -> String {
-    let rest = message.strip_prefix("failed directive on ").and_then(|m| m.split_once(": ").map(|(_, r)| r));
-    rest.unwrap_or(message).to_owned()
+    let mut rest = message;
+    while let Some(inner) = rest.strip_prefix("failed directive on ").and_then(|m| m.split_once(": ").map(|(_, r)| r)) {
+        rest = inner;
+    }
+    rest.to_owned()
 }
 
 /// Whether `engine` accepts the module or component `bytes` (modules are
@@ -708,5 +738,31 @@ fn kind(c: &Command<'_>) -> &'static str {
         Command::AssertUninstantiable { .. } => "assert_uninstantiable",
         Command::Thread { .. } => "thread",
         Command::Wait { .. } => "wait",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_location_prefix_goes_threads_included() {
+        let nested = "failed directive on a.wast:9: failed directive on a.wast:3: unreachable";
+        assert_eq!(without_location(nested), "unreachable");
+        assert_eq!(without_location("failed directive on a.wast:2: out of bounds"), "out of bounds");
+        assert_eq!(without_location("no prefix: here"), "no prefix: here");
+    }
+
+    #[test]
+    fn dev_shm_is_used_only_when_executable_large_and_in_effect() {
+        let shm = |options: &str| format!("proc /proc proc rw 0 0\ntmpfs /dev/shm tmpfs {options} 0 0\n");
+        assert!(memory_dir_in(&shm("rw,relatime,size=24683784k")));
+        assert!(!memory_dir_in(&shm("rw,nosuid,nodev,noexec,relatime,size=24683784k")), "noexec");
+        assert!(!memory_dir_in(&shm("rw,nosuid,nodev,relatime,size=65536k")), "Docker's 64 MB");
+        assert!(!memory_dir_in(&shm("rw,relatime")), "no size said");
+        assert!(memory_dir_in(&shm("rw,size=2g")));
+        assert!(!memory_dir_in("proc /proc proc rw 0 0\n"), "no /dev/shm");
+        let remounted = format!("{}{}", shm("rw,size=4g"), shm("rw,noexec,size=4g"));
+        assert!(!memory_dir_in(&remounted), "the last mount is the one in effect");
     }
 }
