@@ -126,8 +126,8 @@ struct Aot<'s> {
 
 impl<'s> Aot<'s> {
     fn new(artifacts: &'s crate::precompiled::Artifacts) -> Result<Aot<'s>, String> {
-        // In memory where the system has it (a file per module directive),
-        // unless mounted `noexec`: wasmtime maps the code it loads from there.
+        // In memory where the system has room for it (a file per module
+        // directive), and lets it hold code: wasmtime maps what it loads.
         let dir = match memory_dir() {
             Some(shm) => tempfile::tempdir_in(shm).or_else(|_| tempfile::tempdir()),
             None => tempfile::tempdir(),
@@ -140,7 +140,8 @@ impl<'s> Aot<'s> {
     /// under the names the script's conversion gave their modules, for
     /// wasmtime's runner to load. [`Prepared::Here`] when one of them has
     /// none; [`Prepared::Refused`] when the directive expects its one
-    /// module refused and the host's compiler refused it.
+    /// module refused and the host's compiler refused it;
+    /// [`Prepared::NoModules`] when it names none.
     fn prepare(
         &self,
         engine: &Engine,
@@ -150,6 +151,9 @@ impl<'s> Aot<'s> {
         let mut files = Vec::new();
         for c in commands {
             files_of(c, &mut files);
+        }
+        if files.is_empty() {
+            return Ok(Prepared::NoModules);
         }
         let expects_refusal = matches!(commands, [Command::AssertInvalid { .. } | Command::AssertMalformed { .. }]);
         for file in files {
@@ -213,9 +217,12 @@ impl<'s> Aot<'s> {
 /// `/dev/shm` when its mount (the last one listed is in effect) lets files
 /// hold executable code and is at least [`MEMORY_DIR_BYTES`] (a script's
 /// artifacts stay there until it ends: `const.wast` has 402 modules).
+/// Read once per process.
 fn memory_dir() -> Option<&'static std::path::Path> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    memory_dir_in(&mounts).then(|| std::path::Path::new("/dev/shm"))
+    static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let usable =
+        *USABLE.get_or_init(|| std::fs::read_to_string("/proc/self/mounts").is_ok_and(|mounts| memory_dir_in(&mounts)));
+    usable.then(|| std::path::Path::new("/dev/shm"))
 }
 
 /// The smallest `/dev/shm` a run puts its artifacts in (Docker's default
@@ -255,6 +262,9 @@ enum Prepared {
     Refused,
     /// One has no artifact: the directive compiles here.
     Here,
+    /// It names no module (actions and assertions on them): it runs from
+    /// its own short text, which costs no file.
+    NoModules,
 }
 
 /// Why a directive run on wasmtime's runner did not pass.
@@ -263,16 +273,6 @@ enum Ran {
     Engine(String),
     /// Running it failed before any directive did: ours.
     Harness(String),
-}
-
-/// Whether `commands` name any module file: those run from their converted
-/// form (their text is not parsed and encoded again); the rest, actions
-/// and assertions on them, run from their own short text, which costs no
-/// file.
-fn defines_modules(commands: &[Command<'_>]) -> bool {
-    let mut files = Vec::new();
-    commands.iter().for_each(|c| files_of(c, &mut files));
-    !files.is_empty()
 }
 
 /// Every module file a command names (nested thread commands included).
@@ -497,16 +497,11 @@ impl<'s, 'a> Runner<'s, 'a> {
         let commands = &self.script.commands[first..=last];
         let ran = match (prepared, self.aot.as_mut()) {
             (Some(Prepared::Refused), _) => Ok(Ok(())),
-            (Some(Prepared::Here), Some(aot)) => {
-                let text: String = self.script.chunks[first..=last].concat();
-                match aot.fallback(&self.engine) {
-                    Ok(cx) => crate::panics::catch(|| {
-                        cx.run_wast(path, text.as_bytes()).map_err(|e| without_location(&format!("{e:#}")))
-                    }),
-                    Err(e) => return (Outcome::HarnessError, Some(e)),
-                }
-            }
-            (Some(Prepared::Placed), Some(aot)) if defines_modules(commands) => {
+            (Some(Prepared::Here), Some(aot)) => match aot.fallback(&self.engine) {
+                Ok(cx) => run_text(cx, path, &self.script.chunks[first..=last]),
+                Err(e) => return (Outcome::HarnessError, Some(e)),
+            },
+            (Some(Prepared::Placed), Some(aot)) => {
                 let cx = &mut self.cx;
                 match crate::panics::catch(|| aot.run(cx, path, commands)) {
                     Ok(Err(Ran::Harness(reason))) => {
@@ -519,13 +514,7 @@ impl<'s, 'a> Runner<'s, 'a> {
                     Err(p) => Err(p),
                 }
             }
-            _ => {
-                let text: String = self.script.chunks[first..=last].concat();
-                let cx = &mut self.cx;
-                crate::panics::catch(|| {
-                    cx.run_wast(path, text.as_bytes()).map_err(|e| without_location(&format!("{e:#}")))
-                })
-            }
+            _ => run_text(&mut self.cx, path, &self.script.chunks[first..=last]),
         };
         let here = prepared == Some(Prepared::Here);
 
@@ -663,6 +652,13 @@ fn diverged(command: &Command<'_>, result: Result<(), Blocked>) -> Result<(), Bl
         }
         other => other,
     }
+}
+
+/// Runs directives from their text (`chunks`) on `cx`, a panic inside the
+/// engine caught.
+fn run_text(cx: &mut WastContext, path: &str, chunks: &[&str]) -> Result<Result<(), String>, crate::panics::Caught> {
+    let text: String = chunks.concat();
+    crate::panics::catch(|| cx.run_wast(path, text.as_bytes()).map_err(|e| without_location(&format!("{e:#}"))))
 }
 
 /// wasmtime's runner prefixes `failed directive on FILE:LINE: ` with a line
